@@ -1,0 +1,42 @@
+/// A package that loaded and validated: its identity, its workflows, and the code of its tasks.
+///
+/// The image stays mapped for the life of the process (the host never unloads code), so a `LoadedPackage` can be
+/// used from any thread for as long as anyone holds it.
+public final class LoadedPackage: Sendable {
+    public let info: PackageInfo
+    /// SHA-256 of the file's bytes, the package's identity for deduplication and pinning.
+    public let sha256: String
+    /// Where the package was loaded from.
+    public let file: String
+    /// The content-addressed copy that was actually opened.
+    public let imagePath: String
+    /// Workflows in registration order, each validated.
+    public let workflows: [WorkflowDefinition]
+    private let entryPoints: [String: [String: TaskEntryPoint]]
+
+    init(
+        info: PackageInfo,
+        sha256: String,
+        file: String,
+        imagePath: String,
+        workflows: [WorkflowDefinition],
+        entryPoints: [String: [String: TaskEntryPoint]]
+    ) {
+        self.info = info
+        self.sha256 = sha256
+        self.file = file
+        self.imagePath = imagePath
+        self.workflows = workflows
+        self.entryPoints = entryPoints
+    }
+
+    /// The code of task `task` of workflow `workflow`.
+    public func entryPoint(workflow: String, task: String) -> TaskEntryPoint? {
+        entryPoints[workflow]?[task]
+    }
+
+    /// The workflow named `name`.
+    public func workflow(named name: String) -> WorkflowDefinition? {
+        workflows.first { $0.name == name }
+    }
+}

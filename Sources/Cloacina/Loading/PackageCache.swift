@@ -1,0 +1,37 @@
+/// A directory of package images named by their SHA-256, from which the host opens packages.
+///
+/// `dlopen` caches by path, so a rebuilt package must be opened from a new path to load new code; naming copies
+/// by content gives every version its own path and lets a restarted host reopen the exact version an execution was
+/// pinned to. The directory must belong to the host's user and not be writable by others, because whatever is in
+/// it gets executed. Entries are never deleted by the cache itself.
+struct PackageCache: Sendable {
+    let directory: String
+
+    init(directory: String) {
+        self.directory = FileSystem.absolute(directory)
+    }
+
+    /// The path of the image with digest `sha256`.
+    func path(for sha256: String) -> String {
+        "\(directory)/\(sha256).so"
+    }
+
+    /// Stores `bytes` (whose digest is `sha256`) unless an intact copy is already there; returns its path.
+    func install(_ bytes: [UInt8], sha256: String) throws(PackageLoadError) -> String {
+        do {
+            try FileSystem.makeDirectory(directory, mode: 0o700, private: true)
+        } catch {
+            throw PackageLoadError(.cache, "cache directory: \(error)")
+        }
+        let path = path(for: sha256)
+        if FileSystem.exists(path), let existing = try? FileSystem.readFile(path), SHA256.hex(existing) == sha256 {
+            return path
+        }
+        do {
+            try FileSystem.writeAtomically(bytes, to: path, mode: 0o500)
+        } catch {
+            throw PackageLoadError(.cache, "\(error)")
+        }
+        return path
+    }
+}

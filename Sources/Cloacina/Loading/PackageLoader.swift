@@ -1,0 +1,317 @@
+internal import CCloacinaABI
+internal import CloacinaModel
+public import Logging
+internal import Synchronization
+
+/// Loads workflow package files into this process, one checked step at a time, and remembers what it loaded.
+///
+/// For each file: read it; check it is a complete ELF shared object for this machine that exports both entry
+/// points (before any of its code can run); hash it; check a Swift package's toolchain tag against the host's;
+/// copy it into the content-addressed cache; `dlopen` the copy; check its info; run its init into a staging
+/// registrar; validate every workflow. A package is accepted whole or not at all, and every rejection names the
+/// stage and the reason. A rejected file never affects other files.
+///
+/// Content is the identity: loading bytes already seen (from any path) returns the earlier result without running
+/// anything again, so an image's init never runs twice. What a loader does not do: decide between packages that
+/// claim the same workflow name (see ``PackageCatalog``), or protect the process from code that crashes while it
+/// loads (see ``PackageProbe``).
+public final class PackageLoader: Sendable {
+    private let cache: PackageCache
+    private let logger: Logger
+    private let loaded = Mutex<[String: Outcome]>([:])
+
+    /// The logger of the package whose init is running on this thread, for `host->log` calls made without a task.
+    @TaskLocal static var initLogger: Logger?
+
+    private struct Outcome: Sendable {
+        var file: String
+        var info: PackageInfo?
+        var result: Result<LoadedPackage, PackageLoadError>
+    }
+
+    /// Creates a loader that keeps its copies of package images in `cacheDirectory` (created if missing, and
+    /// refused if another user could write to it).
+    public init(cacheDirectory: String, logger: Logger = Logger(label: "cloacina.loader")) {
+        self.cache = PackageCache(directory: cacheDirectory)
+        self.logger = logger
+    }
+
+    /// The toolchain tag of this host, which Swift packages must carry.
+    public static var hostToolchain: String { String(cString: cloacina_toolchain_tag()) }
+
+    /// The Swift compiler version this host was built with, such as "6.3.1".
+    public static var hostSwiftVersion: String {
+        let version = cloacina_swift_compiler_version()
+        guard version > 0 else { return "unknown" }
+        return "\(version / 10000).\(version / 100 % 100).\(version % 100)"
+    }
+
+    /// Loads one file. `progress` is told each stage as it starts, so a caller watching from outside can tell
+    /// where a crash happened.
+    public func load(file: String, progress: (PackageLoadError.Stage) -> Void = { _ in }) -> PackageReport {
+        var report = PackageReport(file: file)
+        progress(.read)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(file)
+        } catch {
+            return report.rejected(PackageLoadError(.read, "\(error)"))
+        }
+        let sha256 = SHA256.hex(bytes)
+        report.sha256 = sha256
+
+        progress(.elf)
+        let image: ELFImage
+        switch bytes.withUnsafeBytes({ buffer in Result { () throws(ELFError) in try ELFImage.inspect(buffer) } }) {
+        case .success(let inspected): image = inspected
+        case .failure(let error): return report.rejected(PackageLoadError(.elf, error.reason))
+        }
+
+        progress(.symbols)
+        let missing = [CLOACINA_INFO_SYMBOL, CLOACINA_INIT_SYMBOL].filter { !image.exportedSymbols.contains($0) }
+        guard missing.isEmpty else {
+            let names = missing.joined(separator: " and ")
+            return report.rejected(
+                PackageLoadError(.symbols, "does not export \(names): not a Cloacina workflow package")
+            )
+        }
+
+        progress(.toolchain)
+        if image.containsSwiftCode {
+            guard let tag = image.toolchainTag else {
+                return report.rejected(
+                    PackageLoadError(
+                        .toolchain,
+                        "the package contains Swift code but no toolchain tag; build it with CloacinaSDK"
+                    )
+                )
+            }
+            guard tag == Self.hostToolchain else {
+                return report.rejected(Self.toolchainMismatch(tag))
+            }
+        }
+
+        return loaded.withLock { loaded in
+            if let earlier = loaded[sha256] {
+                report.info = earlier.info
+                switch earlier.result {
+                case .success(let package):
+                    report.accept(package)
+                    if earlier.file != file { report.duplicateOf = earlier.file }
+                    return report
+                case .failure(let error):
+                    return report.rejected(error)
+                }
+            }
+            let result = open(
+                bytes: bytes,
+                sha256: sha256,
+                file: file,
+                image: image,
+                report: &report,
+                progress: progress
+            )
+            loaded[sha256] = Outcome(file: file, info: report.info, result: result)
+            switch result {
+            case .success(let package):
+                report.accept(package)
+                logger.info(
+                    "loaded package",
+                    metadata: [
+                        "package": "\(package.info.name)", "version": "\(package.info.version)",
+                        "sha256": "\(sha256)", "file": "\(file)",
+                    ]
+                )
+                return report
+            case .failure(let error):
+                logger.warning("rejected package", metadata: ["file": "\(file)", "error": "\(error)"])
+                return report.rejected(error)
+            }
+        }
+    }
+
+    /// Loads every `*.so` file of `directory` in name order (hidden files are skipped), then rejects packages
+    /// that conflict with one loaded earlier. Throws only when the directory cannot be read.
+    public func loadDirectory(_ directory: String) throws(PackageLoadError) -> [PackageReport] {
+        let names: [String]
+        do {
+            names = try FileSystem.listDirectory(directory)
+        } catch {
+            throw PackageLoadError(.read, "\(error)")
+        }
+        let reports = names.filter { $0.hasSuffix(".so") }.map { load(file: "\(directory)/\($0)") }
+        return PackageCatalog.resolveConflicts(reports)
+    }
+
+    // MARK: Stages that run package code
+
+    private func open(
+        bytes: [UInt8],
+        sha256: String,
+        file: String,
+        image: ELFImage,
+        report: inout PackageReport,
+        progress: (PackageLoadError.Stage) -> Void
+    ) -> Result<LoadedPackage, PackageLoadError> {
+        do throws(PackageLoadError) {
+            progress(.cache)
+            let imagePath = try cache.install(bytes, sha256: sha256)
+
+            progress(.dlopen)
+            let library = try DynamicLibrary.open(imagePath)
+            guard let describe = library.function(CLOACINA_INFO_SYMBOL),
+                let initialize = library.function(CLOACINA_INIT_SYMBOL)
+            else {
+                throw PackageLoadError(.symbols, "the entry points cannot be resolved after loading")
+            }
+
+            progress(.info)
+            let info = try readInfo(
+                unsafeBitCast(describe, to: cloacina_package_info_fn.self),
+                containsSwiftCode: image.containsSwiftCode
+            )
+            report.info = info
+
+            progress(.initialization)
+            let registrar = try runInit(unsafeBitCast(initialize, to: cloacina_package_init_fn.self), info: info)
+
+            progress(.validation)
+            let staged = registrar.staged()
+            guard !staged.workflows.isEmpty else {
+                throw PackageLoadError(.validation, "the package registered no workflows")
+            }
+            var problems: [String] = []
+            for workflow in staged.workflows {
+                do {
+                    try workflow.validate()
+                } catch {
+                    problems.append(error.message)
+                }
+            }
+            guard problems.isEmpty else {
+                throw PackageLoadError(.validation, problems.joined(separator: "; "))
+            }
+            return .success(
+                LoadedPackage(
+                    info: info,
+                    sha256: sha256,
+                    file: file,
+                    imagePath: imagePath,
+                    workflows: staged.workflows,
+                    entryPoints: staged.entryPoints
+                )
+            )
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func readInfo(
+        _ describe: cloacina_package_info_fn,
+        containsSwiftCode: Bool
+    ) throws(PackageLoadError) -> PackageInfo {
+        guard let descriptor = describe() else {
+            let hint = containsSwiftCode ? " (a Swift package must define cloacina_swift_package; see CloacinaSDK)" : ""
+            throw PackageLoadError(.info, "cloacina_package_info returned NULL\(hint)")
+        }
+        let raw = UnsafeRawPointer(descriptor)
+        let size = raw.load(as: UInt32.self)
+        guard size >= 8 else {
+            throw PackageLoadError(.info, "the descriptor's struct_size (\(size)) is too small to hold a version")
+        }
+        let major = Int(raw.load(fromByteOffset: 4, as: UInt16.self))
+        let minor = Int(raw.load(fromByteOffset: 6, as: UInt16.self))
+        let host = "\(CLOACINA_ABI_MAJOR).\(CLOACINA_ABI_MINOR)"
+        guard major == Int(CLOACINA_ABI_MAJOR) else {
+            throw PackageLoadError(
+                .info,
+                "ABI major version mismatch: the package was built for ABI \(major).\(minor), this host implements \(host)"
+            )
+        }
+        guard minor <= Int(CLOACINA_ABI_MINOR) else {
+            throw PackageLoadError(
+                .info,
+                "the package needs ABI \(major).\(minor), newer than this host's \(host); upgrade the host"
+            )
+        }
+        guard size >= MemoryLayout<cloacina_package_descriptor>.size else {
+            throw PackageLoadError(
+                .info,
+                "the descriptor's struct_size (\(size)) is smaller than ABI 1.0's \(MemoryLayout<cloacina_package_descriptor>.size) bytes"
+            )
+        }
+        let fields = descriptor.pointee
+        let known = UInt64(CLOACINA_PACKAGE_FLAG_SWIFT)
+        guard fields.flags & ~known == 0 else {
+            throw PackageLoadError(.info, "unknown flag bits 0x\(String(fields.flags & ~known, radix: 16))")
+        }
+        guard let namePointer = fields.name, let name = String(validatingCString: namePointer) else {
+            throw PackageLoadError(.info, "the package name is missing or not valid UTF-8")
+        }
+        do {
+            try NameRule.validate(name, as: "package name")
+        } catch {
+            throw PackageLoadError(.info, error.message)
+        }
+        guard let versionPointer = fields.version, let version = String(validatingCString: versionPointer),
+            !version.isEmpty, version.utf8.count <= 128, !version.unicodeScalars.contains(where: { $0.value < 0x20 })
+        else {
+            throw PackageLoadError(.info, "the package version must be 1 to 128 bytes of printable UTF-8")
+        }
+        let isSwift = containsSwiftCode || fields.flags & known != 0
+        var toolchain: String?
+        if let pointer = fields.toolchain {
+            toolchain = String(validatingCString: pointer)
+        }
+        if isSwift {
+            guard let tag = toolchain else {
+                throw PackageLoadError(.toolchain, "the Swift package reports no toolchain tag")
+            }
+            guard tag == Self.hostToolchain else { throw Self.toolchainMismatch(tag) }
+        }
+        return PackageInfo(
+            name: name,
+            version: version,
+            abiMajor: major,
+            abiMinor: minor,
+            toolchain: toolchain,
+            isSwift: isSwift
+        )
+    }
+
+    private func runInit(
+        _ initialize: cloacina_package_init_fn,
+        info: PackageInfo
+    ) throws(PackageLoadError) -> PackageRegistrar {
+        let registrar = PackageRegistrar()
+        // The registrar stays alive for ever: a package that kept the pointer and calls it after init must find an
+        // object that rejects the call, not freed memory.
+        let handle = OpaquePointer(Unmanaged.passRetained(registrar).toOpaque())
+        var packageLogger = logger
+        packageLogger[metadataKey: "package"] = "\(info.name)"
+        let status = Self.$initLogger.withValue(packageLogger) {
+            initialize(HostAPI.table, handle)
+        }
+        registrar.close()
+        var details = registrar.reportedErrors
+        if !registrar.problems.isEmpty {
+            details.append("rejected registration: " + registrar.problems.joined(separator: "; "))
+        }
+        guard status == CLOACINA_INIT_OK else {
+            let suffix = details.isEmpty ? "" : ": " + details.joined(separator: "; ")
+            throw PackageLoadError(.initialization, "cloacina_package_init returned \(status)\(suffix)")
+        }
+        guard registrar.problems.isEmpty else {
+            throw PackageLoadError(.initialization, details.joined(separator: "; "))
+        }
+        return registrar
+    }
+
+    private static func toolchainMismatch(_ tag: String) -> PackageLoadError {
+        PackageLoadError(
+            .toolchain,
+            "the package was built with toolchain \"\(tag)\", this host with \"\(hostToolchain)\" (Swift \(hostSwiftVersion)); "
+                + "Swift has no stable ABI on Linux: rebuild the package with the host's toolchain"
+        )
+    }
+}

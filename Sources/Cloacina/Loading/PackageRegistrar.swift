@@ -1,0 +1,219 @@
+internal import CCloacinaABI
+internal import CloacinaModel
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// The staging area behind a `cloacina_registrar *` while a package's init runs.
+///
+/// It copies and checks everything the package registers, remembers every problem, and hands over workflows only
+/// when nothing was wrong. It is used on the init thread only, and stops accepting registrations once init returns.
+final class PackageRegistrar {
+    private(set) var problems: [String] = []
+    private(set) var reportedErrors: [String] = []
+    private var workflows: [(name: String, description: String?)] = []
+    private var tasks: [String: [TaskDefinition]] = [:]
+    private var entryPoints: [String: [String: TaskEntryPoint]] = [:]
+    private var closed = false
+
+    /// The longest time limit a task may ask for.
+    static let maximumTimeout = Duration.seconds(7 * 24 * 3600)
+    /// The most dependencies one task may list.
+    static let maximumDependencies = 100_000
+
+    /// Stops accepting registrations; later calls are rejected.
+    func close() {
+        closed = true
+    }
+
+    /// The registered workflows, in registration order, and their task code.
+    func staged() -> (workflows: [WorkflowDefinition], entryPoints: [String: [String: TaskEntryPoint]]) {
+        let definitions = workflows.map { workflow in
+            WorkflowDefinition(
+                name: workflow.name,
+                description: workflow.description,
+                tasks: tasks[workflow.name] ?? []
+            )
+        }
+        return (definitions, entryPoints)
+    }
+
+    func reportError(_ message: UnsafePointer<CChar>?) {
+        guard !closed else { return }
+        reportedErrors.append(message.map { Self.text($0) } ?? "(no message)")
+    }
+
+    func registerWorkflow(_ def: UnsafePointer<cloacina_workflow_def>?) -> Int32 {
+        guard let def = checkedStruct(def, "register_workflow", minimumSize: MemoryLayout<cloacina_workflow_def>.size)
+        else { return CLOACINA_REGISTER_REJECTED }
+        guard let name = requiredName(def.pointee.name, "workflow name", in: "register_workflow") else {
+            return CLOACINA_REGISTER_REJECTED
+        }
+        guard !workflows.contains(where: { $0.name == name }) else {
+            return reject("workflow \"\(name)\" is registered twice")
+        }
+        guard let description = optionalText(def.pointee.description, "description of workflow \"\(name)\"") else {
+            return CLOACINA_REGISTER_REJECTED
+        }
+        workflows.append((name, description))
+        tasks[name] = []
+        return CLOACINA_REGISTER_OK
+    }
+
+    func registerTask(_ def: UnsafePointer<cloacina_task_def>?) -> Int32 {
+        guard let def = checkedStruct(def, "register_task", minimumSize: MemoryLayout<cloacina_task_def>.size) else {
+            return CLOACINA_REGISTER_REJECTED
+        }
+        let task = def.pointee
+        guard let workflow = requiredName(task.workflow, "workflow name", in: "register_task") else {
+            return CLOACINA_REGISTER_REJECTED
+        }
+        guard tasks[workflow] != nil else {
+            return reject("register_task names workflow \"\(workflow)\", which this package has not registered")
+        }
+        guard let id = requiredName(task.id, "task id", in: "register_task for workflow \"\(workflow)\"") else {
+            return CLOACINA_REGISTER_REJECTED
+        }
+        let label = "task \"\(id)\" of workflow \"\(workflow)\""
+        guard !(tasks[workflow]?.contains { $0.id == id } ?? false) else {
+            return reject("duplicate task id \"\(id)\" in workflow \"\(workflow)\"")
+        }
+        guard let function = task.function else { return reject("\(label) has no function") }
+
+        var dependencies: [String] = []
+        if task.dependency_count > 0 {
+            guard Int(task.dependency_count) <= Self.maximumDependencies else {
+                return reject(
+                    "\(label) lists \(task.dependency_count) dependencies, the limit is \(Self.maximumDependencies)"
+                )
+            }
+            guard let list = task.dependencies else {
+                return reject("\(label) has dependency_count \(task.dependency_count) but no dependencies array")
+            }
+            for index in 0..<Int(task.dependency_count) {
+                guard let dependency = requiredName(list[index], "dependency", in: label) else {
+                    return CLOACINA_REGISTER_REJECTED
+                }
+                dependencies.append(dependency)
+            }
+        }
+
+        var retry = RetryPolicy.none
+        if let pointer = task.retry {
+            let size = UnsafeRawPointer(pointer).load(as: UInt32.self)
+            guard size >= MemoryLayout<cloacina_retry_policy>.size else {
+                return reject(
+                    "\(label): cloacina_retry_policy.struct_size is \(size), expected at least \(MemoryLayout<cloacina_retry_policy>.size)"
+                )
+            }
+            do {
+                retry = try RetryPolicy(abi: pointer.pointee)
+            } catch {
+                return reject("\(label): \(error.message)")
+            }
+        }
+
+        var timeout: Duration?
+        if task.timeout_ms > 0 {
+            guard task.timeout_ms <= UInt64(Self.maximumTimeout.inMilliseconds) else {
+                return reject("\(label): timeout of \(task.timeout_ms) ms exceeds the 7-day limit")
+            }
+            timeout = .milliseconds(Int64(task.timeout_ms))
+        }
+
+        var trigger: TriggerRule?
+        if let json = task.trigger_rule_json {
+            guard let text = String(validatingCString: json) else {
+                return reject("\(label): the trigger rule is not valid UTF-8")
+            }
+            do {
+                trigger = try TriggerRule(jsonText: text)
+            } catch {
+                return reject("\(label): \(error.message)")
+            }
+        }
+
+        guard let description = optionalText(task.description, "description of \(label)") else {
+            return CLOACINA_REGISTER_REJECTED
+        }
+        tasks[workflow, default: []].append(
+            TaskDefinition(
+                id: id,
+                dependencies: dependencies,
+                retry: retry,
+                timeout: timeout,
+                trigger: trigger,
+                description: description
+            )
+        )
+        entryPoints[workflow, default: [:]][id] = TaskEntryPoint(function: function, userData: task.user_data)
+        return CLOACINA_REGISTER_OK
+    }
+
+    // MARK: Checking what the package passed
+
+    private func reject(_ message: String) -> Int32 {
+        problems.append(message)
+        return CLOACINA_REGISTER_REJECTED
+    }
+
+    /// The struct, if the pointer is set, registration is still open and the declared size covers version 1.0.
+    private func checkedStruct<T>(
+        _ pointer: UnsafePointer<T>?,
+        _ function: String,
+        minimumSize: Int
+    ) -> UnsafePointer<T>? {
+        guard !closed else {
+            problems.append("\(function) was called after cloacina_package_init returned")
+            return nil
+        }
+        guard let pointer else {
+            problems.append("\(function) was called with a NULL definition")
+            return nil
+        }
+        let size = UnsafeRawPointer(pointer).load(as: UInt32.self)
+        guard size >= minimumSize else {
+            problems.append("\(function): struct_size is \(size), expected at least \(minimumSize)")
+            return nil
+        }
+        return pointer
+    }
+
+    private func requiredName(_ pointer: UnsafePointer<CChar>?, _ what: String, in context: String) -> String? {
+        guard let pointer else {
+            problems.append("\(context): the \(what) is NULL")
+            return nil
+        }
+        guard let name = String(validatingCString: pointer) else {
+            problems.append("\(context): the \(what) is not valid UTF-8")
+            return nil
+        }
+        do {
+            try NameRule.validate(name, as: what)
+        } catch {
+            problems.append("\(context): \(error.message)")
+            return nil
+        }
+        return name
+    }
+
+    /// `.some(nil)` for NULL, `.some(text)` for valid UTF-8 of reasonable length, nil (with a problem noted) otherwise.
+    private func optionalText(_ pointer: UnsafePointer<CChar>?, _ what: String) -> String?? {
+        guard let pointer else { return .some(nil) }
+        guard let text = String(validatingCString: pointer) else {
+            problems.append("the \(what) is not valid UTF-8")
+            return nil
+        }
+        guard text.utf8.count <= 4096 else {
+            problems.append("the \(what) is longer than 4096 bytes")
+            return nil
+        }
+        return .some(text)
+    }
+
+    /// A C string as text, replacing invalid UTF-8, for messages only.
+    static func text(_ pointer: UnsafePointer<CChar>) -> String {
+        String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
+    }
+}

@@ -1,0 +1,123 @@
+internal import CloacinaModel
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Runs a program to completion and collects its standard output, with a time limit.
+///
+/// Built on `posix_spawn` with a clean signal mask and default signal dispositions in the child (threads of this
+/// process may block signals, and a child must not inherit that). Standard input is `/dev/null`; standard error is
+/// shared with this process. Blocks the calling thread: call it from a thread of your own.
+enum ChildProcess {
+    /// How the program ended.
+    enum Termination: Sendable, Equatable {
+        case exited(Int32)
+        case signalled(Int32)
+        /// It ran past the time limit and was killed.
+        case timedOut
+    }
+
+    struct Outcome: Sendable {
+        var output: [UInt8]
+        var termination: Termination
+    }
+
+    /// Runs `arguments[0]` with `arguments`, adding `environment` to this process's environment.
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        timeout: Duration
+    ) throws(FileSystem.Failure) -> Outcome {
+        var pipe: [Int32] = [-1, -1]
+        guard Glibc.pipe(&pipe) == 0 else {
+            throw FileSystem.Failure(description: "cannot create a pipe: \(FileSystem.errorText())")
+        }
+        for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var variables: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            cursor += 1
+        }
+        variables.merge(environment) { _, new in new }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        close(pipe[1])
+        guard spawned == 0 else {
+            close(pipe[0])
+            throw FileSystem.Failure(description: "cannot start \(arguments[0]): \(FileSystem.errorText(spawned))")
+        }
+
+        var output: [UInt8] = []
+        var timedOut = false
+        let deadline = ContinuousClock.now + timeout
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        reading: while true {
+            let remaining = deadline - ContinuousClock.now
+            if remaining <= .zero && !timedOut {
+                timedOut = true
+                kill(pid, SIGKILL)
+            }
+            var poller = pollfd(fd: pipe[0], events: Int16(POLLIN), revents: 0)
+            let wait = timedOut ? Int32(-1) : Int32(clamping: max(remaining.inMilliseconds, 1))
+            let ready = poll(&poller, 1, wait)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { continue }
+            let count = chunk.withUnsafeMutableBytes { read(pipe[0], $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break reading }
+            output.append(contentsOf: chunk[0..<count])
+        }
+        close(pipe[0])
+
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let termination: Termination
+        if timedOut {
+            termination = .timedOut
+        } else if status & 0x7F == 0 {
+            termination = .exited((status >> 8) & 0xFF)
+        } else {
+            termination = .signalled(status & 0x7F)
+        }
+        return Outcome(output: output, termination: termination)
+    }
+
+    /// "SIGSEGV (Segmentation fault)" for signal 11, and so on.
+    static func signalName(_ signal: Int32) -> String {
+        let names: [Int32: String] = [
+            SIGILL: "SIGILL", SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL",
+            SIGSEGV: "SIGSEGV", SIGTERM: "SIGTERM", SIGTRAP: "SIGTRAP", SIGSYS: "SIGSYS", SIGPIPE: "SIGPIPE",
+        ]
+        let description = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
+        return "\(names[signal] ?? "signal \(signal)") (\(description))"
+    }
+}

@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// The few file operations the host needs, as thin, error-reporting wrappers over POSIX calls.
+///
+/// Every failure names the path and the system's reason. Writes are atomic (a temporary file in the same directory,
+/// flushed, then renamed), so a reader never sees half a file.
+enum FileSystem {
+    struct Failure: Error, Sendable, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The message for the current `errno`.
+    static func errorText(_ code: Int32 = errno) -> String {
+        String(cString: strerror(code))
+    }
+
+    /// Reads a whole regular file, refusing anything larger than `limit` bytes.
+    static func readFile(_ path: String, limit: Int = 1 << 30) throws(Failure) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open: \(errorText())") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw Failure(description: "cannot stat: \(errorText())") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            let kind = (info.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file"
+            throw Failure(description: "\(kind), not a shared object")
+        }
+        guard info.st_size <= limit else {
+            throw Failure(description: "the file is \(info.st_size) bytes, larger than the \(limit)-byte limit")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { buffer in
+                read(fd, buffer.baseAddress! + filled, buffer.count - filled)
+            }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw Failure(description: "cannot read: \(errorText())") }
+            if count == 0 { break }
+            filled += count
+        }
+        // The file shrank while it was read (a writer not using rename): keep what is there; the ELF check decides.
+        if filled < bytes.count { bytes.removeSubrange(filled...) }
+        return bytes
+    }
+
+    /// Writes `bytes` to `path` atomically with permissions `mode`.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(Failure) {
+        let directory = parent(of: path)
+        let temporary = "\(directory)/.\(basename(of: path)).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(errorText())") }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { buffer in
+                write(fd, buffer.baseAddress! + written, buffer.count - written)
+            }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                let reason = errorText()
+                close(fd)
+                unlink(temporary)
+                throw Failure(description: "cannot write \(temporary): \(reason)")
+            }
+            written += count
+        }
+        guard fsync(fd) == 0, close(fd) == 0 else {
+            let reason = errorText()
+            unlink(temporary)
+            throw Failure(description: "cannot flush \(temporary): \(reason)")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = errorText()
+            unlink(temporary)
+            throw Failure(description: "cannot rename \(temporary) to \(path): \(reason)")
+        }
+    }
+
+    /// Creates `path` and missing parents with `mode`. With `private`, the final directory must belong to this
+    /// user and not be writable by anyone else.
+    static func makeDirectory(_ path: String, mode: mode_t = 0o755, private isPrivate: Bool = false) throws(Failure) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, mode) != 0 && errno != EEXIST {
+                throw Failure(description: "cannot create directory \(prefix): \(errorText())")
+            }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw Failure(description: "cannot use directory \(path): \(errorText())") }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw Failure(description: "\(path) is not a directory") }
+        if isPrivate {
+            guard info.st_uid == geteuid() else {
+                throw Failure(description: "\(path) belongs to another user (uid \(info.st_uid))")
+            }
+            guard info.st_mode & 0o022 == 0 else {
+                throw Failure(
+                    description: "\(path) is writable by other users (mode \(String(info.st_mode & 0o777, radix: 8)))"
+                )
+            }
+        }
+    }
+
+    /// Whether a file or directory exists at `path`.
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    /// The names in a directory, sorted; hidden entries (starting with ".") are left out.
+    static func listDirectory(_ path: String) throws(Failure) -> [String] {
+        guard let directory = opendir(path) else {
+            throw Failure(description: "cannot read directory \(path): \(errorText())")
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if !name.hasPrefix(".") { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// An absolute, normalized form of `path` (relative paths are resolved against the working directory).
+    static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return normalize(path) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return normalize(path) }
+        let cwd = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return normalize(cwd + "/" + path)
+    }
+
+    private static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func basename(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+}

@@ -1,0 +1,23 @@
+internal import CCrypto
+
+/// SHA-256 of package files, through the system's libcrypto.
+enum SHA256 {
+    /// The digest of `bytes` as 64 lower-case hex digits.
+    static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let ok = digest.withUnsafeMutableBufferPointer { output in
+            EVP_Digest(bytes.baseAddress, bytes.count, output.baseAddress, &length, EVP_sha256(), nil)
+        }
+        precondition(ok == 1 && length == 32, "libcrypto failed to compute SHA-256")
+        return digest.map { byte in
+            let text = String(byte, radix: 16)
+            return byte < 16 ? "0" + text : text
+        }.joined()
+    }
+
+    /// The digest of `bytes` as 64 lower-case hex digits.
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.withUnsafeBytes { hex($0) }
+    }
+}

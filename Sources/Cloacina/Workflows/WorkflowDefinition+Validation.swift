@@ -1,0 +1,187 @@
+public import CloacinaModel
+
+extension WorkflowDefinition {
+    /// Checks the graph and throws one ``DefinitionError`` listing every problem found: an invalid name, no tasks,
+    /// duplicate task ids, dependencies listed twice or naming no task, cycles (the cycle is spelled out), and
+    /// trigger rules naming a task that is not an ancestor.
+    public func validate() throws(DefinitionError) {
+        var problems: [String] = []
+        do {
+            try NameRule.validate(name, as: "workflow name")
+        } catch {
+            problems.append(error.message)
+        }
+        guard !tasks.isEmpty else {
+            problems.append("workflow \"\(name)\" has no tasks")
+            throw DefinitionError(.invalidGraph, problems.joined(separator: "; "))
+        }
+
+        var ids: Set<String> = []
+        for task in tasks {
+            do {
+                try NameRule.validate(task.id, as: "task id")
+            } catch {
+                problems.append(error.message)
+            }
+            if !ids.insert(task.id).inserted {
+                problems.append("duplicate task id \"\(task.id)\" in workflow \"\(name)\"")
+            }
+        }
+        var missing = false
+        for task in tasks {
+            var seen: Set<String> = []
+            for dependency in task.dependencies {
+                if !seen.insert(dependency).inserted {
+                    problems.append("task \"\(task.id)\" lists dependency \"\(dependency)\" twice")
+                } else if !ids.contains(dependency) {
+                    missing = true
+                    problems.append(
+                        "task \"\(task.id)\" depends on \"\(dependency)\", which is not a task of workflow \"\(name)\""
+                    )
+                }
+            }
+        }
+        if !missing, let cycle = findCycle() {
+            problems.append("workflow \"\(name)\" has a cycle: \(cycle.joined(separator: " → "))")
+        }
+        if problems.isEmpty {
+            problems.append(contentsOf: triggerProblems())
+        }
+        guard problems.isEmpty else {
+            throw DefinitionError(.invalidGraph, problems.joined(separator: "; "))
+        }
+    }
+
+    /// Task ids in an order where every task follows its dependencies; ties keep declaration order.
+    /// Nil when the graph has a cycle or a missing dependency.
+    public func topologicalOrder() -> [String]? {
+        var position: [String: Int] = [:]
+        for (index, task) in tasks.enumerated() { position[task.id] = position[task.id] ?? index }
+        var remaining = tasks.map { $0.dependencies.count }
+        var dependents = [[Int]](repeating: [], count: tasks.count)
+        for (index, task) in tasks.enumerated() {
+            for dependency in task.dependencies {
+                guard let parent = position[dependency] else { return nil }
+                dependents[parent].append(index)
+            }
+        }
+        // A min-heap on declaration index keeps the order deterministic.
+        var ready = Heap(tasks.indices.filter { remaining[$0] == 0 })
+        var order: [String] = []
+        order.reserveCapacity(tasks.count)
+        while let index = ready.popMin() {
+            order.append(tasks[index].id)
+            for dependent in dependents[index] {
+                remaining[dependent] -= 1
+                if remaining[dependent] == 0 { ready.insert(dependent) }
+            }
+        }
+        return order.count == tasks.count ? order : nil
+    }
+
+    /// One cycle, as task ids with the first repeated at the end, found by depth-first search in declaration order.
+    func findCycle() -> [String]? {
+        var position: [String: Int] = [:]
+        for (index, task) in tasks.enumerated() where position[task.id] == nil { position[task.id] = index }
+        // 0 = unvisited, 1 = on the current path, 2 = done.
+        var state = [UInt8](repeating: 0, count: tasks.count)
+        var path: [Int] = []
+        for start in tasks.indices where state[start] == 0 {
+            // Iterative DFS: each frame is a task and the next dependency to follow.
+            var stack: [(task: Int, next: Int)] = [(start, 0)]
+            state[start] = 1
+            path.append(start)
+            while let frame = stack.last {
+                let dependencies = tasks[frame.task].dependencies
+                guard frame.next < dependencies.count else {
+                    state[frame.task] = 2
+                    stack.removeLast()
+                    path.removeLast()
+                    continue
+                }
+                stack[stack.count - 1].next += 1
+                guard let child = position[dependencies[frame.next]] else { continue }
+                switch state[child] {
+                case 1:
+                    let loop = path[path.lastIndex(of: child)!...].map { tasks[$0].id }
+                    // Dependencies point backwards in time; reverse so the cycle reads in execution order.
+                    return Array(loop.reversed()) + [loop.reversed().first!]
+                case 0:
+                    state[child] = 1
+                    path.append(child)
+                    stack.append((child, 0))
+                default:
+                    break
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Trigger-rule conditions that name a task which is not a dependency or an ancestor of the task.
+    private func triggerProblems() -> [String] {
+        var problems: [String] = []
+        for task in tasks {
+            guard let rule = task.trigger else { continue }
+            let named = rule.conditions.compactMap(\.referencedTask)
+            guard !named.isEmpty else { continue }
+            let ancestors = ancestors(of: task.id)
+            for reference in named where !ancestors.contains(reference) {
+                problems.append(
+                    "trigger rule of task \"\(task.id)\" names \"\(reference)\", which is not one of its dependencies or their ancestors"
+                )
+            }
+        }
+        return problems
+    }
+
+    /// Every task `id` transitively depends on.
+    func ancestors(of id: String) -> Set<String> {
+        var byID: [String: TaskDefinition] = [:]
+        for task in tasks where byID[task.id] == nil { byID[task.id] = task }
+        var found: Set<String> = []
+        var pending = byID[id]?.dependencies ?? []
+        while let next = pending.popLast() {
+            guard found.insert(next).inserted else { continue }
+            pending.append(contentsOf: byID[next]?.dependencies ?? [])
+        }
+        return found
+    }
+}
+
+/// A binary min-heap of integers.
+struct Heap {
+    private var storage: [Int] = []
+
+    init(_ elements: [Int]) {
+        for element in elements { insert(element) }
+    }
+
+    mutating func insert(_ element: Int) {
+        storage.append(element)
+        var child = storage.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard storage[child] < storage[parent] else { break }
+            storage.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func popMin() -> Int? {
+        guard !storage.isEmpty else { return nil }
+        storage.swapAt(0, storage.count - 1)
+        let minimum = storage.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < storage.count && storage[left] < storage[smallest] { smallest = left }
+            if right < storage.count && storage[right] < storage[smallest] { smallest = right }
+            guard smallest != parent else { return minimum }
+            storage.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

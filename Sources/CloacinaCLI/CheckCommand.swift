@@ -1,0 +1,33 @@
+import ArgumentParser
+
+/// `cloacina check FILE.so...`: load and validate packages without running anything.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Load and validate workflow packages without running anything.",
+        discussion: """
+            Each file is loaded in a separate process, so a damaged or hostile file is reported, never fatal. \
+            Prints each package's name, version, SHA-256, ABI version and workflows. Exits 0 when every file is \
+            valid and 1 when any is not.
+            """
+    )
+
+    @Argument(help: "Workflow package files (.so).")
+    var files: [String]
+
+    @Option(help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @Option(help: "Seconds one file may take to load before it is rejected.")
+    var timeout: Int = 60
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one package file") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() throws {
+        let reports = try PackageInspection(timeout: .seconds(timeout)).inspect(files: files)
+        try PackageInspection.finish(reports, format: output)
+    }
+}

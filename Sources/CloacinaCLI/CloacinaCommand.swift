@@ -1,0 +1,65 @@
+import ArgumentParser
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `cloacina` command: the host of workflow packages.
+@main
+struct CloacinaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cloacina",
+        abstract: "Load compiled workflow packages and run them as dependency graphs.",
+        discussion: """
+            Exit status: 0 on success, 1 when a package was rejected or a workflow failed, 2 for usage or \
+            configuration errors.
+            """,
+        version: "0.1.0",
+        subcommands: [CheckCommand.self, WorkflowsCommand.self, ProbePackageCommand.self]
+    )
+
+    /// Parses the command line and runs the command, mapping every usage or configuration error to exit status 2.
+    static func main() async {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Environment.logLevel
+            return handler
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as UsageError {
+            printError("error: \(error.message)")
+            Glibc.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// A usage or configuration error: the message is printed and the command exits with status 2.
+struct UsageError: Error {
+    var message: String
+}
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    var line = Array(message.utf8)
+    if line.last != UInt8(ascii: "\n") { line.append(UInt8(ascii: "\n")) }
+    var written = 0
+    while written < line.count {
+        let count = line.withUnsafeBytes { write(2, $0.baseAddress! + written, $0.count - written) }
+        guard count > 0 else { return }
+        written += count
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import Cloacina
+
+/// The child side of isolated loading (see `PackageProbe`): loads one file and reports on standard output.
+/// Internal; not shown in help.
+struct ProbePackageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe-package",
+        abstract: "Load one package file and report (used internally by check and workflows list).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "Directory for the content-addressed image cache.")
+    var cache: String
+
+    @Argument(help: "The package file.")
+    var file: String
+
+    func run() {
+        PackageProbe.serve(file: file, loader: PackageLoader(cacheDirectory: cache))
+    }
+}

@@ -1,0 +1,42 @@
+import Cloacina
+
+/// Renders package reports for people: one block per file, then a summary line.
+enum ReportText {
+    static func render(_ reports: [PackageReport]) -> String {
+        var out = ""
+        for report in reports {
+            out += "\(report.file): \(report.isLoaded ? "loaded" : "rejected")\n"
+            if let info = report.info {
+                let language = info.isSwift ? "Swift" : "C"
+                out += "  package   \(info.name) \(info.version) (\(language), ABI \(info.abi))\n"
+            }
+            if let sha256 = report.sha256 {
+                out += "  sha256    \(sha256)\n"
+            }
+            if let duplicate = report.duplicateOf {
+                out += "  note      same content as \(duplicate)\n"
+            }
+            if let error = report.error {
+                out += "  error     \(error)\n"
+            }
+            for workflow in report.workflows {
+                out += "  workflow  \(workflow.name)"
+                if let description = workflow.description { out += ": \(description)" }
+                out += "\n"
+                let width = workflow.tasks.map(\.id.count).max() ?? 0
+                for task in workflow.tasks {
+                    var line = "    \(task.id)"
+                    if !task.dependencies.isEmpty {
+                        line += String(repeating: " ", count: width - task.id.count)
+                        line += "  after \(task.dependencies.joined(separator: ", "))"
+                    }
+                    out += line + "\n"
+                }
+            }
+        }
+        let loaded = reports.filter(\.isLoaded).count
+        let rejected = reports.count - loaded
+        out += "\(reports.count) file\(reports.count == 1 ? "" : "s"): \(loaded) loaded, \(rejected) rejected\n"
+        return out
+    }
+}

@@ -1,0 +1,2 @@
+/* c-fingerprint exports only the two ABI entry points declared in cloacina.h. */
+#include "cloacina.h"
