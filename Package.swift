@@ -93,7 +93,13 @@ let package = Package(
         .testTarget(name: "CloacinaModelTests", dependencies: ["CloacinaModel", "CloacinaJSON"]),
         .testTarget(
             name: "CloacinaTests",
-            dependencies: ["Cloacina", "CloacinaJSON", "CloacinaModel", "CloacinaTestSupport"]
+            dependencies: [
+                "Cloacina",
+                "CloacinaJSON",
+                "CloacinaModel",
+                "CloacinaTestSupport",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "CloacinaCLITests",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cloacina
+import Logging
 
 /// The child side of isolated loading (see `PackageProbe`): loads one file and reports on standard output.
 /// Internal; not shown in help.
@@ -17,6 +18,9 @@ struct ProbePackageCommand: ParsableCommand {
     var file: String
 
     func run() {
-        PackageProbe.serve(file: file, loader: PackageLoader(cacheDirectory: cache))
+        // The parent reports the outcome; only errors are worth logging here.
+        var logger = Logger(label: "cloacina.loader")
+        logger.logLevel = .error
+        PackageProbe.serve(file: file, loader: PackageLoader(cacheDirectory: cache, logger: logger))
     }
 }

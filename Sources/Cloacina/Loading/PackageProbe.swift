@@ -41,13 +41,14 @@ public struct PackageProbe: Sendable {
             let text = String(decoding: line, as: UTF8.self)
             if text.hasPrefix("stage "), let next = PackageLoadError.Stage(name: String(text.dropFirst(6))) {
                 stage = next
-            } else if text.hasPrefix("sha256 ") {
-                report.sha256 = String(text.dropFirst(7))
             } else if text.hasPrefix("report "), outcome.termination == .exited(0),
                 let json = try? JSONValue(parsing: Array(line.dropFirst(7))), let decoded = PackageReport(json: json)
             {
                 return decoded
             }
+        }
+        if report.sha256 == nil, let bytes = try? FileSystem.readFile(file) {
+            report.sha256 = SHA256.hex(bytes)
         }
         let reason: String
         switch outcome.termination {
@@ -74,7 +75,7 @@ public struct PackageProbe: Sendable {
         )
     }
 
-    /// The child's side: loads `file` with `loader`, writing each stage, the digest and the final report to
+    /// The child's side: loads `file` with `loader`, writing each stage and then the report to
     /// standard output as lines the parent reads.
     public static func serve(file: String, loader: PackageLoader) {
         let report = loader.load(file: file) { stage in

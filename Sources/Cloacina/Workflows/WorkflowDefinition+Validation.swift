@@ -103,9 +103,12 @@ extension WorkflowDefinition {
                 guard let child = position[dependencies[frame.next]] else { continue }
                 switch state[child] {
                 case 1:
-                    let loop = path[path.lastIndex(of: child)!...].map { tasks[$0].id }
-                    // Dependencies point backwards in time; reverse so the cycle reads in execution order.
-                    return Array(loop.reversed()) + [loop.reversed().first!]
+                    // Dependencies point backwards in time: reverse the path so the cycle reads in execution
+                    // order, then start it at its earliest-declared task so the message is stable.
+                    var loop = Array(path[path.lastIndex(of: child)!...].reversed())
+                    let first = loop.indices.min { loop[$0] < loop[$1] }!
+                    loop = Array(loop[first...] + loop[..<first])
+                    return loop.map { tasks[$0].id } + [tasks[loop[0]].id]
                 case 0:
                     state[child] = 1
                     path.append(child)

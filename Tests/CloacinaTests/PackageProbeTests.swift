@@ -1,0 +1,63 @@
+import Cloacina
+import CloacinaTestSupport
+import Foundation
+import Testing
+
+@Suite("Loading in a separate process")
+struct PackageProbeTests {
+    static func probe(_ directory: TemporaryDirectory, timeout: Duration = .seconds(60)) -> PackageProbe {
+        PackageProbe(
+            command: [TestEnvironment.cloacinaExecutable, "probe-package", "--cache", directory.file("cache")],
+            timeout: timeout
+        )
+    }
+
+    @Test(
+        "a package that crashes in init, or in a constructor during dlopen, is rejected at that stage; the caller lives"
+    )
+    func crashes() throws {
+        let directory = try TemporaryDirectory("probe")
+        var segfault = CorpusPackage()
+        segfault.name = "segfault"
+        segfault.initPrologue = "*(volatile int *)0 = 1;"
+        var aborting = CorpusPackage()
+        aborting.name = "aborting"
+        aborting.extraDeclarations = "__attribute__((constructor)) static void boom(void) { abort(); }"
+
+        let probe = Self.probe(directory)
+        let crashed = probe.load(file: try segfault.build(in: directory.path, fileName: "segfault.so"))
+        #expect(crashed.error?.stage == .initialization)
+        #expect(crashed.error?.reason.contains("crashed the loading process with SIGSEGV") == true)
+        #expect(crashed.sha256 != nil)
+
+        let aborted = probe.load(file: try aborting.build(in: directory.path, fileName: "abort.so"))
+        #expect(aborted.error?.stage == .dlopen)
+        #expect(aborted.error?.reason.contains("SIGABRT") == true)
+    }
+
+    @Test("a package whose init never returns is killed after the time limit")
+    func hang() throws {
+        let directory = try TemporaryDirectory("probe-hang")
+        var hanging = CorpusPackage()
+        hanging.name = "hanging"
+        hanging.initPrologue = "for (;;) {}"
+        let report = Self.probe(directory, timeout: .seconds(1)).load(
+            file: try hanging.build(in: directory.path, fileName: "hang.so")
+        )
+        #expect(report.error?.stage == .initialization)
+        #expect(report.error?.reason == "loading did not finish within 1 s; the loading process was killed")
+    }
+
+    @Test("a package loaded in a child reports the same as one loaded here")
+    func sameAsInProcess() throws {
+        let directory = try TemporaryDirectory("probe-same")
+        let library = TestEnvironment.exampleLibrary("TextAnalytics")
+        let isolated = Self.probe(directory).load(file: library)
+        let local = PackageLoader(cacheDirectory: directory.file("local-cache")).load(file: library)
+        #expect(isolated.isLoaded)
+        #expect(isolated.info == local.info)
+        #expect(isolated.sha256 == local.sha256)
+        #expect(isolated.workflows == local.workflows)
+        #expect(isolated.package == nil)
+    }
+}

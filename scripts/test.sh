@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: checks formatting, builds everything (host, SDK, example workflow packages), installs the
+# examples with the build-workflows plugin, starts a throwaway PostgreSQL, and runs the whole test suite.
+# Extra arguments go to `swift test` (for example: scripts/test.sh --filter PackageLoader).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-dependencies.sh
+
+echo "==> swift format lint"
+swift format lint --strict --recursive Package.swift Sources Tests Plugins workflows
+
+echo "==> swift build"
+swift build
+
+work=$(mktemp -d /tmp/cloacina-test-XXXXXX)
+echo "==> build-workflows into $work/workflows"
+swift package --allow-writing-to-package-directory --allow-writing-to-directory "$work" \
+    build-workflows --output "$work/workflows"
+swift package --package-path workflows/reports --allow-writing-to-package-directory \
+    --allow-writing-to-directory "$work" build-workflows --output "$work/workflows"
+export CLOACINA_TEST_DROP_DIR="$work/workflows"
+
+# shellcheck source=scripts/postgres.sh
+source scripts/postgres.sh
+trap 'stop_postgres; rm -rf "$work"' EXIT
+
+echo "==> swift test"
+swift test "$@"
