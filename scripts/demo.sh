@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: builds the host and the example workflow packages, installs the packages
-# into the drop directory (.cloacina/workflows) the way a user would, and has the host load and validate them.
+# into the drop directory (.cloacina/workflows) the way a user would, and has the host load and validate them
+# with `cloacina check` (each file in a separate process; nothing runs yet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,5 +13,5 @@ swift build --product cloacina
 echo "==> building the example workflow packages into .cloacina/workflows"
 swift package --allow-writing-to-package-directory build-workflows --output .cloacina/workflows
 
-echo "==> cloacina workflows list --workflows .cloacina/workflows"
-.build/debug/cloacina workflows list --workflows .cloacina/workflows
+echo "==> cloacina check .cloacina/workflows/*.so"
+.build/debug/cloacina check .cloacina/workflows/*.so

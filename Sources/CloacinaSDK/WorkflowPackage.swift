@@ -21,8 +21,11 @@ internal import Darwin
 /// @c(cloacina_swift_package) func cloacinaSwiftPackage() -> UnsafeRawPointer { reports.exported }
 /// ```
 ///
-/// The SDK implements the ABI's entry points (`cloacina_package_descriptor`, `cloacina_package_init`) on top of that
+/// The SDK implements the ABI's entry points (`cloacina_package_info`, `cloacina_package_init`) on top of that
 /// function. Only C data crosses into the host: names, JSON and function pointers.
+///
+/// The definition is evaluated when the host first reads the package's info, before it decides to load it, so keep
+/// it free of side effects: declare workflows and tasks, do work only inside task bodies.
 public final class WorkflowPackage: Sendable {
     public let name: String
     public let version: String

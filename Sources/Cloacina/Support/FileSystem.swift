@@ -18,7 +18,8 @@ enum FileSystem {
 
     /// Reads a whole regular file, refusing anything larger than `limit` bytes.
     static func readFile(_ path: String, limit: Int = 1 << 30) throws(Failure) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so a FIFO named like a package cannot hang the reader; regular files read normally.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw Failure(description: "cannot open: \(errorText())") }
         defer { close(fd) }
         var info = stat()
