@@ -52,11 +52,12 @@ extension WorkflowPackage {
         workflow: String,
         _ body: (inout cloacina_task_def) -> Int32
     ) -> Int32 {
+        let task = task.definition
         let dependencies = task.dependencies.map { strdup($0) }
         defer { for pointer in dependencies { free(pointer) } }
         let constDependencies = dependencies.map { UnsafePointer($0) }
         let triggerJSON = task.trigger.map { $0.json.serializedString() }
-        var retry = task.retry?.abi
+        var retry: cloacina_retry_policy? = task.retry == .none ? nil : task.retry.abi
         return withCString(workflow) { workflowName in
             withCString(task.id) { id in
                 withCString(task.description) { description in

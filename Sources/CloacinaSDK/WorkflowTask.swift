@@ -7,17 +7,13 @@ public struct WorkflowTask: Sendable {
     /// The code of a task.
     public typealias Body = @Sendable (inout Context) throws -> Void
 
-    public let id: String
-    /// Ids of the tasks this one runs after; their outputs are merged into its input in this order.
-    public let dependencies: [String]
-    /// Retry policy; nil runs the task once.
-    public let retry: RetryPolicy?
-    /// Time limit per attempt; nil uses the host's default.
-    public let timeout: Duration?
-    /// When to run; nil runs the task only if every dependency completed.
-    public let trigger: TriggerRule?
-    public let description: String?
+    /// The task's id, dependencies and options, as the host will see them.
+    public let definition: TaskDefinition
     let body: Body
+
+    public var id: String { definition.id }
+    /// Ids of the tasks this one runs after; their outputs are merged into its input in this order.
+    public var dependencies: [String] { definition.dependencies }
 
     /// Declares a task.
     ///
@@ -38,12 +34,14 @@ public struct WorkflowTask: Sendable {
         description: String? = nil,
         _ body: @escaping Body
     ) {
-        self.id = id
-        self.dependencies = dependencies
-        self.retry = retry
-        self.timeout = timeout
-        self.trigger = trigger
-        self.description = description
+        self.definition = TaskDefinition(
+            id: id,
+            dependencies: dependencies,
+            retry: retry ?? .none,
+            timeout: timeout,
+            trigger: trigger,
+            description: description
+        )
         self.body = body
     }
 }

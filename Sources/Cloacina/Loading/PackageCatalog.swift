@@ -40,4 +40,19 @@ public enum PackageCatalog {
             return report
         }
     }
+
+    /// Loads every `*.so` file of `directory` with `load`, in name order (hidden files, such as installs in
+    /// progress, are skipped), then resolves conflicts. Throws only when the directory cannot be read.
+    public static func loadDirectory(
+        _ directory: String,
+        with load: (String) -> PackageReport
+    ) throws(PackageLoadError) -> [PackageReport] {
+        let names: [String]
+        do {
+            names = try FileSystem.listDirectory(directory)
+        } catch {
+            throw PackageLoadError(.read, "\(error)")
+        }
+        return resolveConflicts(names.filter { $0.hasSuffix(".so") }.map { load("\(directory)/\($0)") })
+    }
 }

@@ -133,14 +133,7 @@ public final class PackageLoader: Sendable {
     /// Loads every `*.so` file of `directory` in name order (hidden files are skipped), then rejects packages
     /// that conflict with one loaded earlier. Throws only when the directory cannot be read.
     public func loadDirectory(_ directory: String) throws(PackageLoadError) -> [PackageReport] {
-        let names: [String]
-        do {
-            names = try FileSystem.listDirectory(directory)
-        } catch {
-            throw PackageLoadError(.read, "\(error)")
-        }
-        let reports = names.filter { $0.hasSuffix(".so") }.map { load(file: "\(directory)/\($0)") }
-        return PackageCatalog.resolveConflicts(reports)
+        try PackageCatalog.loadDirectory(directory) { load(file: $0) }
     }
 
     // MARK: Stages that run package code

@@ -64,15 +64,7 @@ public struct PackageProbe: Sendable {
 
     /// Loads every `*.so` file of `directory` in name order, each in its own process, then rejects conflicts.
     public func loadDirectory(_ directory: String) throws(PackageLoadError) -> [PackageReport] {
-        let names: [String]
-        do {
-            names = try FileSystem.listDirectory(directory)
-        } catch {
-            throw PackageLoadError(.read, "\(error)")
-        }
-        return PackageCatalog.resolveConflicts(
-            names.filter { $0.hasSuffix(".so") }.map { load(file: "\(directory)/\($0)") }
-        )
+        try PackageCatalog.loadDirectory(directory) { load(file: $0) }
     }
 
     /// The child's side: loads `file` with `loader`, writing each stage and then the report to

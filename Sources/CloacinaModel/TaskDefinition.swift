@@ -1,9 +1,7 @@
-public import CloacinaModel
-
 /// What the host knows about one task of a workflow: its id, dependencies and options.
 ///
-/// A definition is a description only; the code to run is bound separately (see ``TaskEntryPoint``), so
-/// definitions can be validated, compared, listed and sent between processes.
+/// A definition is a description only; the code to run is bound separately (the host keeps task entry points
+/// beside it), so definitions can be validated, compared, listed and sent between processes.
 public struct TaskDefinition: Sendable, Hashable {
     public var id: String
     /// Ids of the tasks this one runs after, in declared order (the order their outputs are merged).

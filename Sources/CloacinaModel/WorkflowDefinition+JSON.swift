@@ -1,5 +1,4 @@
 public import CloacinaJSON
-public import CloacinaModel
 
 extension WorkflowDefinition {
     /// The workflow as JSON: `{name, description, tasks: [...]}`.

@@ -1,5 +1,3 @@
-public import CloacinaModel
-
 extension WorkflowDefinition {
     /// Checks the graph and throws one ``DefinitionError`` listing every problem found: an invalid name, no tasks,
     /// duplicate task ids, dependencies listed twice or naming no task, cycles (the cycle is spelled out), and
