@@ -60,4 +60,32 @@ struct PackageProbeTests {
         #expect(isolated.workflows == local.workflows)
         #expect(isolated.package == nil)
     }
+
+    @Test("files rejected before any of their code would run need no child process")
+    func precheck() throws {
+        let directory = try TemporaryDirectory("probe-precheck")
+        try Data("not a library".utf8).write(to: URL(fileURLWithPath: directory.file("text.so")))
+        let probe = PackageProbe(command: ["/nonexistent/cloacina", "probe-package"], timeout: .seconds(5))
+        let report = probe.load(file: directory.file("text.so"))
+        #expect(report.error == PackageLoadError(.elf, "file too short for an ELF header (13 bytes)"))
+        let good = probe.load(file: try CorpusPackage().build(in: directory.path, fileName: "good.so"))
+        #expect(good.error?.stage == .isolation)
+        #expect(good.error?.reason.contains("cannot start /nonexistent/cloacina") == true)
+    }
+
+    @Test("a package that exits while loading is reported with the last line it wrote to standard error")
+    func exits() throws {
+        let directory = try TemporaryDirectory("probe-exit")
+        var exiting = CorpusPackage()
+        exiting.name = "exiting"
+        exiting.initPrologue = #"fputs("giving up: no licence\n", stderr); exit(3);"#
+        let report = Self.probe(directory).load(file: try exiting.build(in: directory.path, fileName: "exit.so"))
+        #expect(
+            report.error
+                == PackageLoadError(
+                    .initialization,
+                    "the loading process exited with status 3 without a report: giving up: no licence"
+                )
+        )
+    }
 }

@@ -14,7 +14,10 @@ struct DynamicLibrary: @unchecked Sendable {
     static func open(_ path: String) throws(PackageLoadError) -> DynamicLibrary {
         _ = dlerror()
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
-            throw PackageLoadError(.dlopen, lastError() ?? "dlopen failed")
+            // The message starts with the path opened, a cache entry the user never named; reports name the file.
+            var message = lastError() ?? "dlopen failed"
+            if message.hasPrefix(path + ": ") { message.removeFirst(path.count + 2) }
+            throw PackageLoadError(.dlopen, message)
         }
         return DynamicLibrary(handle: handle)
     }

@@ -49,48 +49,13 @@ public final class PackageLoader: Sendable {
     /// Loads one file. `progress` is told each stage as it starts, so a caller watching from outside can tell
     /// where a crash happened.
     public func load(file: String, progress: (PackageLoadError.Stage) -> Void = { _ in }) -> PackageReport {
-        var report = PackageReport(file: file)
-        progress(.read)
-        let bytes: [UInt8]
-        do {
-            bytes = try FileSystem.readFile(file)
-        } catch {
-            return report.rejected(PackageLoadError(.read, "\(error)"))
+        let candidate: Candidate
+        switch Self.inspect(file: file, progress: progress) {
+        case .rejected(let report): return report
+        case .candidate(let inspected): candidate = inspected
         }
-        let sha256 = SHA256.hex(bytes)
-        report.sha256 = sha256
-
-        progress(.elf)
-        let image: ELFImage
-        switch bytes.withUnsafeBytes({ buffer in Result { () throws(ELFError) in try ELFImage.inspect(buffer) } }) {
-        case .success(let inspected): image = inspected
-        case .failure(let error): return report.rejected(PackageLoadError(.elf, error.reason))
-        }
-
-        progress(.symbols)
-        let missing = [CLOACINA_INFO_SYMBOL, CLOACINA_INIT_SYMBOL].filter { !image.exportedSymbols.contains($0) }
-        guard missing.isEmpty else {
-            let names = missing.joined(separator: " and ")
-            return report.rejected(
-                PackageLoadError(.symbols, "does not export \(names): not a Cloacina workflow package")
-            )
-        }
-
-        progress(.toolchain)
-        if image.containsSwiftCode {
-            guard let tag = image.toolchainTag else {
-                return report.rejected(
-                    PackageLoadError(
-                        .toolchain,
-                        "the package contains Swift code but no toolchain tag; build it with CloacinaSDK"
-                    )
-                )
-            }
-            guard tag == Self.hostToolchain else {
-                return report.rejected(Self.toolchainMismatch(tag))
-            }
-        }
-
+        var report = candidate.report
+        let (bytes, image, sha256) = (candidate.bytes, candidate.image, candidate.sha256)
         return loaded.withLock { loaded in
             if let earlier = loaded[sha256] {
                 report.info = earlier.info
@@ -128,6 +93,68 @@ public final class PackageLoader: Sendable {
                 return report.rejected(error)
             }
         }
+    }
+
+    /// A file that passed every check that runs none of its code.
+    struct Candidate {
+        var report: PackageReport
+        var bytes: [UInt8]
+        var image: ELFImage
+        var sha256: String
+    }
+
+    enum Inspection {
+        case rejected(PackageReport)
+        case candidate(Candidate)
+    }
+
+    /// The stages that run none of the package's code: read the file, check its ELF structure, hash it, find the
+    /// entry points, compare a Swift package's toolchain tag. Safe on any file.
+    static func inspect(file: String, progress: (PackageLoadError.Stage) -> Void = { _ in }) -> Inspection {
+        var report = PackageReport(file: file)
+        progress(.read)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(file)
+        } catch {
+            return .rejected(report.rejected(PackageLoadError(.read, "\(error)")))
+        }
+        let sha256 = SHA256.hex(bytes)
+        report.sha256 = sha256
+
+        progress(.elf)
+        let image: ELFImage
+        switch bytes.withUnsafeBytes({ buffer in Result { () throws(ELFError) in try ELFImage.inspect(buffer) } }) {
+        case .success(let inspected): image = inspected
+        case .failure(let error): return .rejected(report.rejected(PackageLoadError(.elf, error.reason)))
+        }
+
+        progress(.symbols)
+        let missing = [CLOACINA_INFO_SYMBOL, CLOACINA_INIT_SYMBOL].filter { !image.exportedSymbols.contains($0) }
+        guard missing.isEmpty else {
+            let names = missing.joined(separator: " and ")
+            return .rejected(
+                report.rejected(PackageLoadError(.symbols, "does not export \(names): not a Cloacina workflow package"))
+            )
+        }
+
+        progress(.toolchain)
+        if image.containsSwiftCode {
+            guard let tag = image.toolchainTag else {
+                return .rejected(
+                    report.rejected(
+                        PackageLoadError(
+                            .toolchain,
+                            "the package contains Swift code but no toolchain tag; build it with CloacinaSDK"
+                        )
+                    )
+                )
+            }
+            guard tag == hostToolchain else {
+                return .rejected(report.rejected(toolchainMismatch(tag)))
+            }
+        }
+        return .candidate(Candidate(report: report, bytes: bytes, image: image, sha256: sha256))
     }
 
     /// Loads every `*.so` file of `directory` in name order (hidden files are skipped), then rejects packages

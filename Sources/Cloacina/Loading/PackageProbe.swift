@@ -25,7 +25,12 @@ public struct PackageProbe: Sendable {
 
     /// Loads `file` in a child process and reports the outcome. Never crashes the caller; blocks its thread.
     public func load(file: String) -> PackageReport {
-        var report = PackageReport(file: file)
+        // Files rejected before any of their code would run need no child process.
+        let report: PackageReport
+        switch PackageLoader.inspect(file: file) {
+        case .rejected(let rejected): return rejected
+        case .candidate(let candidate): report = candidate.report
+        }
         let outcome: ChildProcess.Outcome
         do {
             outcome = try ChildProcess.run(
@@ -44,11 +49,10 @@ public struct PackageProbe: Sendable {
             } else if text.hasPrefix("report "), outcome.termination == .exited(0),
                 let json = try? JSONValue(parsing: Array(line.dropFirst(7))), let decoded = PackageReport(json: json)
             {
+                // What the package logged while loading belongs to the caller's log, as if it had loaded here.
+                Self.forward(outcome.errorOutput)
                 return decoded
             }
-        }
-        if report.sha256 == nil, let bytes = try? FileSystem.readFile(file) {
-            report.sha256 = SHA256.hex(bytes)
         }
         let reason: String
         switch outcome.termination {
@@ -59,7 +63,18 @@ public struct PackageProbe: Sendable {
         case .exited(let status):
             reason = "the loading process exited with status \(status) without a report"
         }
-        return report.rejected(PackageLoadError(stage, reason))
+        return report.rejected(PackageLoadError(stage, reason + Self.lastLine(of: outcome.errorOutput)))
+    }
+
+    /// ": <last non-empty line>" of what the child wrote to standard error, or "" when it wrote nothing.
+    private static func lastLine(of errorOutput: [UInt8]) -> String {
+        let lines = errorOutput.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+        guard let last = lines.last(where: { $0.contains { !$0.isWhitespace } }) else { return "" }
+        return ": " + trimmed(last)
+    }
+
+    private static func trimmed(_ text: String) -> String {
+        String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 
     /// Loads every `*.so` file of `directory` in name order, each in its own process, then rejects conflicts.
@@ -77,10 +92,17 @@ public struct PackageProbe: Sendable {
     }
 
     private static func emit(_ line: String) {
-        var bytes = Array(line.utf8)
+        write(Array(line.utf8), to: 1)
+    }
+
+    private static func forward(_ bytes: [UInt8]) {
+        write(bytes, to: 2)
+    }
+
+    private static func write(_ bytes: [UInt8], to fd: Int32) {
         var written = 0
         while written < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress! + written, $0.count - written) }
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return }
             written += count

@@ -4,11 +4,11 @@ internal import CloacinaModel
 internal import Glibc
 #endif
 
-/// Runs a program to completion and collects its standard output, with a time limit.
+/// Runs a program to completion and collects its standard output and standard error, with a time limit.
 ///
 /// Built on `posix_spawn` with a clean signal mask and default signal dispositions in the child (threads of this
-/// process may block signals, and a child must not inherit that). Standard input is `/dev/null`; standard error is
-/// shared with this process. Blocks the calling thread: call it from a thread of your own.
+/// process may block signals, and a child must not inherit that). Standard input is `/dev/null`. Blocks the calling
+/// thread: call it from a thread of your own.
 enum ChildProcess {
     /// How the program ended.
     enum Termination: Sendable, Equatable {
@@ -20,8 +20,12 @@ enum ChildProcess {
 
     struct Outcome: Sendable {
         var output: [UInt8]
+        /// Standard error, of which only the last 64 KiB are kept.
+        var errorOutput: [UInt8]
         var termination: Termination
     }
+
+    private static let errorLimit = 64 * 1024
 
     /// Runs `arguments[0]` with `arguments`, adding `environment` to this process's environment.
     static func run(
@@ -29,16 +33,23 @@ enum ChildProcess {
         environment: [String: String] = [:],
         timeout: Duration
     ) throws(FileSystem.Failure) -> Outcome {
-        var pipe: [Int32] = [-1, -1]
-        guard Glibc.pipe(&pipe) == 0 else {
+        var outputPipe: [Int32] = [-1, -1]
+        var errorPipe: [Int32] = [-1, -1]
+        guard Glibc.pipe(&outputPipe) == 0 else {
             throw FileSystem.Failure(description: "cannot create a pipe: \(FileSystem.errorText())")
         }
-        for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        guard Glibc.pipe(&errorPipe) == 0 else {
+            let reason = FileSystem.errorText()
+            for fd in outputPipe { close(fd) }
+            throw FileSystem.Failure(description: "cannot create a pipe: \(reason)")
+        }
+        for fd in outputPipe + errorPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errorPipe[1], 2)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -70,33 +81,47 @@ enum ChildProcess {
 
         var pid = pid_t()
         let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
-        close(pipe[1])
+        close(outputPipe[1])
+        close(errorPipe[1])
         guard spawned == 0 else {
-            close(pipe[0])
+            close(outputPipe[0])
+            close(errorPipe[0])
             throw FileSystem.Failure(description: "cannot start \(arguments[0]): \(FileSystem.errorText(spawned))")
         }
 
         var output: [UInt8] = []
+        var errorOutput: [UInt8] = []
+        var open = [outputPipe[0], errorPipe[0]]
         var timedOut = false
         let deadline = ContinuousClock.now + timeout
         var chunk = [UInt8](repeating: 0, count: 65536)
-        reading: while true {
+        while !open.isEmpty {
             let remaining = deadline - ContinuousClock.now
             if remaining <= .zero && !timedOut {
                 timedOut = true
                 kill(pid, SIGKILL)
             }
-            var poller = pollfd(fd: pipe[0], events: Int16(POLLIN), revents: 0)
+            var pollers = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let wait = timedOut ? Int32(-1) : Int32(clamping: max(remaining.inMilliseconds, 1))
-            let ready = poll(&poller, 1, wait)
+            let ready = poll(&pollers, nfds_t(pollers.count), wait)
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0 else { continue }
-            let count = chunk.withUnsafeMutableBytes { read(pipe[0], $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break reading }
-            output.append(contentsOf: chunk[0..<count])
+            for poller in pollers where poller.revents != 0 {
+                let count = chunk.withUnsafeMutableBytes { read(poller.fd, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else {
+                    close(poller.fd)
+                    open.removeAll { $0 == poller.fd }
+                    continue
+                }
+                if poller.fd == outputPipe[0] {
+                    output.append(contentsOf: chunk[0..<count])
+                } else {
+                    errorOutput.append(contentsOf: chunk[0..<count])
+                    if errorOutput.count > errorLimit { errorOutput.removeFirst(errorOutput.count - errorLimit) }
+                }
+            }
         }
-        close(pipe[0])
 
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -108,7 +133,7 @@ enum ChildProcess {
         } else {
             termination = .signalled(status & 0x7F)
         }
-        return Outcome(output: output, termination: termination)
+        return Outcome(output: output, errorOutput: errorOutput, termination: termination)
     }
 
     /// "SIGSEGV (Segmentation fault)" for signal 11, and so on.
