@@ -42,10 +42,19 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(name: "CloacinaStorage"),
+        .target(name: "CloacinaSQLite", dependencies: ["CSQLite", "CloacinaStorage"]),
         .target(
             name: "Cloacina",
             dependencies: [
                 "CCloacinaABI",
+                "CloacinaStorage",
+                "CloacinaSQLite",
                 "CCrypto",
                 "CloacinaJSON",
                 "CloacinaModel",
@@ -97,6 +106,7 @@ let package = Package(
                 "Cloacina",
                 "CloacinaJSON",
                 "CloacinaModel",
+                "CloacinaStorage",
                 "CloacinaTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]

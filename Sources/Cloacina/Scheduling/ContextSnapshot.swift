@@ -1,0 +1,62 @@
+/// An immutable context: a JSON object and its encoded bytes, shared between tasks without copying.
+///
+/// A task that passes its input on unchanged, or that has one dependency whose output already holds every input
+/// key, hands the very same snapshot on: no merging, no re-encoding.
+public final class ContextSnapshot: Sendable {
+    public let object: [String: JSONValue]
+    /// The object as JSON text.
+    public let bytes: [UInt8]
+
+    /// A snapshot of `object`, encoded canonically.
+    public init(_ object: [String: JSONValue]) {
+        self.object = object
+        self.bytes = JSONValue.object(object).serialized()
+    }
+
+    /// A snapshot of bytes already known to encode `object`.
+    public init(object: [String: JSONValue], bytes: [UInt8]) {
+        self.object = object
+        self.bytes = bytes
+    }
+
+    /// Parses `bytes`, which must hold a JSON object.
+    public init(parsing bytes: [UInt8]) throws(ContextError) {
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: bytes)
+        } catch {
+            throw ContextError(message: "\(error)")
+        }
+        guard case .object(let object) = value else {
+            throw ContextError(message: "expected a JSON object, got \(value.kindName)")
+        }
+        self.object = object
+        self.bytes = bytes
+    }
+
+    /// The empty context.
+    public static let empty = ContextSnapshot(object: [:], bytes: Array("{}".utf8))
+
+    /// This context overlaid with `layers`, in order: later layers win per top-level key.
+    func overlaid(with layers: [ContextSnapshot]) -> ContextSnapshot {
+        switch layers.count {
+        case 0:
+            return self
+        case 1 where object.keys.allSatisfy({ layers[0].object[$0] != nil }):
+            // The layer already holds every key of this context, so the overlay is the layer itself.
+            return layers[0]
+        default:
+            var merged = object
+            for layer in layers {
+                for (key, value) in layer.object { merged[key] = value }
+            }
+            return ContextSnapshot(merged)
+        }
+    }
+}
+
+/// Bytes that are not a JSON object where a context was expected.
+public struct ContextError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,517 @@
+public import CloacinaStorage
+
+/// The scheduling logic of one execution, as a pure value: events go in, actions come out.
+///
+/// It decides which tasks run, with which input, which are skipped, when a failure is retried, and how the
+/// execution ends; it records every transition as ``StoreWrite``s for the shell to persist. It does no I/O, reads
+/// no clock (times arrive with the events), and holds no locks: the shell that owns it serialises events and
+/// carries out the actions. Readiness is event-driven: when a task ends, only its dependents are looked at.
+///
+/// Semantics:
+/// - A root task's input is the execution's input. Any other task's input is the execution's input overlaid with
+///   the outputs of its completed dependencies in declared order (later wins per top-level key).
+/// - Without a trigger rule a task runs when every dependency completed and is skipped otherwise; with one it runs
+///   when the rule holds (evaluated against its input once every dependency has finished).
+/// - A failed attempt is retried while the task's retry policy allows; then the task fails.
+/// - The execution ends when every task has finished: `Failed` if any task failed, `Completed` otherwise. Its
+///   final context is the input overlaid with every completed task's output in topological order.
+/// - Results for an attempt that is no longer running (timed out, cancelled, superseded) are ignored.
+public struct ExecutionStateMachine: Sendable {
+    /// What the shell must do.
+    public enum Action: Sendable {
+        /// Run attempt `attempt` of task `task` with `input`, then report back.
+        case run(task: Int, attempt: Int, input: ContextSnapshot)
+        /// Report ``ExecutionStateMachine/retryDue(_:attempt:now:)`` for task `task` at `at`.
+        case retry(task: Int, attempt: Int, at: Timestamp)
+        /// Ask the running attempt `attempt` of task `task` to stop; its result will be ignored.
+        case stop(task: Int, attempt: Int)
+        /// Persist these writes, in order, after every write asked for earlier.
+        case persist([StoreWrite])
+        /// The execution ended with this status (once the writes before it are durable).
+        case finished(ExecutionStatus)
+    }
+
+    /// How an attempt failed.
+    public enum Failure: Sendable, Hashable {
+        case failed
+        case retryable
+        case badInput
+        case timedOut
+
+        var retryKind: RetryPolicy.Failure {
+            switch self {
+            case .failed: return .failed
+            case .retryable: return .retryable
+            case .badInput: return .badInput
+            case .timedOut: return .timedOut
+            }
+        }
+    }
+
+    /// The state of one task.
+    public struct TaskState: Sendable {
+        public var status: TaskStatus = .pending
+        /// The attempt running or last run; 0 before the first.
+        public var attempt = 0
+        /// The input of the attempt running or last run.
+        public var input: ContextSnapshot?
+        public var output: ContextSnapshot?
+        public var error: String?
+        public var startedAt: Timestamp?
+        public var completedAt: Timestamp?
+        public var nextRetryAt: Timestamp?
+        /// Dependencies that have not finished yet.
+        var waitingOn = 0
+    }
+
+    public let id: String
+    public let plan: ExecutionPlan
+    public let input: ContextSnapshot
+    public private(set) var status: ExecutionStatus = .pending
+    public private(set) var tasks: [TaskState]
+    public private(set) var finalContext: ContextSnapshot?
+    public private(set) var startedAt: Timestamp?
+    public private(set) var completedAt: Timestamp?
+    /// While false, tasks that become ready wait (as `Pending`) instead of being run.
+    public private(set) var dispatching = true
+    private var unfinished: Int
+    /// Tasks whose dependencies have all finished but which were held back while not dispatching.
+    private var held: [Int] = []
+    private var writes: [StoreWrite] = []
+    private var actions: [Action] = []
+    private var ended: ExecutionStatus?
+
+    /// A new execution of `plan` with `input`; nothing has run.
+    public init(id: String, plan: ExecutionPlan, input: ContextSnapshot) {
+        self.id = id
+        self.plan = plan
+        self.input = input
+        self.tasks = plan.dependencies.map { TaskState(waitingOn: $0.count) }
+        self.unfinished = plan.count
+    }
+
+    /// The task records of a new execution, to insert with it.
+    public func initialTaskRecords() -> [TaskRecord] {
+        tasks.indices.map(record)
+    }
+
+    // MARK: Events
+
+    /// Starts the execution: runs (or skips) the root tasks.
+    public mutating func start(now: Timestamp) -> [Action] {
+        guard status == .pending else { return [] }
+        status = .running
+        startedAt = now
+        writes.append(.updateExecution(ExecutionUpdate(id: id, status: .running, startedAt: now)))
+        event("execution_started", at: now)
+        for task in tasks.indices where tasks[task].waitingOn == 0 && tasks[task].status == .pending {
+            decide(task, now: now)
+        }
+        finishIfDone(now: now)
+        return flush()
+    }
+
+    /// Attempt `attempt` of task `task` completed with `output`.
+    public mutating func taskSucceeded(
+        _ task: Int,
+        attempt: Int,
+        output: ContextSnapshot,
+        startedAt: Timestamp,
+        now: Timestamp
+    ) -> [Action] {
+        guard isRunning(task, attempt) else { return [] }
+        tasks[task].status = .completed
+        tasks[task].output = output
+        tasks[task].error = nil
+        tasks[task].startedAt = startedAt
+        tasks[task].completedAt = now
+        unfinished -= 1
+        persist(task)
+        event("task_completed", task: task, at: now)
+        settle(task, now: now)
+        finishIfDone(now: now)
+        return flush()
+    }
+
+    /// Attempt `attempt` of task `task` failed. `jitter` (in -1...1) varies the retry delay.
+    public mutating func taskFailed(
+        _ task: Int,
+        attempt: Int,
+        failure: Failure,
+        message: String,
+        startedAt: Timestamp?,
+        now: Timestamp,
+        jitter: Double = 0
+    ) -> [Action] {
+        guard isRunning(task, attempt) else { return [] }
+        fail(task, attempt: attempt, failure: failure, message: message, startedAt: startedAt, now: now, jitter: jitter)
+        finishIfDone(now: now)
+        return flush()
+    }
+
+    /// Attempt `attempt` of task `task` ran past its time limit: it is told to stop and counts as failed.
+    public mutating func taskTimedOut(
+        _ task: Int,
+        attempt: Int,
+        after limit: Duration,
+        startedAt: Timestamp?,
+        now: Timestamp,
+        jitter: Double = 0
+    ) -> [Action] {
+        guard isRunning(task, attempt) else { return [] }
+        actions.append(.stop(task: task, attempt: attempt))
+        let message = "timed out after \(Self.describe(limit))"
+        fail(
+            task,
+            attempt: attempt,
+            failure: .timedOut,
+            message: message,
+            startedAt: startedAt,
+            now: now,
+            jitter: jitter
+        )
+        finishIfDone(now: now)
+        return flush()
+    }
+
+    /// The retry of task `task` scheduled as attempt `attempt` is due.
+    public mutating func retryDue(_ task: Int, attempt: Int, now: Timestamp) -> [Action] {
+        guard status == .running, tasks[task].status == .retrying, tasks[task].attempt + 1 == attempt else { return [] }
+        tasks[task].nextRetryAt = nil
+        if dispatching {
+            run(task, attempt: attempt, input: mergedInput(task), now: now)
+        } else {
+            tasks[task].status = .pending
+            persist(task)
+            held.append(task)
+        }
+        return flush()
+    }
+
+    /// Attempt `attempt` of task `task` was handed out to run but never started (its runner stopped first): it goes
+    /// back to waiting, as if it had never been handed out.
+    public mutating func taskNotStarted(_ task: Int, attempt: Int, now: Timestamp) -> [Action] {
+        guard isRunning(task, attempt) else { return [] }
+        tasks[task].status = .pending
+        tasks[task].attempt = attempt - 1
+        tasks[task].startedAt = nil
+        persist(task)
+        if dispatching {
+            decide(task, now: now)
+        } else {
+            held.append(task)
+        }
+        return flush()
+    }
+
+    /// Cancels the execution: running attempts are told to stop, nothing new starts, unfinished tasks end
+    /// `Cancelled`, and the execution ends `Cancelled`.
+    public mutating func cancel(reason: String, now: Timestamp) -> [Action] {
+        guard !status.isFinished else { return [] }
+        for task in tasks.indices where !tasks[task].status.isTerminal {
+            if tasks[task].status == .running {
+                actions.append(.stop(task: task, attempt: tasks[task].attempt))
+            }
+            tasks[task].status = .cancelled
+            tasks[task].nextRetryAt = nil
+            tasks[task].completedAt = now
+            tasks[task].error = reason
+            unfinished -= 1
+            persist(task)
+            event("task_cancelled", task: task, detail: reason, at: now)
+        }
+        held.removeAll()
+        finish(.cancelled, error: reason, now: now)
+        return flush()
+    }
+
+    /// Stops or resumes handing out tasks. While stopped, tasks that become ready wait as `Pending`; running
+    /// attempts are unaffected.
+    public mutating func setDispatching(_ on: Bool, now: Timestamp) -> [Action] {
+        dispatching = on
+        guard on, status == .running else { return flush() }
+        let ready = held
+        held.removeAll()
+        for task in ready where tasks[task].status == .pending { decide(task, now: now) }
+        finishIfDone(now: now)
+        return flush()
+    }
+
+    // MARK: Recovery
+
+    /// Rebuilds an unfinished execution from its stored task records.
+    ///
+    /// Completed, failed, skipped and cancelled tasks keep their outcome; an attempt that was running is run again
+    /// as the next attempt (work is done at least once); a scheduled retry keeps its time; tasks whose
+    /// dependencies have all finished are decided now. Returns the machine and the actions to resume it.
+    public static func restore(
+        id: String,
+        plan: ExecutionPlan,
+        input: ContextSnapshot,
+        startedAt: Timestamp?,
+        records: [TaskRecord],
+        now: Timestamp
+    ) throws(ContextError) -> (ExecutionStateMachine, [Action]) {
+        var machine = ExecutionStateMachine(id: id, plan: plan, input: input)
+        machine.status = .running
+        machine.startedAt = startedAt ?? now
+        if startedAt == nil {
+            machine.writes.append(.updateExecution(ExecutionUpdate(id: id, status: .running, startedAt: now)))
+        }
+        var byID: [String: TaskRecord] = [:]
+        for record in records { byID[record.taskID] = record }
+        var interrupted: [Int] = []
+        var retries: [Int] = []
+        for task in plan.topologicalOrder {
+            guard let record = byID[plan.task(task).id] else { continue }
+            var state = TaskState(status: record.status, attempt: record.attempt, error: record.error)
+            state.startedAt = record.startedAt
+            state.completedAt = record.completedAt
+            state.nextRetryAt = record.nextRetryAt
+            switch record.status {
+            case .completed:
+                // A task that passed its input on unchanged stored no output: its output is its input.
+                let input = machine.mergedInput(task)
+                state.input = input
+                state.output =
+                    try record.output.map { bytes throws(ContextError) in try ContextSnapshot(parsing: bytes) }
+                    ?? input
+            case .running:
+                interrupted.append(task)
+            case .retrying:
+                retries.append(task)
+            case .pending, .failed, .skipped, .cancelled:
+                break
+            }
+            machine.tasks[task] = state
+        }
+        for task in machine.tasks.indices {
+            machine.tasks[task].waitingOn =
+                plan.dependencies[task].filter { !machine.tasks[$0].status.isTerminal }.count
+        }
+        machine.unfinished = machine.tasks.filter { !$0.status.isTerminal }.count
+        machine.event("execution_resumed", at: now)
+        for task in interrupted {
+            let attempt = machine.tasks[task].attempt + 1
+            machine.event("task_recovered", task: task, detail: "attempt \(attempt - 1) was interrupted", at: now)
+            machine.run(task, attempt: attempt, input: machine.mergedInput(task), now: now)
+        }
+        for task in retries {
+            let at = machine.tasks[task].nextRetryAt ?? now
+            machine.actions.append(.retry(task: task, attempt: machine.tasks[task].attempt + 1, at: at))
+        }
+        for task in machine.tasks.indices
+        where machine.tasks[task].status == .pending && machine.tasks[task].waitingOn == 0 {
+            machine.decide(task, now: now)
+        }
+        machine.finishIfDone(now: now)
+        return (machine, machine.flush())
+    }
+
+    // MARK: Decisions
+
+    private func isRunning(_ task: Int, _ attempt: Int) -> Bool {
+        status == .running && tasks[task].status == .running && tasks[task].attempt == attempt
+    }
+
+    /// Runs or skips a task whose dependencies have all finished.
+    private mutating func decide(_ task: Int, now: Timestamp) {
+        guard dispatching else {
+            held.append(task)
+            return
+        }
+        var input: ContextSnapshot?
+        let runs: Bool
+        var reason = ""
+        if let rule = plan.task(task).trigger {
+            if rule.conditions.contains(where: { $0.referencedTask == nil }) { input = mergedInput(task) }
+            runs = rule.evaluate(
+                outcome: { id in plan.index[id].flatMap { outcome(of: $0) } },
+                context: input?.object ?? [:]
+            )
+            reason = "its trigger rule did not hold"
+        } else {
+            let blocker = plan.dependencies[task].first { tasks[$0].status != .completed }
+            runs = blocker == nil
+            if let blocker {
+                reason = "dependency \(plan.task(blocker).id) \(tasks[blocker].status.rawValue.lowercased())"
+            }
+        }
+        if runs {
+            run(task, attempt: tasks[task].attempt + 1, input: input ?? mergedInput(task), now: now)
+        } else {
+            tasks[task].status = .skipped
+            tasks[task].completedAt = now
+            tasks[task].error = nil
+            unfinished -= 1
+            persist(task)
+            event("task_skipped", task: task, detail: reason, at: now)
+            settle(task, now: now)
+        }
+    }
+
+    private mutating func run(_ task: Int, attempt: Int, input: ContextSnapshot, now: Timestamp) {
+        tasks[task].status = .running
+        tasks[task].attempt = attempt
+        tasks[task].startedAt = now
+        tasks[task].input = input
+        persist(task)
+        event("task_started", task: task, at: now)
+        actions.append(.run(task: task, attempt: attempt, input: input))
+    }
+
+    private mutating func fail(
+        _ task: Int,
+        attempt: Int,
+        failure: Failure,
+        message: String,
+        startedAt: Timestamp?,
+        now: Timestamp,
+        jitter: Double
+    ) {
+        let policy = plan.task(task).retry
+        tasks[task].error = message
+        if let startedAt { tasks[task].startedAt = startedAt }
+        if policy.allowsRetry(after: failure.retryKind, attempt: attempt) {
+            let at = now + policy.delay(beforeRetry: attempt, jitter: jitter)
+            tasks[task].status = .retrying
+            tasks[task].nextRetryAt = at
+            persist(task)
+            event(
+                "task_retry_scheduled",
+                task: task,
+                detail: "attempt \(attempt) failed: \(message); attempt \(attempt + 1) at \(at.milliseconds)",
+                at: now
+            )
+            actions.append(.retry(task: task, attempt: attempt + 1, at: at))
+        } else {
+            tasks[task].status = .failed
+            tasks[task].completedAt = now
+            unfinished -= 1
+            persist(task)
+            event("task_failed", task: task, detail: message, at: now)
+            settle(task, now: now)
+        }
+    }
+
+    /// A task finished: decide its dependents that were waiting only for it.
+    private mutating func settle(_ task: Int, now: Timestamp) {
+        var ready: [Int] = []
+        for dependent in plan.dependents[task] {
+            tasks[dependent].waitingOn -= 1
+            if tasks[dependent].waitingOn == 0 && tasks[dependent].status == .pending { ready.append(dependent) }
+        }
+        for dependent in ready { decide(dependent, now: now) }
+    }
+
+    private func outcome(of task: Int) -> TaskOutcome? {
+        switch tasks[task].status {
+        case .completed: return .succeeded
+        case .failed: return .failed
+        case .skipped, .cancelled: return .skipped
+        case .pending, .running, .retrying: return nil
+        }
+    }
+
+    /// The execution's input overlaid with the outputs of the task's completed dependencies, in declared order.
+    func mergedInput(_ task: Int) -> ContextSnapshot {
+        input.overlaid(
+            with: plan.dependencies[task].compactMap { tasks[$0].status == .completed ? tasks[$0].output : nil }
+        )
+    }
+
+    private mutating func finishIfDone(now: Timestamp) {
+        guard status == .running, unfinished == 0 else { return }
+        let failed = tasks.indices.filter { tasks[$0].status == .failed }
+        if let first = failed.first {
+            let names = failed.map { plan.task($0).id }.joined(separator: ", ")
+            finish(
+                .failed,
+                error: "task\(failed.count > 1 ? "s" : "") \(names) failed: \(tasks[first].error ?? "")",
+                now: now
+            )
+        } else {
+            finish(.completed, error: nil, now: now)
+        }
+    }
+
+    private mutating func finish(_ outcome: ExecutionStatus, error: String?, now: Timestamp) {
+        status = outcome
+        completedAt = now
+        let completed = plan.topologicalOrder.compactMap { tasks[$0].status == .completed ? tasks[$0].output : nil }
+        finalContext = input.overlaid(with: completed)
+        writes.append(
+            .updateExecution(
+                ExecutionUpdate(
+                    id: id,
+                    status: outcome,
+                    completedAt: now,
+                    finalContext: finalContext?.bytes,
+                    error: error
+                )
+            )
+        )
+        event("execution_\(outcome.rawValue.lowercased())", detail: error, at: now)
+        ended = outcome
+    }
+
+    // MARK: Records
+
+    private mutating func persist(_ task: Int) {
+        writes.append(.updateTask(record(task)))
+    }
+
+    private func record(_ task: Int) -> TaskRecord {
+        let state = tasks[task]
+        var output: [UInt8]?
+        if state.status == .completed, let snapshot = state.output, snapshot !== state.input {
+            output = snapshot.bytes
+        }
+        return TaskRecord(
+            executionID: id,
+            taskID: plan.task(task).id,
+            position: task,
+            status: state.status,
+            attempt: state.attempt,
+            maxAttempts: plan.task(task).retry.maxAttempts,
+            nextRetryAt: state.nextRetryAt,
+            startedAt: state.startedAt,
+            completedAt: state.completedAt,
+            error: state.error,
+            output: output
+        )
+    }
+
+    private mutating func event(_ kind: String, task: Int? = nil, detail: String? = nil, at: Timestamp) {
+        writes.append(
+            .appendEvent(
+                ExecutionEvent(
+                    executionID: id,
+                    taskID: task.map { plan.task($0).id },
+                    kind: kind,
+                    attempt: task.map { tasks[$0].attempt },
+                    detail: detail,
+                    at: at
+                )
+            )
+        )
+    }
+
+    /// Hands out what accumulated: the writes first (so the shell persists before acting), then the other
+    /// actions, then the end of the execution if it ended.
+    private mutating func flush() -> [Action] {
+        var result: [Action] = []
+        if !writes.isEmpty { result.append(.persist(writes)) }
+        result.append(contentsOf: actions)
+        if let ended { result.append(.finished(ended)) }
+        writes.removeAll()
+        actions.removeAll()
+        ended = nil
+        return result
+    }
+
+    static func describe(_ duration: Duration) -> String {
+        let milliseconds = duration.inMilliseconds
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
+}

@@ -1,0 +1,196 @@
+internal import CSQLite
+
+/// A value bound to a statement parameter.
+public enum SQLiteValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    /// UTF-8 text given as bytes (JSON documents), stored as TEXT without a detour through `String`.
+    case utf8([UInt8])
+}
+
+/// One open SQLite database connection with a statement cache: a thin layer over the C API.
+///
+/// Not thread-safe: it is opened without SQLite's own mutex, so its owner must use it from one thread at a time
+/// (``SQLiteExecutionStore`` guards each connection with a lock and calls it only from threads that may block).
+/// It is marked `Sendable` only so that such a lock can hold it. It does no retrying; transactions that hit lock
+/// contention throw an error whose ``SQLiteError/isTransient`` is true, and the caller decides.
+public final class SQLiteConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    /// The file this connection opened.
+    public let path: String
+
+    /// Opens (and creates, unless `readOnly`) the database at `path`, in WAL mode with a busy timeout.
+    public init(path: String, readOnly: Bool = false, busyTimeout: Duration = .seconds(5)) throws(SQLiteError) {
+        var handle: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(handle)
+            throw SQLiteError(code: status, message: message, context: "opening \(path)")
+        }
+        self.handle = handle
+        self.path = path
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.components.seconds * 1000))
+        if !readOnly {
+            try execute("PRAGMA journal_mode = WAL")
+        }
+        try execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+    }
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs one or more statements that take no parameters and return no rows of interest.
+    public func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard status == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(message)
+            throw SQLiteError(
+                code: sqlite3_extended_errcode(handle),
+                message: text,
+                context: "executing \(Self.abbreviate(sql))"
+            )
+        }
+    }
+
+    /// Runs a statement with parameters; returns the number of rows it changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> Int {
+        let statement = try prepared(sql, values)
+        defer { sqlite3_reset(statement) }
+        var status = sqlite3_step(statement)
+        while status == SQLITE_ROW { status = sqlite3_step(statement) }
+        guard status == SQLITE_DONE else { throw error(status, sql) }
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// Runs a query and maps every row.
+    public func query<T>(
+        _ sql: String,
+        _ values: [SQLiteValue] = [],
+        _ map: (SQLiteRow) throws(SQLiteError) -> T
+    ) throws(SQLiteError) -> [T] {
+        let statement = try prepared(sql, values)
+        defer { sqlite3_reset(statement) }
+        var rows: [T] = []
+        while true {
+            let status = sqlite3_step(statement)
+            if status == SQLITE_DONE { return rows }
+            guard status == SQLITE_ROW else { throw error(status, sql) }
+            rows.append(try map(SQLiteRow(statement: statement)))
+        }
+    }
+
+    /// Runs `body` in a transaction, committing when it returns and rolling back when it throws.
+    /// `immediate` takes the write lock at the start, so a writer never fails half-way for lack of it.
+    public func transaction<T>(immediate: Bool = true, _ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The rowid of the last inserted row.
+    public var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    private func prepared(_ sql: String, _ values: [SQLiteValue]) throws(SQLiteError) -> OpaquePointer {
+        let statement: OpaquePointer
+        if let cached = statements[sql] {
+            statement = cached
+        } else {
+            var prepared: OpaquePointer?
+            let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+            guard status == SQLITE_OK, let prepared else { throw error(status, sql) }
+            statements[sql] = prepared
+            statement = prepared
+        }
+        sqlite3_clear_bindings(statement)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32
+            switch value {
+            case .null: status = sqlite3_bind_null(statement, index)
+            case .integer(let integer): status = sqlite3_bind_int64(statement, index, integer)
+            case .real(let real): status = sqlite3_bind_double(statement, index, real)
+            case .text(let text):
+                status = text.utf8CString.withUnsafeBufferPointer {
+                    cloacina_sqlite3_bind_text(statement, index, $0.baseAddress, Int32($0.count - 1))
+                }
+            case .utf8(let bytes) where bytes.isEmpty:
+                status = "".withCString { cloacina_sqlite3_bind_text(statement, index, $0, 0) }
+            case .utf8(let bytes):
+                status = bytes.withUnsafeBufferPointer { buffer in
+                    buffer.withMemoryRebound(to: CChar.self) {
+                        cloacina_sqlite3_bind_text(statement, index, $0.baseAddress, Int32($0.count))
+                    }
+                }
+            }
+            guard status == SQLITE_OK else { throw error(status, sql) }
+        }
+        return statement
+    }
+
+    private func error(_ status: Int32, _ sql: String) -> SQLiteError {
+        SQLiteError(
+            code: sqlite3_extended_errcode(handle),
+            message: String(cString: sqlite3_errmsg(handle)),
+            context: "running \(Self.abbreviate(sql))"
+        )
+    }
+
+    private static func abbreviate(_ sql: String) -> String {
+        let line = sql.split(whereSeparator: \.isNewline).map { $0.trimmingPrefix(while: \.isWhitespace) }.joined(
+            separator: " "
+        )
+        return line.count > 80 ? String(line.prefix(80)) + "…" : line
+    }
+}
+
+/// The current row of a query, read by column index.
+public struct SQLiteRow {
+    let statement: OpaquePointer
+
+    public func isNull(_ column: Int32) -> Bool {
+        sqlite3_column_type(statement, column) == SQLITE_NULL
+    }
+
+    public func int64(_ column: Int32) -> Int64 {
+        sqlite3_column_int64(statement, column)
+    }
+
+    public func optionalInt64(_ column: Int32) -> Int64? {
+        isNull(column) ? nil : int64(column)
+    }
+
+    public func text(_ column: Int32) -> String {
+        guard let pointer = sqlite3_column_text(statement, column) else { return "" }
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+
+    public func optionalText(_ column: Int32) -> String? {
+        isNull(column) ? nil : text(column)
+    }
+
+    /// The column's bytes (TEXT or BLOB), nil when NULL.
+    public func bytes(_ column: Int32) -> [UInt8]? {
+        guard !isNull(column) else { return nil }
+        guard let pointer = sqlite3_column_blob(statement, column) else { return [] }
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+}

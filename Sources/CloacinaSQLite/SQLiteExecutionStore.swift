@@ -1,0 +1,517 @@
+public import CloacinaStorage
+internal import Synchronization
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// An ``ExecutionStore`` in one SQLite file: the embedded default, one file per tenant.
+///
+/// WAL mode with `synchronous = NORMAL`: a commit survives the process crashing at any point; the last commits
+/// before a power loss may be lost. One connection writes, another reads, each behind its own lock, so status
+/// queries never wait for a write batch. Lock contention from other processes on the same file is retried until
+/// ``lockTimeout`` passes, so a transition is never dropped because the file was busy.
+public final class SQLiteExecutionStore: ExecutionStore {
+    public let location: String
+    /// How long a write keeps retrying while another process holds the lock.
+    public let lockTimeout: Duration
+    private let writer: Mutex<SQLiteConnection?>
+    private let reader: Mutex<SQLiteConnection?>
+
+    /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
+    public init(path: String, lockTimeout: Duration = .seconds(60)) throws(StoreError) {
+        self.location = "sqlite:\(path)"
+        self.lockTimeout = lockTimeout
+        let writer: SQLiteConnection
+        let reader: SQLiteConnection
+        do {
+            writer = try SQLiteConnection(path: path)
+            reader = try SQLiteConnection(path: path)
+        } catch {
+            throw StoreError(error.code & 0xFF == 26 ? .corrupt : .unavailable, error.description)
+        }
+        try SQLiteSchema.migrate(writer, lockTimeout: lockTimeout)
+        self.writer = Mutex(writer)
+        self.reader = Mutex(reader)
+    }
+
+    public func close() {
+        writer.withLock { $0 = nil }
+        reader.withLock { $0 = nil }
+    }
+
+    // MARK: Writing
+
+    public func write(_ writes: [StoreWrite], owner: String) throws(StoreError) -> Set<String> {
+        try withWriter { connection throws(SQLiteError) in
+            try connection.transaction { () throws(SQLiteError) in
+                var inserted: Set<String> = []
+                var owned: [String: Bool] = [:]
+                var lost: Set<String> = []
+                for write in writes {
+                    let id = write.executionID
+                    if case .insertExecution(let record, let tasks) = write {
+                        try insert(record, tasks: tasks, owner: owner, into: connection)
+                        inserted.insert(id)
+                        continue
+                    }
+                    if !inserted.contains(id) {
+                        let isOwned: Bool
+                        if let known = owned[id] {
+                            isOwned = known
+                        } else {
+                            isOwned =
+                                try connection.query("SELECT claimed_by FROM executions WHERE id = ?", [.text(id)]) {
+                                    $0.optionalText(0)
+                                }.first == owner
+                            owned[id] = isOwned
+                        }
+                        guard isOwned else {
+                            lost.insert(id)
+                            continue
+                        }
+                    }
+                    try apply(write, to: connection)
+                }
+                return lost
+            }
+        }
+    }
+
+    private func insert(
+        _ record: ExecutionRecord,
+        tasks: [TaskRecord],
+        owner: String,
+        into connection: SQLiteConnection
+    )
+        throws(SQLiteError)
+    {
+        try connection.run(
+            """
+            INSERT INTO executions (id, workflow, package_name, package_version, package_sha256, definition, status,
+                input, final_context, error, created_at, started_at, completed_at, claimed_by, lease_expires_at,
+                cancel_requested)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(record.id), .text(record.workflow), Self.text(record.package?.name),
+                Self.text(record.package?.version), Self.text(record.package?.sha256), .utf8(record.definition),
+                .text(record.status.rawValue), .utf8(record.input), Self.utf8(record.finalContext),
+                Self.text(record.error), .integer(record.createdAt.milliseconds), Self.integer(record.startedAt),
+                Self.integer(record.completedAt), .text(owner), Self.integer(record.leaseExpiresAt),
+                .integer(record.cancelRequested ? 1 : 0),
+            ]
+        )
+        for task in tasks {
+            try connection.run(
+                """
+                INSERT INTO task_executions (execution_id, task_id, position, status, attempt, max_attempts,
+                    next_retry_at, started_at, completed_at, error, output)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                Self.taskValues(task)
+            )
+        }
+    }
+
+    private func apply(_ write: StoreWrite, to connection: SQLiteConnection) throws(SQLiteError) {
+        switch write {
+        case .insertExecution:
+            return
+        case .updateExecution(let update):
+            try connection.run(
+                """
+                UPDATE executions SET status = ?, started_at = COALESCE(?, started_at),
+                    completed_at = COALESCE(?, completed_at), final_context = COALESCE(?, final_context),
+                    error = COALESCE(?, error)
+                WHERE id = ?
+                """,
+                [
+                    .text(update.status.rawValue), Self.integer(update.startedAt), Self.integer(update.completedAt),
+                    Self.utf8(update.finalContext), Self.text(update.error), .text(update.id),
+                ]
+            )
+        case .updateTask(let task):
+            let values = Self.taskValues(task)
+            try connection.run(
+                """
+                UPDATE task_executions SET status = ?, attempt = ?, max_attempts = ?, next_retry_at = ?,
+                    started_at = ?, completed_at = ?, error = ?, output = ?
+                WHERE execution_id = ? AND task_id = ?
+                """,
+                Array(values[3...]) + [values[0], values[1]]
+            )
+        case .appendEvent(let event):
+            try connection.run(
+                """
+                INSERT INTO execution_events (execution_id, task_id, kind, attempt, detail, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(event.executionID), Self.text(event.taskID), .text(event.kind),
+                    event.attempt.map { .integer(Int64($0)) } ?? .null, Self.text(event.detail),
+                    .integer(event.at.milliseconds),
+                ]
+            )
+        }
+    }
+
+    // MARK: Reading
+
+    public func execution(_ id: String) throws(StoreError) -> ExecutionRecord? {
+        let row = try withReader { connection throws(SQLiteError) in
+            try connection.query(
+                "SELECT \(Self.executionColumns) FROM executions WHERE id = ?",
+                [.text(id)],
+                Self.executionRecord
+            )
+        }.first
+        guard let row else { return nil }
+        return try Self.decoded(row)
+    }
+
+    public func tasks(of executionID: String) throws(StoreError) -> [TaskRecord] {
+        let rows = try withReader { connection throws(SQLiteError) in
+            try connection.query(
+                """
+                SELECT execution_id, task_id, position, status, attempt, max_attempts, next_retry_at, started_at,
+                    completed_at, error, output
+                FROM task_executions WHERE execution_id = ? ORDER BY position
+                """,
+                [.text(executionID)]
+            ) { row in
+                (
+                    row.text(3),
+                    TaskRecord(
+                        executionID: row.text(0),
+                        taskID: row.text(1),
+                        position: Int(row.int64(2)),
+                        status: .pending,
+                        attempt: Int(row.int64(4)),
+                        maxAttempts: Int(row.int64(5)),
+                        nextRetryAt: row.optionalInt64(6).map(Timestamp.init(milliseconds:)),
+                        startedAt: row.optionalInt64(7).map(Timestamp.init(milliseconds:)),
+                        completedAt: row.optionalInt64(8).map(Timestamp.init(milliseconds:)),
+                        error: row.optionalText(9),
+                        output: row.bytes(10)
+                    )
+                )
+            }
+        }
+        var tasks: [TaskRecord] = []
+        for (status, record) in rows {
+            guard let parsed = TaskStatus(rawValue: status) else {
+                throw StoreError(
+                    .corrupt,
+                    "task \(record.taskID) of execution \(executionID) has unknown status \"\(status)\""
+                )
+            }
+            var task = record
+            task.status = parsed
+            tasks.append(task)
+        }
+        return tasks
+    }
+
+    public func executions(_ query: ExecutionQuery) throws(StoreError) -> [ExecutionRecord] {
+        let (filter, values) = Self.filter(query)
+        let rows = try withReader { connection throws(SQLiteError) in
+            try connection.query(
+                "SELECT \(Self.executionColumns) FROM executions \(filter) ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                values + [.integer(Int64(max(query.limit, 0))), .integer(Int64(max(query.offset, 0)))],
+                Self.executionRecord
+            )
+        }
+        var records: [ExecutionRecord] = []
+        for row in rows { records.append(try Self.decoded(row)) }
+        return records
+    }
+
+    public func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int {
+        let (filter, values) = Self.filter(query)
+        return try withReader { connection throws(SQLiteError) in
+            try connection.query("SELECT COUNT(*) FROM executions \(filter)", values) { Int($0.int64(0)) }
+        }.first ?? 0
+    }
+
+    public func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] {
+        try withReader { connection throws(SQLiteError) in
+            try connection.query(
+                """
+                SELECT sequence, execution_id, task_id, kind, attempt, detail, created_at
+                FROM execution_events WHERE execution_id = ? ORDER BY sequence
+                """,
+                [.text(executionID)]
+            ) { row in
+                ExecutionEvent(
+                    sequence: row.int64(0),
+                    executionID: row.text(1),
+                    taskID: row.optionalText(2),
+                    kind: row.text(3),
+                    attempt: row.optionalInt64(4).map { Int($0) },
+                    detail: row.optionalText(5),
+                    at: Timestamp(milliseconds: row.int64(6))
+                )
+            }
+        }
+    }
+
+    // MARK: Ownership
+
+    public func claimUnfinished(
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> [ExecutionRecord] {
+        try claim(ids: nil, owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive)
+    }
+
+    public func claim(
+        _ id: String,
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> ExecutionRecord? {
+        try claim(ids: [id], owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive).first
+    }
+
+    private func claim(
+        ids: [String]?,
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> [ExecutionRecord] {
+        let rows = try withWriter { connection throws(SQLiteError) in
+            try connection.transaction { () throws(SQLiteError) in
+                var sql = "SELECT \(Self.executionColumns) FROM executions WHERE status IN ('Pending', 'Running')"
+                var values: [SQLiteValue] = []
+                if let ids {
+                    sql += " AND id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))"
+                    values = ids.map { .text($0) }
+                }
+                let candidates = try connection.query(sql + " ORDER BY created_at", values, Self.executionRecord)
+                var claimed: [ExecutionRow] = []
+                for candidate in candidates {
+                    let current = candidate.owner
+                    let free =
+                        current == nil || current == owner
+                        || (candidate.leaseExpiresAt.map { $0 < now.milliseconds } ?? true) || !ownerIsAlive(current!)
+                    guard free else { continue }
+                    try connection.run(
+                        "UPDATE executions SET claimed_by = ?, lease_expires_at = ? WHERE id = ?",
+                        [.text(owner), .integer(leaseUntil.milliseconds), .text(candidate.id)]
+                    )
+                    var row = candidate
+                    row.owner = owner
+                    row.leaseExpiresAt = leaseUntil.milliseconds
+                    claimed.append(row)
+                }
+                return claimed
+            }
+        }
+        var records: [ExecutionRecord] = []
+        for row in rows { records.append(try Self.decoded(row)) }
+        return records
+    }
+
+    public func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> [String] {
+        try withWriter { connection throws(SQLiteError) in
+            try connection.transaction { () throws(SQLiteError) in
+                try connection.run(
+                    """
+                    UPDATE executions SET lease_expires_at = ?
+                    WHERE claimed_by = ? AND status IN ('Pending', 'Running')
+                    """,
+                    [.integer(until.milliseconds), .text(owner)]
+                )
+                return try connection.query(
+                    """
+                    SELECT id FROM executions
+                    WHERE claimed_by = ? AND status IN ('Pending', 'Running') AND cancel_requested = 1
+                    """,
+                    [.text(owner)]
+                ) { $0.text(0) }
+            }
+        }
+    }
+
+    public func releaseLeases(owner: String, executions: [String]) throws(StoreError) {
+        guard !executions.isEmpty else { return }
+        try withWriter { connection throws(SQLiteError) in
+            try connection.transaction { () throws(SQLiteError) in
+                for id in executions {
+                    try connection.run(
+                        "UPDATE executions SET claimed_by = NULL, lease_expires_at = NULL WHERE id = ? AND claimed_by = ?",
+                        [.text(id), .text(owner)]
+                    )
+                }
+            }
+        }
+    }
+
+    public func requestCancel(_ id: String) throws(StoreError) -> Bool {
+        try withWriter { connection throws(SQLiteError) in
+            try connection.transaction { () throws(SQLiteError) in
+                try connection.run(
+                    "UPDATE executions SET cancel_requested = 1 WHERE id = ? AND status IN ('Pending', 'Running')",
+                    [.text(id)]
+                ) > 0
+            }
+        }
+    }
+
+    // MARK: Connections and retrying
+
+    private func withWriter<T: Sendable>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
+        try writer.withLock { connection throws(StoreError) in
+            guard let connection else { throw StoreError(.unavailable, "\(location) is closed") }
+            return try Self.mapped { () throws(SQLiteError) in
+                try Self.retrying(lockTimeout) { () throws(SQLiteError) in try body(connection) }
+            }
+        }
+    }
+
+    private func withReader<T: Sendable>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
+        try reader.withLock { connection throws(StoreError) in
+            guard let connection else { throw StoreError(.unavailable, "\(location) is closed") }
+            return try Self.mapped { () throws(SQLiteError) in
+                try Self.retrying(lockTimeout) { () throws(SQLiteError) in try body(connection) }
+            }
+        }
+    }
+
+    /// Runs `body` again while it fails with lock contention, backing off up to 50 ms between tries, until
+    /// `timeout` has passed.
+    static func retrying<T>(_ timeout: Duration, _ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        let deadline = ContinuousClock.now + timeout
+        var pause: Int64 = 1
+        while true {
+            do {
+                return try body()
+            } catch  where error.isTransient && ContinuousClock.now < deadline {
+                usleep(UInt32(pause * 1000))
+                pause = min(pause * 2, 50)
+            }
+        }
+    }
+
+    private static func mapped<T>(_ body: () throws(SQLiteError) -> T) throws(StoreError) -> T {
+        do {
+            return try body()
+        } catch {
+            let primary = error.code & 0xFF
+            let code: StoreError.Code
+            switch primary {
+            case 19: code = .constraint
+            case 11, 26: code = .corrupt
+            case 5, 6, 14: code = .unavailable
+            default: code = .other
+            }
+            throw StoreError(code, error.description)
+        }
+    }
+
+    // MARK: Rows
+
+    private static let executionColumns = """
+        id, workflow, package_name, package_version, package_sha256, definition, status, input, final_context, error,
+        created_at, started_at, completed_at, claimed_by, lease_expires_at, cancel_requested
+        """
+
+    /// An executions row as read, before its status is checked.
+    private struct ExecutionRow {
+        var id: String
+        var workflow: String
+        var packageName: String?
+        var packageVersion: String?
+        var packageSHA256: String?
+        var definition: [UInt8]
+        var status: String
+        var input: [UInt8]
+        var finalContext: [UInt8]?
+        var error: String?
+        var createdAt: Int64
+        var startedAt: Int64?
+        var completedAt: Int64?
+        var owner: String?
+        var leaseExpiresAt: Int64?
+        var cancelRequested: Bool
+    }
+
+    private static func executionRecord(_ row: SQLiteRow) -> ExecutionRow {
+        ExecutionRow(
+            id: row.text(0),
+            workflow: row.text(1),
+            packageName: row.optionalText(2),
+            packageVersion: row.optionalText(3),
+            packageSHA256: row.optionalText(4),
+            definition: row.bytes(5) ?? [],
+            status: row.text(6),
+            input: row.bytes(7) ?? [],
+            finalContext: row.bytes(8),
+            error: row.optionalText(9),
+            createdAt: row.int64(10),
+            startedAt: row.optionalInt64(11),
+            completedAt: row.optionalInt64(12),
+            owner: row.optionalText(13),
+            leaseExpiresAt: row.optionalInt64(14),
+            cancelRequested: row.int64(15) != 0
+        )
+    }
+
+    private static func decoded(_ row: ExecutionRow) throws(StoreError) -> ExecutionRecord {
+        guard let status = ExecutionStatus(rawValue: row.status) else {
+            throw StoreError(.corrupt, "execution \(row.id) has unknown status \"\(row.status)\"")
+        }
+        var package: PackageReference?
+        if let name = row.packageName, let version = row.packageVersion {
+            package = PackageReference(name: name, version: version, sha256: row.packageSHA256)
+        }
+        return ExecutionRecord(
+            id: row.id,
+            workflow: row.workflow,
+            package: package,
+            definition: row.definition,
+            status: status,
+            input: row.input,
+            finalContext: row.finalContext,
+            error: row.error,
+            createdAt: Timestamp(milliseconds: row.createdAt),
+            startedAt: row.startedAt.map(Timestamp.init(milliseconds:)),
+            completedAt: row.completedAt.map(Timestamp.init(milliseconds:)),
+            owner: row.owner,
+            leaseExpiresAt: row.leaseExpiresAt.map(Timestamp.init(milliseconds:)),
+            cancelRequested: row.cancelRequested
+        )
+    }
+
+    private static func filter(_ query: ExecutionQuery) -> (String, [SQLiteValue]) {
+        var clauses: [String] = []
+        var values: [SQLiteValue] = []
+        if !query.statuses.isEmpty {
+            let statuses = query.statuses.map(\.rawValue).sorted()
+            clauses.append("status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))")
+            values += statuses.map { .text($0) }
+        }
+        if let workflow = query.workflow {
+            clauses.append("workflow = ?")
+            values.append(.text(workflow))
+        }
+        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), values)
+    }
+
+    private static func taskValues(_ task: TaskRecord) -> [SQLiteValue] {
+        [
+            .text(task.executionID), .text(task.taskID), .integer(Int64(task.position)), .text(task.status.rawValue),
+            .integer(Int64(task.attempt)), .integer(Int64(task.maxAttempts)), integer(task.nextRetryAt),
+            integer(task.startedAt), integer(task.completedAt), text(task.error), utf8(task.output),
+        ]
+    }
+
+    private static func text(_ value: String?) -> SQLiteValue { value.map { .text($0) } ?? .null }
+    private static func utf8(_ value: [UInt8]?) -> SQLiteValue { value.map { .utf8($0) } ?? .null }
+    private static func integer(_ value: Timestamp?) -> SQLiteValue { value.map { .integer($0.milliseconds) } ?? .null }
+}

@@ -1,0 +1,66 @@
+/// Durable storage of executions, their tasks and their events, for one tenant.
+///
+/// One protocol, one conformance suite, several databases (SQLite files, PostgreSQL schemas). Every method blocks
+/// until the database answered, so callers run them on threads of their own, never on Swift's cooperative pool.
+/// Stores retry transient failures (lock contention, a dropped connection) themselves; an error that reaches the
+/// caller is one retrying did not cure.
+///
+/// Ownership: a runner claims the executions it works on (``ExecutionRecord/owner``) with a lease it renews.
+/// ``write(_:owner:)`` drops changes to executions the writer does not own, so a runner that lost its claim (it
+/// stalled past its lease and another took over) cannot overwrite the new owner's work.
+public protocol ExecutionStore: AnyObject, Sendable {
+    /// Where the data lives, for messages; never contains a password.
+    var location: String { get }
+
+    /// Applies `writes` in one transaction, in order. Changes to executions `owner` does not own (other than the
+    /// executions the batch inserts) are skipped; their ids are returned.
+    func write(_ writes: [StoreWrite], owner: String) throws(StoreError) -> Set<String>
+
+    /// The execution with id `id`.
+    func execution(_ id: String) throws(StoreError) -> ExecutionRecord?
+
+    /// The tasks of an execution, in declaration order.
+    func tasks(of executionID: String) throws(StoreError) -> [TaskRecord]
+
+    /// Executions matching `query`, newest first.
+    func executions(_ query: ExecutionQuery) throws(StoreError) -> [ExecutionRecord]
+
+    /// The number of executions matching `query`'s filters (its paging is ignored).
+    func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int
+
+    /// The history of an execution, oldest first.
+    func events(of executionID: String) throws(StoreError) -> [ExecutionEvent]
+
+    /// Claims, for `owner` until `leaseUntil`, every unfinished execution that no live runner owns: unowned ones,
+    /// ones `owner` already owns, ones whose lease ended before `now`, and ones whose owner `ownerIsAlive` says is
+    /// gone. Returns the claimed executions.
+    func claimUnfinished(
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> [ExecutionRecord]
+
+    /// Claims one unfinished execution under the same rule as ``claimUnfinished(owner:leaseUntil:now:ownerIsAlive:)``;
+    /// nil when it does not exist, has finished, or a live runner owns it.
+    func claim(
+        _ id: String,
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> ExecutionRecord?
+
+    /// Extends `owner`'s leases on its unfinished executions to `until`; returns the ids among them whose
+    /// cancellation was requested.
+    func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> [String]
+
+    /// Gives up `owner`'s claims on the given executions, so another runner may take them at once.
+    func releaseLeases(owner: String, executions: [String]) throws(StoreError)
+
+    /// Records that someone wants the execution cancelled. False when it does not exist or has finished.
+    func requestCancel(_ id: String) throws(StoreError) -> Bool
+
+    /// Closes connections; the store must not be used afterwards.
+    func close()
+}
