@@ -53,6 +53,7 @@ let package = Package(
             name: "Cloacina",
             dependencies: [
                 "CCloacinaABI",
+                "CloacinaSDK",
                 "CloacinaStorage",
                 "CloacinaSQLite",
                 "CCrypto",
@@ -106,6 +107,7 @@ let package = Package(
                 "Cloacina",
                 "CloacinaJSON",
                 "CloacinaModel",
+                "CloacinaSDK",
                 "CloacinaStorage",
                 "CloacinaTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),

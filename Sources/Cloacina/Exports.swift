@@ -1,3 +1,5 @@
-// Definitions (retry policies, trigger rules) and JSON values are part of the engine's API.
+// Definitions (retry policies, trigger rules), JSON values and the storage records and statuses are part of the
+// engine's API.
 @_exported public import CloacinaJSON
 @_exported public import CloacinaModel
+@_exported public import CloacinaStorage

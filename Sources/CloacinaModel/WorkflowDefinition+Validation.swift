@@ -64,7 +64,8 @@ extension WorkflowDefinition {
             }
         }
         // A min-heap on declaration index keeps the order deterministic.
-        var ready = Heap(tasks.indices.filter { remaining[$0] == 0 })
+        var ready = Heap<Int>(by: <)
+        for index in tasks.indices where remaining[index] == 0 { ready.insert(index) }
         var order: [String] = []
         order.reserveCapacity(tasks.count)
         while let index = ready.popMin() {
@@ -147,42 +148,5 @@ extension WorkflowDefinition {
             pending.append(contentsOf: byID[next]?.dependencies ?? [])
         }
         return found
-    }
-}
-
-/// A binary min-heap of integers.
-struct Heap {
-    private var storage: [Int] = []
-
-    init(_ elements: [Int]) {
-        for element in elements { insert(element) }
-    }
-
-    mutating func insert(_ element: Int) {
-        storage.append(element)
-        var child = storage.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard storage[child] < storage[parent] else { break }
-            storage.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func popMin() -> Int? {
-        guard !storage.isEmpty else { return nil }
-        storage.swapAt(0, storage.count - 1)
-        let minimum = storage.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < storage.count && storage[left] < storage[smallest] { smallest = left }
-            if right < storage.count && storage[right] < storage[smallest] { smallest = right }
-            guard smallest != parent else { return minimum }
-            storage.swapAt(parent, smallest)
-            parent = smallest
-        }
     }
 }

@@ -1,4 +1,4 @@
-internal import CCloacinaABI
+public import CCloacinaABI
 internal import CCloacinaSDKEntry
 
 #if canImport(Glibc)
@@ -56,6 +56,15 @@ public final class WorkflowPackage: Sendable {
 
     /// The toolchain tag compiled into this image; the host loads the package only if it matches its own.
     public static var toolchainTag: String { String(cString: cloacina_sdk_toolchain_tag()) }
+
+    /// What `cloacina_package_info` returns for this package: for hosts that load the package in-process, without
+    /// a shared object (the engine's `DefaultRunner.register(_:)`).
+    public var descriptor: UnsafePointer<cloacina_package_descriptor> { UnsafePointer(info) }
+
+    /// What `cloacina_package_init` does for this package: registers its workflows and tasks through `host`.
+    public func initialize(host: UnsafePointer<cloacina_host_api>, registrar: OpaquePointer) -> Int32 {
+        register(host: host, registrar: registrar)
+    }
 }
 
 @c(cloacina_sdk_package_info)

@@ -1,5 +1,6 @@
 internal import CCloacinaABI
 internal import CloacinaModel
+public import CloacinaSDK
 public import Logging
 internal import Synchronization
 
@@ -163,6 +164,55 @@ public final class PackageLoader: Sendable {
         try PackageCatalog.loadDirectory(directory) { load(file: $0) }
     }
 
+    /// Registers a package compiled into the host program (a CloacinaSDK `WorkflowPackage`), through the same
+    /// stages as a package file after `dlopen`: info, init, validation. The report's file reads
+    /// `embedded:<package name>`; the package has no SHA-256. Registering the same package object again returns the
+    /// first result.
+    public func load(embedded package: WorkflowPackage) -> PackageReport {
+        let key = "embedded:\(ObjectIdentifier(package).hashValue)"
+        var report = PackageReport(file: "embedded:\(package.name)")
+        return loaded.withLock { loaded in
+            if let earlier = loaded[key] {
+                report.info = earlier.info
+                switch earlier.result {
+                case .success(let loadedPackage): report.accept(loadedPackage)
+                case .failure(let error): return report.rejected(error)
+                }
+                return report
+            }
+            let result: Result<LoadedPackage, PackageLoadError>
+            do throws(PackageLoadError) {
+                let (info, staged) = try register(
+                    describe: { package.descriptor },
+                    initialize: { package.initialize(host: $0, registrar: $1) },
+                    containsSwiftCode: true,
+                    report: &report,
+                    progress: { _ in }
+                )
+                result = .success(
+                    LoadedPackage(
+                        info: info,
+                        sha256: nil,
+                        file: nil,
+                        imagePath: nil,
+                        workflows: staged.workflows,
+                        entryPoints: staged.entryPoints
+                    )
+                )
+            } catch {
+                result = .failure(error)
+            }
+            loaded[key] = Outcome(file: report.file, info: report.info, result: result)
+            switch result {
+            case .success(let loadedPackage):
+                report.accept(loadedPackage)
+                return report
+            case .failure(let error):
+                return report.rejected(error)
+            }
+        }
+    }
+
     // MARK: Stages that run package code
 
     private func open(
@@ -184,33 +234,15 @@ public final class PackageLoader: Sendable {
             else {
                 throw PackageLoadError(.symbols, "the entry points cannot be resolved after loading")
             }
-
-            progress(.info)
-            let info = try readInfo(
-                unsafeBitCast(describe, to: cloacina_package_info_fn.self),
-                containsSwiftCode: image.containsSwiftCode
+            let describeFunction = unsafeBitCast(describe, to: cloacina_package_info_fn.self)
+            let initializeFunction = unsafeBitCast(initialize, to: cloacina_package_init_fn.self)
+            let (info, staged) = try register(
+                describe: { describeFunction() },
+                initialize: { initializeFunction($0, $1) },
+                containsSwiftCode: image.containsSwiftCode,
+                report: &report,
+                progress: progress
             )
-            report.info = info
-
-            progress(.initialization)
-            let registrar = try runInit(unsafeBitCast(initialize, to: cloacina_package_init_fn.self), info: info)
-
-            progress(.validation)
-            let staged = registrar.staged()
-            guard !staged.workflows.isEmpty else {
-                throw PackageLoadError(.validation, "the package registered no workflows")
-            }
-            var problems: [String] = []
-            for workflow in staged.workflows {
-                do {
-                    try workflow.validate()
-                } catch {
-                    problems.append(error.message)
-                }
-            }
-            guard problems.isEmpty else {
-                throw PackageLoadError(.validation, problems.joined(separator: "; "))
-            }
             return .success(
                 LoadedPackage(
                     info: info,
@@ -226,8 +258,43 @@ public final class PackageLoader: Sendable {
         }
     }
 
+    /// The stages every package goes through, loaded from a file or compiled into the host: read and check its
+    /// info, run its init into a staging registrar, validate what it registered.
+    private func register(
+        describe: () -> UnsafePointer<cloacina_package_descriptor>?,
+        initialize: (UnsafePointer<cloacina_host_api>, OpaquePointer) -> Int32,
+        containsSwiftCode: Bool,
+        report: inout PackageReport,
+        progress: (PackageLoadError.Stage) -> Void
+    ) throws(PackageLoadError) -> (PackageInfo, PackageRegistrar.Staged) {
+        progress(.info)
+        let info = try readInfo(describe, containsSwiftCode: containsSwiftCode)
+        report.info = info
+
+        progress(.initialization)
+        let registrar = try runInit(initialize, info: info)
+
+        progress(.validation)
+        let staged = registrar.staged()
+        guard !staged.workflows.isEmpty else {
+            throw PackageLoadError(.validation, "the package registered no workflows")
+        }
+        var problems: [String] = []
+        for workflow in staged.workflows {
+            do throws(DefinitionError) {
+                try workflow.validate()
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        guard problems.isEmpty else {
+            throw PackageLoadError(.validation, problems.joined(separator: "; "))
+        }
+        return (info, staged)
+    }
+
     private func readInfo(
-        _ describe: cloacina_package_info_fn,
+        _ describe: () -> UnsafePointer<cloacina_package_descriptor>?,
         containsSwiftCode: Bool
     ) throws(PackageLoadError) -> PackageInfo {
         guard let descriptor = describe() else {
@@ -300,7 +367,7 @@ public final class PackageLoader: Sendable {
     }
 
     private func runInit(
-        _ initialize: cloacina_package_init_fn,
+        _ initialize: (UnsafePointer<cloacina_host_api>, OpaquePointer) -> Int32,
         info: PackageInfo
     ) throws(PackageLoadError) -> PackageRegistrar {
         let registrar = PackageRegistrar()

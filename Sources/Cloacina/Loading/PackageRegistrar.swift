@@ -27,8 +27,16 @@ final class PackageRegistrar {
         closed = true
     }
 
-    /// The registered workflows, in registration order, and their task code.
-    func staged() -> (workflows: [WorkflowDefinition], entryPoints: [String: [String: TaskEntryPoint]]) {
+    /// What a package registered.
+    struct Staged {
+        /// Workflows in registration order.
+        var workflows: [WorkflowDefinition]
+        /// Task code by workflow name and task id.
+        var entryPoints: [String: [String: TaskEntryPoint]]
+    }
+
+    /// The registered workflows and their task code.
+    func staged() -> Staged {
         let definitions = workflows.map { workflow in
             WorkflowDefinition(
                 name: workflow.name,
@@ -36,7 +44,7 @@ final class PackageRegistrar {
                 tasks: tasks[workflow.name] ?? []
             )
         }
-        return (definitions, entryPoints)
+        return Staged(workflows: definitions, entryPoints: entryPoints)
     }
 
     func reportError(_ message: UnsafePointer<CChar>?) {

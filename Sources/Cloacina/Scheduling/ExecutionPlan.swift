@@ -12,6 +12,8 @@ public struct ExecutionPlan: Sendable {
     /// Task indices, dependencies first, ties in declaration order.
     let topologicalOrder: [Int]
     let index: [String: Int]
+    /// The workflow definition as JSON, stored with each execution.
+    let definitionJSON: [UInt8]
 
     /// Validates `workflow` and builds its plan.
     public init(_ workflow: WorkflowDefinition) throws(DefinitionError) {
@@ -28,6 +30,7 @@ public struct ExecutionPlan: Sendable {
         self.dependencies = dependencies
         self.dependents = dependents
         self.topologicalOrder = workflow.topologicalOrder()!.map { index[$0]! }
+        self.definitionJSON = workflow.json.serialized()
     }
 
     /// The number of tasks.

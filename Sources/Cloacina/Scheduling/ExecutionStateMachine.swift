@@ -72,6 +72,8 @@ public struct ExecutionStateMachine: Sendable {
     public private(set) var finalContext: ContextSnapshot?
     public private(set) var startedAt: Timestamp?
     public private(set) var completedAt: Timestamp?
+    /// Why the execution failed or was cancelled.
+    public private(set) var error: String?
     /// While false, tasks that become ready wait (as `Pending`) instead of being run.
     public private(set) var dispatching = true
     private var unfinished: Int
@@ -90,8 +92,8 @@ public struct ExecutionStateMachine: Sendable {
         self.unfinished = plan.count
     }
 
-    /// The task records of a new execution, to insert with it.
-    public func initialTaskRecords() -> [TaskRecord] {
+    /// Every task's current state as a record (for a new execution: the records to insert with it).
+    public func taskRecords() -> [TaskRecord] {
         tasks.indices.map(record)
     }
 
@@ -207,6 +209,16 @@ public struct ExecutionStateMachine: Sendable {
     /// Cancels the execution: running attempts are told to stop, nothing new starts, unfinished tasks end
     /// `Cancelled`, and the execution ends `Cancelled`.
     public mutating func cancel(reason: String, now: Timestamp) -> [Action] {
+        end(.cancelled, reason: reason, now: now)
+    }
+
+    /// Ends the execution as `Failed` without running anything more (it cannot go on: its package is gone, say).
+    /// Unfinished tasks end `Cancelled`.
+    public mutating func abort(reason: String, now: Timestamp) -> [Action] {
+        end(.failed, reason: reason, now: now)
+    }
+
+    private mutating func end(_ outcome: ExecutionStatus, reason: String, now: Timestamp) -> [Action] {
         guard !status.isFinished else { return [] }
         for task in tasks.indices where !tasks[task].status.isTerminal {
             if tasks[task].status == .running {
@@ -221,7 +233,7 @@ public struct ExecutionStateMachine: Sendable {
             event("task_cancelled", task: task, detail: reason, at: now)
         }
         held.removeAll()
-        finish(.cancelled, error: reason, now: now)
+        finish(outcome, error: reason, now: now)
         return flush()
     }
 
@@ -244,15 +256,20 @@ public struct ExecutionStateMachine: Sendable {
     /// Completed, failed, skipped and cancelled tasks keep their outcome; an attempt that was running is run again
     /// as the next attempt (work is done at least once); a scheduled retry keeps its time; tasks whose
     /// dependencies have all finished are decided now. Returns the machine and the actions to resume it.
+    ///
+    /// With `dispatching` false nothing is handed out: interrupted and ready tasks wait (for a cancellation that
+    /// follows, say).
     public static func restore(
         id: String,
         plan: ExecutionPlan,
         input: ContextSnapshot,
         startedAt: Timestamp?,
         records: [TaskRecord],
-        now: Timestamp
+        now: Timestamp,
+        dispatching: Bool = true
     ) throws(ContextError) -> (ExecutionStateMachine, [Action]) {
         var machine = ExecutionStateMachine(id: id, plan: plan, input: input)
+        machine.dispatching = dispatching
         machine.status = .running
         machine.startedAt = startedAt ?? now
         if startedAt == nil {
@@ -294,7 +311,13 @@ public struct ExecutionStateMachine: Sendable {
         for task in interrupted {
             let attempt = machine.tasks[task].attempt + 1
             machine.event("task_recovered", task: task, detail: "attempt \(attempt - 1) was interrupted", at: now)
-            machine.run(task, attempt: attempt, input: machine.mergedInput(task), now: now)
+            if dispatching {
+                machine.run(task, attempt: attempt, input: machine.mergedInput(task), now: now)
+            } else {
+                machine.tasks[task].status = .pending
+                machine.persist(task)
+                machine.held.append(task)
+            }
         }
         for task in retries {
             let at = machine.tasks[task].nextRetryAt ?? now
@@ -438,6 +461,7 @@ public struct ExecutionStateMachine: Sendable {
     private mutating func finish(_ outcome: ExecutionStatus, error: String?, now: Timestamp) {
         status = outcome
         completedAt = now
+        self.error = error
         let completed = plan.topologicalOrder.compactMap { tasks[$0].status == .completed ? tasks[$0].output : nil }
         finalContext = input.overlaid(with: completed)
         writes.append(

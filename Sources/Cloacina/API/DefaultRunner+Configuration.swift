@@ -1,0 +1,138 @@
+public import CloacinaSDK
+public import CloacinaStorage
+public import Logging
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+extension DefaultRunner {
+    /// Everything a runner is set up with. Start from ``init(databaseURL:)`` and change what you need, or use the
+    /// ``Builder``.
+    public struct Configuration: Sendable {
+        /// Where executions are stored: see ``DatabaseLocation``.
+        public var databaseURL: String
+        /// The PostgreSQL schema holding this tenant's tables; nil for SQLite (a tenant is a file).
+        public var schema: String?
+        /// The tenant name reported in results and logs; defaults to the schema, else "default".
+        public var tenant: String?
+        /// How many task attempts run at once, across all executions.
+        public var maxConcurrentTasks: Int
+        /// The time limit of an attempt when its task sets none.
+        public var taskTimeout: Duration
+        /// Connections (and threads) for database reads.
+        public var dbPoolSize: Int
+        /// Where package images are cached by content, so executions pinned to a version can be resumed.
+        public var packageCacheDirectory: String
+        /// Packages compiled into this program, registered before unfinished executions are resumed.
+        public var embeddedPackages: [WorkflowPackage]
+        /// Whether to resume unfinished executions (left by a crashed or stopped runner) on start.
+        public var resumeUnfinished: Bool
+        /// How long a claim on an execution lasts without renewal; renewed every third of it while running.
+        public var leaseDuration: Duration
+        /// How long ``DefaultRunner/shutdown(timeout:)`` waits for running attempts by default.
+        public var shutdownTimeout: Duration
+        /// The largest task output accepted, in bytes.
+        public var maximumOutputBytes: Int
+        /// How task attempts are run.
+        public var invoker: any TaskInvoker
+        public var logger: Logger
+        /// Called with every event the runner records (from its own threads; keep it quick).
+        public var observer: (@Sendable (ExecutionEvent) -> Void)?
+
+        /// The defaults for a database: concurrency of twice the processors (at least 4), a 300-second task time
+        /// limit, 4 database connections, packages cached under `$XDG_CACHE_HOME/cloacina/packages`.
+        public init(databaseURL: String) {
+            self.databaseURL = databaseURL
+            self.schema = nil
+            self.tenant = nil
+            self.maxConcurrentTasks = max(4, 2 * Self.processorCount)
+            self.taskTimeout = .seconds(300)
+            self.dbPoolSize = 4
+            self.packageCacheDirectory = Self.defaultPackageCache
+            self.embeddedPackages = []
+            self.resumeUnfinished = true
+            self.leaseDuration = .seconds(30)
+            self.shutdownTimeout = .seconds(30)
+            self.maximumOutputBytes = 64 << 20
+            self.invoker = InProcessTaskInvoker()
+            self.logger = Logger(label: "cloacina.runner")
+            self.observer = nil
+        }
+
+        /// The tenant name results report.
+        public var tenantName: String { tenant ?? schema ?? "default" }
+
+        /// Throws a configuration error naming the first setting out of range.
+        public func validate() throws(CloacinaError) {
+            guard maxConcurrentTasks >= 1 else {
+                throw CloacinaError(
+                    .configuration,
+                    "max concurrent tasks must be at least 1, got \(maxConcurrentTasks)"
+                )
+            }
+            guard taskTimeout > .zero else { throw CloacinaError(.configuration, "the task timeout must be positive") }
+            guard dbPoolSize >= 1 else {
+                throw CloacinaError(.configuration, "the database pool size must be at least 1, got \(dbPoolSize)")
+            }
+            guard leaseDuration >= .seconds(1) else {
+                throw CloacinaError(.configuration, "the lease duration must be at least 1 second")
+            }
+            guard maximumOutputBytes > 0 else {
+                throw CloacinaError(.configuration, "the maximum output size must be positive")
+            }
+        }
+
+        static var processorCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+        static var defaultPackageCache: String {
+            if let cache = getenv("XDG_CACHE_HOME").map({ String(cString: $0) }), !cache.isEmpty {
+                return "\(cache)/cloacina/packages"
+            }
+            if let home = getenv("HOME").map({ String(cString: $0) }), !home.isEmpty {
+                return "\(home)/.cache/cloacina/packages"
+            }
+            return "/tmp/cloacina-\(getuid())/packages"
+        }
+    }
+
+    /// Builds a runner step by step, as in the seed documents:
+    ///
+    /// ```swift
+    /// let runner = try await DefaultRunner.builder()
+    ///     .databaseURL("sqlite:///var/lib/cloacina/acme.db")
+    ///     .maxConcurrentTasks(10)
+    ///     .taskTimeout(.seconds(300))
+    ///     .build()
+    /// ```
+    public struct Builder: Sendable {
+        public var configuration = Configuration(databaseURL: "")
+
+        public init() {}
+
+        public func databaseURL(_ url: String) -> Builder { with { $0.databaseURL = url } }
+        public func schema(_ schema: String) -> Builder { with { $0.schema = schema } }
+        public func tenant(_ tenant: String) -> Builder { with { $0.tenant = tenant } }
+        public func maxConcurrentTasks(_ count: Int) -> Builder { with { $0.maxConcurrentTasks = count } }
+        public func taskTimeout(_ timeout: Duration) -> Builder { with { $0.taskTimeout = timeout } }
+        public func dbPoolSize(_ size: Int) -> Builder { with { $0.dbPoolSize = size } }
+        public func packageCacheDirectory(_ path: String) -> Builder { with { $0.packageCacheDirectory = path } }
+        public func register(_ package: WorkflowPackage) -> Builder { with { $0.embeddedPackages.append(package) } }
+        public func resumeUnfinished(_ resume: Bool) -> Builder { with { $0.resumeUnfinished = resume } }
+        public func logger(_ logger: Logger) -> Builder { with { $0.logger = logger } }
+
+        /// Opens the store and starts the runner.
+        public func build() async throws(CloacinaError) -> DefaultRunner {
+            try await DefaultRunner(configuration: configuration)
+        }
+
+        private func with(_ change: (inout Configuration) -> Void) -> Builder {
+            var copy = self
+            change(&copy.configuration)
+            return copy
+        }
+    }
+
+    /// A builder with the default configuration.
+    public static func builder() -> Builder { Builder() }
+}

@@ -1,0 +1,116 @@
+public import CloacinaStorage
+
+extension DefaultRunner {
+    /// The execution's current state: from memory when it runs in this runner, else from the store.
+    public func executionStatus(_ id: String) async throws(CloacinaError) -> ExecutionResult {
+        if let driver = activeDriver(id) {
+            let (record, tasks) = driver.snapshot()
+            return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
+        }
+        let store = runtime.store
+        let stored = try await runtime.blocking { () throws(CloacinaError) -> (ExecutionRecord, [TaskRecord])? in
+            do throws(StoreError) {
+                guard let record = try store.execution(id) else { return nil }
+                return (record, try store.tasks(of: id))
+            } catch {
+                throw CloacinaError(error)
+            }
+        }
+        guard let (record, tasks) = stored else {
+            throw CloacinaError(.notFound, "no execution \(id) in tenant \(tenant)")
+        }
+        return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
+    }
+
+    /// Waits for an execution this runner is running to end, then returns its result. For an execution not
+    /// running here, returns its current state at once.
+    public func waitForExecution(_ id: String) async throws(CloacinaError) -> ExecutionResult {
+        if let driver = activeDriver(id) { try await driver.wait() }
+        return try await executionStatus(id)
+    }
+
+    /// Executions matching `query`, newest first, without their tasks.
+    public func listExecutions(
+        _ query: ExecutionQuery = ExecutionQuery()
+    ) async throws(CloacinaError) -> [ExecutionSummary] {
+        let store = runtime.store
+        let records = try await runtime.blocking { () throws(CloacinaError) in
+            do throws(StoreError) {
+                return try store.executions(query)
+            } catch {
+                throw CloacinaError(error)
+            }
+        }
+        return records.map { ExecutionSummary(record: $0, tenant: tenant) }
+    }
+
+    /// The number of executions matching `query`'s filters.
+    public func countExecutions(_ query: ExecutionQuery = ExecutionQuery()) async throws(CloacinaError) -> Int {
+        let store = runtime.store
+        return try await runtime.blocking { () throws(CloacinaError) in
+            do throws(StoreError) {
+                return try store.countExecutions(query)
+            } catch {
+                throw CloacinaError(error)
+            }
+        }
+    }
+
+    /// An execution's recorded history, oldest first.
+    public func events(of id: String) async throws(CloacinaError) -> [ExecutionEvent] {
+        let store = runtime.store
+        return try await runtime.blocking { () throws(CloacinaError) in
+            do throws(StoreError) {
+                return try store.events(of: id)
+            } catch {
+                throw CloacinaError(error)
+            }
+        }
+    }
+
+    /// Cancels an execution: running tasks are told to stop, nothing new starts, and it ends `Cancelled`.
+    ///
+    /// When this runner runs it, the cancellation is immediate. When no live runner owns it (its runner crashed),
+    /// this runner takes it over and cancels it. When another live runner owns it, the request is recorded and
+    /// that runner carries it out within a third of its lease; the returned state is still unfinished then.
+    /// Cancelling a finished execution changes nothing.
+    @discardableResult
+    public func cancel(
+        _ id: String,
+        reason: String = "cancelled on request"
+    ) async throws(CloacinaError)
+        -> ExecutionResult
+    {
+        if let driver = activeDriver(id) {
+            driver.cancel(reason: reason)
+            try await driver.wait()
+            return try await executionStatus(id)
+        }
+        let current = try await executionStatus(id)
+        guard !current.status.isFinished else { return current }
+        let store = runtime.store
+        let identity = runtime.identity
+        let leaseUntil = Timestamp.now() + configuration.leaseDuration
+        let claimed = try await runtime.blocking { () throws(CloacinaError) -> ExecutionRecord? in
+            do throws(StoreError) {
+                if let record = try store.claim(
+                    id,
+                    owner: identity.value,
+                    leaseUntil: leaseUntil,
+                    now: .now(),
+                    ownerIsAlive: identity.isAlive
+                ) {
+                    return record
+                }
+                _ = try store.requestCancel(id)
+                return nil
+            } catch {
+                throw CloacinaError(error)
+            }
+        }
+        if let record = claimed {
+            try await end(record, reason: reason, abort: false)
+        }
+        return try await executionStatus(id)
+    }
+}

@@ -1,0 +1,49 @@
+internal import CloacinaStorage
+internal import Logging
+
+extension DefaultRunner {
+    /// Stops the runner: takes no new executions, starts no new tasks, waits up to `timeout` (default: the
+    /// configuration's shutdown timeout) for running attempts, persists everything, and closes the store.
+    ///
+    /// Executions that have not ended stay in the store with their state, and their claims are released so that
+    /// the next runner resumes them at once; attempts still running when the time is up are asked to stop, and will
+    /// run again there. Waiters on those executions get a `shuttingDown` error. Calling it again does nothing.
+    public func shutdown(timeout: Duration? = nil) async {
+        guard let drivers = close() else { return }
+        for driver in drivers { driver.setDispatching(false) }
+        // Attempts waiting for a free thread never started: they go back to waiting in the store.
+        runtime.taskPool.stop()
+        let limit = timeout ?? configuration.shutdownTimeout
+        if !(await runtime.drained(within: limit)) {
+            runtime.logger.warning(
+                "attempts still running at shutdown; they will run again when the executions are resumed",
+                metadata: ["running": "\(runtime.runningAttempts)", "waited": "\(limit)"]
+            )
+        }
+        await runtime.writer.flush()
+        let unfinished = activeDrivers
+        for driver in unfinished {
+            driver.stop(CloacinaError(.shuttingDown, "the runner shut down before execution \(driver.id) ended"))
+        }
+        if !unfinished.isEmpty {
+            let store = runtime.store
+            let owner = runtime.identity.value
+            let ids = unfinished.map(\.id)
+            do {
+                try await runtime.blocking { () throws(CloacinaError) in
+                    do throws(StoreError) {
+                        try store.releaseLeases(owner: owner, executions: ids)
+                    } catch {
+                        throw CloacinaError(error)
+                    }
+                }
+            } catch {
+                runtime.logger.error("could not release execution claims", metadata: ["error": "\(error)"])
+            }
+        }
+        await runtime.writer.stop()
+        runtime.timers.stop()
+        runtime.blockingPool.stop()
+        runtime.store.close()
+    }
+}

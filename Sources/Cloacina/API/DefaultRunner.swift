@@ -1,0 +1,306 @@
+public import CloacinaSDK
+internal import CloacinaSQLite
+internal import CloacinaStorage
+internal import Logging
+internal import Synchronization
+
+/// Runs workflows for one tenant against one store: the engine's entry point, shaped like Cloacina's.
+///
+/// ```swift
+/// let runner = try await DefaultRunner(databaseURL: "sqlite:///var/lib/cloacina/default.db")
+/// try runner.register(myPackage)                       // a CloacinaSDK package compiled into this program
+/// let result = try await runner.execute("nightly_report", context: ["date": "2026-11-23"])
+/// print(result.status, result.finalContext ?? [:])
+/// await runner.shutdown()
+/// ```
+///
+/// Workflows come from package files (``loadPackages(from:)``, ``register(package:)``) or from packages compiled
+/// into the program (``register(_:)``); both go through the same loader and the same scheduler. Each execution is
+/// pinned to the package it started with. Task attempts run on the runner's own threads, up to
+/// ``Configuration/maxConcurrentTasks`` at once; scheduling is event-driven (a finished task immediately starts its
+/// ready dependents) and the store is written in batches, never polled. A runner that starts on a store with
+/// unfinished executions resumes them. Call ``shutdown(timeout:)`` before dropping it.
+public final class DefaultRunner: Sendable {
+    public let configuration: Configuration
+    /// The tenant this runner serves.
+    public let tenant: String
+    /// Loads package files and keeps their images in the configured package cache.
+    public let packages: PackageLoader
+    let runtime: RunnerRuntime
+    let registry = WorkflowRegistry()
+    private let state = Mutex(RunnerState())
+
+    private struct RunnerState {
+        var active: [String: ExecutionDriver] = [:]
+        var closed = false
+        var heartbeat: UInt64?
+    }
+
+    /// Opens the store of `configuration`, registers its embedded packages, and resumes unfinished executions
+    /// unless told not to.
+    public init(configuration: Configuration) async throws(CloacinaError) {
+        try configuration.validate()
+        let location = try DatabaseLocation(url: configuration.databaseURL)
+        self.configuration = configuration
+        self.tenant = configuration.tenantName
+        self.packages = PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger)
+        let store = try Self.openStore(location, configuration: configuration)
+        self.runtime = RunnerRuntime(
+            tenant: configuration.tenantName,
+            store: store,
+            identity: RunnerIdentity(),
+            maxConcurrentTasks: configuration.maxConcurrentTasks,
+            blockingThreads: configuration.dbPoolSize,
+            invoker: configuration.invoker,
+            defaultTimeout: configuration.taskTimeout,
+            maximumOutputBytes: configuration.maximumOutputBytes,
+            logger: configuration.logger,
+            observer: configuration.observer
+        )
+        for package in configuration.embeddedPackages { try register(package) }
+        scheduleHeartbeat()
+        if configuration.resumeUnfinished {
+            _ = try await resumeUnfinished()
+        }
+    }
+
+    /// A runner with the default configuration for `databaseURL`.
+    public convenience init(databaseURL: String) async throws(CloacinaError) {
+        try await self.init(configuration: Configuration(databaseURL: databaseURL))
+    }
+
+    private static func openStore(
+        _ location: DatabaseLocation,
+        configuration: Configuration
+    ) throws(CloacinaError)
+        -> any ExecutionStore
+    {
+        switch location {
+        case .sqlite(let path):
+            guard configuration.schema == nil else {
+                throw CloacinaError(
+                    .configuration,
+                    "schemas are a PostgreSQL feature; with SQLite each tenant is its own file (\(path))"
+                )
+            }
+            let directory = FileSystem.parent(of: path)
+            do {
+                try FileSystem.makeDirectory(directory, mode: 0o700)
+            } catch {
+                throw CloacinaError(.configuration, "cannot use data directory: \(error)")
+            }
+            do {
+                return try SQLiteExecutionStore(path: path)
+            } catch {
+                throw CloacinaError(.configuration, "cannot open \(location.redacted): \(error.message)")
+            }
+        case .postgres:
+            throw CloacinaError(
+                .configuration,
+                "PostgreSQL storage is not available in this build yet (\(location.redacted)); use a sqlite:// URL"
+            )
+        }
+    }
+
+    // MARK: Workflows
+
+    /// Registers a loaded package file's workflows. Throws when another package already has one of them.
+    public func register(package: LoadedPackage) throws(CloacinaError) {
+        try registry.register(package)
+    }
+
+    /// Registers a package compiled into this program, through the same checks as a package file.
+    public func register(_ package: WorkflowPackage) throws(CloacinaError) {
+        let report = packages.load(embedded: package)
+        guard let loaded = report.package else {
+            throw CloacinaError(.invalidInput, "package \(package.name): \(report.error?.description ?? "rejected")")
+        }
+        try registry.register(loaded)
+    }
+
+    /// Loads every `*.so` of a drop directory in this process and registers the packages that load.
+    /// Returns a report per file; files rejected by the loader or clashing with a registered package are reported,
+    /// not thrown.
+    public func loadPackages(from directory: String) async throws(CloacinaError) -> [PackageReport] {
+        let loader = packages
+        let reports = try await runtime.blocking { () throws(CloacinaError) in
+            do throws(PackageLoadError) {
+                return try loader.loadDirectory(directory)
+            } catch {
+                throw CloacinaError(.configuration, "cannot load packages from \(directory): \(error.reason)")
+            }
+        }
+        return reports.map { report in
+            guard let package = report.package else { return report }
+            do throws(CloacinaError) {
+                try registry.register(package)
+                return report
+            } catch {
+                return report.rejected(PackageLoadError(.conflict, error.message))
+            }
+        }
+    }
+
+    /// The workflows this runner can start, by name.
+    public var workflows: [WorkflowDefinition] { registry.entries.map(\.plan.workflow) }
+
+    // MARK: Executing
+
+    /// Runs `workflow` with `context` as its input and waits until it ended.
+    public func execute(
+        _ workflow: String,
+        context: [String: JSONValue] = [:]
+    ) async throws(CloacinaError)
+        -> ExecutionResult
+    {
+        try await execute(workflow, input: ContextSnapshot(context))
+    }
+
+    /// Runs `workflow` with `contextJSON` (a JSON object) as its input and waits until it ended.
+    public func execute(_ workflow: String, contextJSON: [UInt8]) async throws(CloacinaError) -> ExecutionResult {
+        try await execute(workflow, input: try Self.snapshot(contextJSON))
+    }
+
+    /// Starts `workflow` and returns the new execution's id once the execution is durably recorded.
+    public func executeAsync(
+        _ workflow: String,
+        context: [String: JSONValue] = [:]
+    ) async throws(CloacinaError)
+        -> String
+    {
+        try await executeAsync(workflow, input: ContextSnapshot(context))
+    }
+
+    /// Starts `workflow` with `contextJSON` (a JSON object) and returns the new execution's id once recorded.
+    public func executeAsync(_ workflow: String, contextJSON: [UInt8]) async throws(CloacinaError) -> String {
+        try await executeAsync(workflow, input: try Self.snapshot(contextJSON))
+    }
+
+    private func execute(_ workflow: String, input: ContextSnapshot) async throws(CloacinaError) -> ExecutionResult {
+        // The creation and the first transitions commit in order, so waiting for the end is enough.
+        let driver = try begin(workflow, id: Self.newExecutionID(), input: input, created: nil)
+        driver.start()
+        try await driver.wait()
+        let (record, tasks) = driver.snapshot()
+        return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
+    }
+
+    private func executeAsync(_ workflow: String, input: ContextSnapshot) async throws(CloacinaError) -> String {
+        let id = Self.newExecutionID()
+        let created: Result<Void, CloacinaError> = await withCheckedContinuation { continuation in
+            do throws(CloacinaError) {
+                let driver = try begin(workflow, id: id, input: input) { result in
+                    continuation.resume(returning: result.mapError { CloacinaError($0) })
+                }
+                driver.start()
+            } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }
+        try created.get()
+        return id
+    }
+
+    /// Creates the execution's driver and queues its creation; `created` hears when the creation is durable.
+    private func begin(
+        _ workflow: String,
+        id: String,
+        input: ContextSnapshot,
+        created: (@Sendable (Result<Void, StoreError>) -> Void)?
+    ) throws(CloacinaError) -> ExecutionDriver {
+        guard let entry = registry.workflow(named: workflow) else {
+            let known = registry.entries.map(\.plan.workflow.name)
+            throw CloacinaError(
+                .unknownWorkflow,
+                "no workflow named \"\(workflow)\""
+                    + (known.isEmpty ? "" : " (known: \(known.joined(separator: ", ")))")
+            )
+        }
+        let now = Timestamp.now()
+        let machine = ExecutionStateMachine(id: id, plan: entry.plan, input: input)
+        let driver = ExecutionDriver(machine: machine, package: entry.package, runtime: runtime, createdAt: now) {
+            [weak self] driver in self?.ended(driver)
+        }
+        let record = ExecutionRecord(
+            id: id,
+            workflow: workflow,
+            package: entry.package.reference,
+            definition: entry.plan.definitionJSON,
+            status: .pending,
+            input: input.bytes,
+            createdAt: now,
+            owner: runtime.identity.value,
+            leaseExpiresAt: now + configuration.leaseDuration
+        )
+        try adopt(driver)
+        var completion: StoreWriter.Completion?
+        if let created {
+            completion = { result in created(result.map { _ in () }) }
+        }
+        runtime.writer.enqueue(
+            [
+                .insertExecution(record, tasks: machine.taskRecords()),
+                .appendEvent(ExecutionEvent(executionID: id, kind: "execution_created", at: now)),
+            ],
+            completion: completion
+        )
+        return driver
+    }
+
+    private static func snapshot(_ json: [UInt8]) throws(CloacinaError) -> ContextSnapshot {
+        do {
+            return try ContextSnapshot(parsing: json)
+        } catch {
+            throw CloacinaError(.invalidInput, "the context must be a JSON object: \(error.message)")
+        }
+    }
+
+    /// A random (version 4) UUID in its usual text form.
+    static func newExecutionID() -> String {
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        bytes[6] = bytes[6] & 0x0F | 0x40
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(
+            separator: "-"
+        )
+    }
+
+    /// Forgets a driver whose execution ended (or that stopped).
+    func ended(_ driver: ExecutionDriver) {
+        state.withLock { state in
+            if state.active[driver.id] === driver { state.active[driver.id] = nil }
+        }
+    }
+
+    /// Tracks a driver as running here; refused once the runner is shutting down.
+    func adopt(_ driver: ExecutionDriver) throws(CloacinaError) {
+        try state.withLock { state throws(CloacinaError) in
+            guard !state.closed else { throw CloacinaError(.shuttingDown, "the runner is shutting down") }
+            state.active[driver.id] = driver
+        }
+    }
+
+    func activeDriver(_ id: String) -> ExecutionDriver? {
+        state.withLock { $0.active[id] }
+    }
+
+    var hasActiveExecutions: Bool { state.withLock { !$0.active.isEmpty } }
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    func setHeartbeat(_ timer: UInt64) {
+        state.withLock { $0.heartbeat = timer }
+    }
+
+    /// Stops intake and returns the drivers still running, for ``shutdown(timeout:)``.
+    func close() -> [ExecutionDriver]? {
+        state.withLock { state in
+            guard !state.closed else { return nil }
+            state.closed = true
+            if let heartbeat = state.heartbeat { runtime.timers.cancel(heartbeat) }
+            return Array(state.active.values)
+        }
+    }
+
+    var activeDrivers: [ExecutionDriver] { state.withLock { Array($0.active.values) } }
+}

@@ -1,0 +1,54 @@
+internal import CloacinaStorage
+
+/// An error from the engine's API: what went wrong, in a message that names the offending value.
+///
+/// Compare by ``code``; codes may be added in later versions. Messages never contain passwords.
+public struct CloacinaError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        fileprivate enum Value: String, Sendable, Hashable {
+            case invalidInput = "invalid input"
+            case unknownWorkflow = "unknown workflow"
+            case notFound = "not found"
+            case conflict
+            case configuration
+            case storage
+            case shuttingDown = "shutting down"
+            case ownershipLost = "ownership lost"
+        }
+
+        fileprivate let value: Value
+
+        /// A context, id or argument that is not acceptable (not a JSON object, an invalid tenant id, ...).
+        public static let invalidInput = Code(value: .invalidInput)
+        /// No registered workflow has that name.
+        public static let unknownWorkflow = Code(value: .unknownWorkflow)
+        /// No execution has that id.
+        public static let notFound = Code(value: .notFound)
+        /// A package or workflow clashes with one already registered.
+        public static let conflict = Code(value: .conflict)
+        /// The runner's configuration is unusable (a malformed database URL, an unwritable directory, ...).
+        public static let configuration = Code(value: .configuration)
+        /// The store failed; see the message.
+        public static let storage = Code(value: .storage)
+        /// The runner is shutting down and takes no new work.
+        public static let shuttingDown = Code(value: .shuttingDown)
+        /// Another runner took the execution over; this one stopped working on it.
+        public static let ownershipLost = Code(value: .ownershipLost)
+
+        public var description: String { value.rawValue }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    init(_ error: StoreError) {
+        self.init(.storage, error.message)
+    }
+
+    public var description: String { message }
+}

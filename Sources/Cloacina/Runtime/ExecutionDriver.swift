@@ -1,0 +1,345 @@
+internal import CloacinaStorage
+internal import Logging
+internal import Synchronization
+
+/// The thin shell around one execution's ``ExecutionStateMachine``: it feeds the machine events (a task returned,
+/// a timer fired, a cancellation) and carries out the actions it returns.
+///
+/// Each event is handled under the driver's lock, and the writes it produces are queued to the store writer before
+/// the lock is released, so transitions reach the database in the order the machine made them. Task attempts run
+/// on the runner's task threads; the driver never waits for one. The end of the execution is announced only once
+/// its final writes are durable.
+final class ExecutionDriver: Sendable {
+    let id: String
+    let package: LoadedPackage
+    let runtime: RunnerRuntime
+    let createdAt: Timestamp
+    private let onEnd: @Sendable (ExecutionDriver) -> Void
+    private let state: Mutex<State>
+
+    private struct RunningAttempt {
+        var attempt: Int
+        let cancellation: TaskCancellation
+        var job: UInt64?
+        var timer: UInt64?
+    }
+
+    private struct State {
+        var machine: ExecutionStateMachine
+        var attempts: [Int: RunningAttempt] = [:]
+        var retryTimers: [Int: UInt64] = [:]
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        var nextWaiter: UInt64 = 0
+        /// Set once the execution ended durably, or the driver gave up on it.
+        var outcome: Result<ExecutionStatus, CloacinaError>?
+        /// Set when the driver stopped processing (ownership lost, storage failure, shutdown).
+        var stopped = false
+    }
+
+    /// Something the driver does after releasing its lock.
+    private enum Effect {
+        case submit(WorkerPool.Job, task: Int, attempt: Int)
+        case resume([CheckedContinuation<Void, any Error>], Result<Void, CloacinaError>)
+    }
+
+    init(
+        machine: ExecutionStateMachine,
+        package: LoadedPackage,
+        runtime: RunnerRuntime,
+        createdAt: Timestamp,
+        onEnd: @escaping @Sendable (ExecutionDriver) -> Void
+    ) {
+        self.id = machine.id
+        self.package = package
+        self.runtime = runtime
+        self.createdAt = createdAt
+        self.onEnd = onEnd
+        self.state = Mutex(State(machine: machine))
+    }
+
+    // MARK: Events
+
+    /// Starts a new execution.
+    func start() {
+        send { $0.start(now: .now()) }
+    }
+
+    /// Carries out actions returned by ``ExecutionStateMachine/restore(id:plan:input:startedAt:records:now:)``.
+    func resume(with actions: [ExecutionStateMachine.Action]) {
+        send { _ in actions }
+    }
+
+    /// Cancels the execution (a request from a caller, or one found in the store).
+    func cancel(reason: String) {
+        send { $0.cancel(reason: reason, now: .now()) }
+    }
+
+    /// Stops or resumes handing out tasks (for draining at shutdown).
+    func setDispatching(_ on: Bool) {
+        send { $0.setDispatching(on, now: .now()) }
+    }
+
+    /// Gives up on the execution without recording anything more: running attempts are told to stop, waiters get
+    /// `error`. The durable record stays as it is, for whoever resumes it.
+    func stop(_ error: CloacinaError) {
+        let effects: [Effect]? = state.withLock { state in
+            guard !state.stopped else { return nil }
+            state.stopped = true
+            for attempt in state.attempts.values {
+                attempt.cancellation.cancel()
+                if let timer = attempt.timer { runtime.timers.cancel(timer) }
+            }
+            for timer in state.retryTimers.values { runtime.timers.cancel(timer) }
+            state.retryTimers.removeAll()
+            if state.outcome == nil { state.outcome = .failure(error) }
+            let waiters = Array(state.waiters.values)
+            state.waiters.removeAll()
+            return [.resume(waiters, .failure(error))]
+        }
+        guard let effects else { return }
+        perform(effects)
+        onEnd(self)
+    }
+
+    /// Waits until the execution ended durably. Throws when the driver gave up on it.
+    func wait() async throws(CloacinaError) {
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let outcome: Result<ExecutionStatus, CloacinaError>? = state.withLock { state in
+                    if let outcome = state.outcome { return outcome }
+                    state.nextWaiter += 1
+                    state.waiters[state.nextWaiter] = continuation
+                    return nil
+                }
+                switch outcome {
+                case .success: continuation.resume()
+                case .failure(let error): continuation.resume(throwing: error)
+                case nil: break
+                }
+            }
+        } catch let error as CloacinaError {
+            throw error
+        } catch {
+            throw CloacinaError(.storage, "\(error)")
+        }
+    }
+
+    /// The execution as it stands now, in the form the store keeps.
+    func snapshot() -> (ExecutionRecord, [TaskRecord]) {
+        state.withLock { state in
+            let machine = state.machine
+            let record = ExecutionRecord(
+                id: id,
+                workflow: machine.plan.workflow.name,
+                package: package.reference,
+                definition: machine.plan.definitionJSON,
+                status: machine.status,
+                input: machine.input.bytes,
+                finalContext: machine.finalContext?.bytes,
+                error: machine.error,
+                createdAt: createdAt,
+                startedAt: machine.startedAt,
+                completedAt: machine.completedAt,
+                owner: runtime.identity.value
+            )
+            return (record, machine.taskRecords())
+        }
+    }
+
+    // MARK: Handling
+
+    /// Applies one event to the machine and carries out what it asks for.
+    private func send(_ event: (inout ExecutionStateMachine) -> [ExecutionStateMachine.Action]) {
+        let effects: [Effect] = state.withLock { state in
+            guard !state.stopped else { return [] }
+            return handle(event(&state.machine), in: &state)
+        }
+        perform(effects)
+    }
+
+    private func handle(_ actions: [ExecutionStateMachine.Action], in state: inout State) -> [Effect] {
+        var effects: [Effect] = []
+        var writes: [StoreWrite] = []
+        var ended: ExecutionStatus?
+        for action in actions {
+            switch action {
+            case .persist(let batch):
+                writes.append(contentsOf: batch)
+            case .run(let task, let attempt, let input):
+                let cancellation = TaskCancellation()
+                state.attempts[task] = RunningAttempt(attempt: attempt, cancellation: cancellation)
+                let job = job(
+                    workflow: state.machine.plan.workflow.name,
+                    definition: state.machine.plan.task(task),
+                    task: task,
+                    attempt: attempt,
+                    input: input,
+                    cancellation: cancellation
+                )
+                effects.append(.submit(job, task: task, attempt: attempt))
+            case .retry(let task, let attempt, let at):
+                let delay = at.duration(since: .now())
+                state.retryTimers[task] = runtime.timers.schedule(after: delay) { [self] in
+                    send { $0.retryDue(task, attempt: attempt, now: .now()) }
+                }
+            case .stop(let task, let attempt):
+                guard let running = state.attempts[task], running.attempt == attempt else { continue }
+                running.cancellation.cancel()
+                if let timer = running.timer { runtime.timers.cancel(timer) }
+                if let job = running.job { runtime.taskPool.abandon(job) }
+                state.attempts[task] = nil
+            case .finished(let status):
+                ended = status
+                for timer in state.retryTimers.values { runtime.timers.cancel(timer) }
+                state.retryTimers.removeAll()
+            }
+        }
+        if let observer = runtime.observer {
+            for case .appendEvent(let event) in writes { observer(event) }
+        }
+        if !writes.isEmpty || ended != nil {
+            let ending = ended
+            runtime.writer.enqueue(writes) { [self] result in committed(result, ended: ending) }
+        }
+        return effects
+    }
+
+    /// A batch of this execution's writes committed (or failed).
+    private func committed(_ result: Result<Set<String>, StoreError>, ended: ExecutionStatus?) {
+        switch result {
+        case .success(let lost) where lost.contains(id):
+            runtime.logger.error("another runner took over the execution; stopping", metadata: ["execution": "\(id)"])
+            stop(CloacinaError(.ownershipLost, "execution \(id) was taken over by another runner"))
+        case .success:
+            guard let ended else { return }
+            let effects: [Effect] = state.withLock { state in
+                guard state.outcome == nil else { return [] }
+                state.outcome = .success(ended)
+                let waiters = Array(state.waiters.values)
+                state.waiters.removeAll()
+                return [.resume(waiters, .success(()))]
+            }
+            perform(effects)
+            onEnd(self)
+        case .failure(let error):
+            stop(CloacinaError(error))
+        }
+    }
+
+    private func perform(_ effects: [Effect]) {
+        for effect in effects {
+            switch effect {
+            case .submit(let job, let task, let attempt):
+                runtime.attemptStarted()
+                if let id = runtime.taskPool.submit(job) {
+                    state.withLock { state in
+                        if state.attempts[task]?.attempt == attempt { state.attempts[task]?.job = id }
+                    }
+                }
+            case .resume(let waiters, let result):
+                for waiter in waiters {
+                    switch result {
+                    case .success: waiter.resume()
+                    case .failure(let error): waiter.resume(throwing: error)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Attempts
+
+    /// The job that runs one attempt on a task thread and reports how it ended.
+    private func job(
+        workflow: String,
+        definition: TaskDefinition,
+        task: Int,
+        attempt: Int,
+        input: ContextSnapshot,
+        cancellation: TaskCancellation
+    ) -> WorkerPool.Job {
+        let timeout = definition.timeout ?? runtime.defaultTimeout
+        let request = TaskRequest(
+            workflow: workflow,
+            task: definition.id,
+            tenant: runtime.tenant,
+            executionID: id,
+            attempt: attempt,
+            context: input.bytes
+        )
+        return WorkerPool.Job(
+            run: { [self] in
+                defer { runtime.attemptEnded() }
+                let startedAt = Timestamp.now()
+                let timer = runtime.timers.schedule(after: timeout) { [self] in
+                    send {
+                        $0.taskTimedOut(
+                            task,
+                            attempt: attempt,
+                            after: timeout,
+                            startedAt: startedAt,
+                            now: .now(),
+                            jitter: .random(in: -1...1)
+                        )
+                    }
+                }
+                state.withLock { state in
+                    if state.attempts[task]?.attempt == attempt { state.attempts[task]?.timer = timer }
+                }
+                let result = runtime.invoker.invoke(request, in: package, cancellation: cancellation)
+                runtime.timers.cancel(timer)
+                report(result, task: task, attempt: attempt, input: input, startedAt: startedAt)
+            },
+            discarded: { [self] in
+                defer { runtime.attemptEnded() }
+                send { $0.taskNotStarted(task, attempt: attempt, now: .now()) }
+            }
+        )
+    }
+
+    private func report(_ result: TaskResult, task: Int, attempt: Int, input: ContextSnapshot, startedAt: Timestamp) {
+        state.withLock { state in
+            if state.attempts[task]?.attempt == attempt { state.attempts[task] = nil }
+        }
+        let now = Timestamp.now()
+        let event: (inout ExecutionStateMachine) -> [ExecutionStateMachine.Action]
+        func failed(
+            _ failure: ExecutionStateMachine.Failure,
+            _ message: String
+        ) -> (inout ExecutionStateMachine) -> [ExecutionStateMachine.Action] {
+            {
+                $0.taskFailed(
+                    task,
+                    attempt: attempt,
+                    failure: failure,
+                    message: message,
+                    startedAt: startedAt,
+                    now: now,
+                    jitter: .random(in: -1...1)
+                )
+            }
+        }
+        switch result {
+        case .succeeded(nil):
+            event = { $0.taskSucceeded(task, attempt: attempt, output: input, startedAt: startedAt, now: now) }
+        case .succeeded(let bytes?):
+            if bytes.count > runtime.maximumOutputBytes {
+                event = failed(
+                    .failed,
+                    "the task's output is \(bytes.count) bytes, over the \(runtime.maximumOutputBytes)-byte limit"
+                )
+            } else {
+                do throws(ContextError) {
+                    let output = try ContextSnapshot(parsing: bytes)
+                    event = { $0.taskSucceeded(task, attempt: attempt, output: output, startedAt: startedAt, now: now) }
+                } catch {
+                    event = failed(.failed, "the task's output is not a JSON object: \(error.message)")
+                }
+            }
+        case .failed(let message): event = failed(.failed, message)
+        case .retryable(let message): event = failed(.retryable, message)
+        case .badInput(let message): event = failed(.badInput, message)
+        }
+        send(event)
+    }
+}

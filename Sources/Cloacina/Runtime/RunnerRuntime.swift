@@ -1,0 +1,108 @@
+internal import CloacinaStorage
+internal import Logging
+internal import Synchronization
+
+/// What every execution of a runner shares: the store and its writer, the threads, the timers, the invoker.
+final class RunnerRuntime: Sendable {
+    let tenant: String
+    let store: any ExecutionStore
+    let writer: StoreWriter
+    /// Threads that run task attempts; their number is the runner's concurrency limit.
+    let taskPool: WorkerPool
+    /// Threads for blocking calls made on behalf of async callers (store reads, package loading).
+    let blockingPool: WorkerPool
+    let timers: TimerQueue
+    let invoker: any TaskInvoker
+    let identity: RunnerIdentity
+    let defaultTimeout: Duration
+    let maximumOutputBytes: Int
+    let logger: Logger
+    let observer: (@Sendable (ExecutionEvent) -> Void)?
+    private let attempts = Mutex(AttemptCount())
+
+    private struct AttemptCount {
+        var running = 0
+        var nextWaiter: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    }
+
+    init(
+        tenant: String,
+        store: any ExecutionStore,
+        identity: RunnerIdentity,
+        maxConcurrentTasks: Int,
+        blockingThreads: Int,
+        invoker: any TaskInvoker,
+        defaultTimeout: Duration,
+        maximumOutputBytes: Int,
+        logger: Logger,
+        observer: (@Sendable (ExecutionEvent) -> Void)?
+    ) {
+        self.tenant = tenant
+        self.store = store
+        self.identity = identity
+        self.writer = StoreWriter(store: store, owner: identity.value, logger: logger)
+        self.taskPool = WorkerPool(name: "cloacina-task", limit: maxConcurrentTasks)
+        self.blockingPool = WorkerPool(name: "cloacina-io", limit: blockingThreads)
+        self.timers = TimerQueue(name: "cloacina-timer")
+        self.invoker = invoker
+        self.defaultTimeout = defaultTimeout
+        self.maximumOutputBytes = maximumOutputBytes
+        self.logger = logger
+        self.observer = observer
+    }
+
+    /// Runs a blocking call on ``blockingPool`` and waits for it without blocking the caller's thread.
+    func blocking<T: Sendable>(
+        _ body: @escaping @Sendable () throws(CloacinaError) -> T
+    ) async throws(CloacinaError) -> T {
+        let result: Result<T, CloacinaError> = await withCheckedContinuation { continuation in
+            let submitted = blockingPool.submit(
+                WorkerPool.Job(
+                    run: { continuation.resume(returning: Result { () throws(CloacinaError) in try body() }) },
+                    discarded: {
+                        continuation.resume(
+                            returning: .failure(CloacinaError(.shuttingDown, "the runner is shutting down"))
+                        )
+                    }
+                )
+            )
+            _ = submitted
+        }
+        return try result.get()
+    }
+
+    // MARK: Counting attempts, for draining
+
+    func attemptStarted() {
+        attempts.withLock { $0.running += 1 }
+    }
+
+    func attemptEnded() {
+        let waiters: [CheckedContinuation<Bool, Never>] = attempts.withLock { count in
+            count.running -= 1
+            guard count.running == 0 else { return [] }
+            defer { count.waiters.removeAll() }
+            return Array(count.waiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    /// Returns true once no attempt is running, or false when `timeout` passes first.
+    func drained(within timeout: Duration) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let id: UInt64? = attempts.withLock { count in
+                guard count.running > 0 else { return nil }
+                count.nextWaiter += 1
+                count.waiters[count.nextWaiter] = continuation
+                return count.nextWaiter
+            }
+            guard let id else { return continuation.resume(returning: true) }
+            timers.schedule(after: timeout) { [self] in
+                attempts.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: false)
+            }
+        }
+    }
+
+    var runningAttempts: Int { attempts.withLock { $0.running } }
+}

@@ -1,0 +1,110 @@
+/// A set of threads, outside Swift's cooperative pool, that run blocking jobs with a limit on how many run at once.
+///
+/// Jobs run in submission order as slots free up. A job that hangs can be abandoned: it stops counting against the
+/// limit (a new thread takes its place) though its thread stays busy until it returns, because a thread cannot be
+/// stopped from outside. Stopping the pool discards jobs not yet started, telling each.
+final class WorkerPool: Sendable {
+    /// A unit of work, and what to do instead if it is discarded before it starts.
+    struct Job: Sendable {
+        var run: @Sendable () -> Void
+        var discarded: @Sendable () -> Void = {}
+    }
+
+    private let name: String
+    private let limit: Int
+    private let lock = ConditionLock()
+    nonisolated(unsafe) private var queue: [(id: UInt64, job: Job)] = []
+    nonisolated(unsafe) private var queueHead = 0
+    nonisolated(unsafe) private var running: Set<UInt64> = []
+    nonisolated(unsafe) private var threads = 0
+    nonisolated(unsafe) private var idle = 0
+    nonisolated(unsafe) private var nextID: UInt64 = 0
+    nonisolated(unsafe) private var stopped = false
+
+    init(name: String, limit: Int) {
+        self.name = name
+        self.limit = max(1, limit)
+    }
+
+    /// Queues `job`; returns its id (for ``abandon(_:)``), or nil when the pool is stopped (the job is discarded).
+    @discardableResult
+    func submit(_ job: Job) -> UInt64? {
+        lock.lock()
+        guard !stopped else {
+            lock.unlock()
+            job.discarded()
+            return nil
+        }
+        nextID += 1
+        let id = nextID
+        queue.append((id, job))
+        wakeOrSpawn()
+        lock.unlock()
+        return id
+    }
+
+    /// Stops counting job `id` against the limit, so another job can start while it keeps its thread.
+    func abandon(_ id: UInt64) {
+        lock.withLock {
+            guard running.remove(id) != nil else { return }
+            wakeOrSpawn()
+        }
+    }
+
+    /// Discards the jobs that have not started and lets idle threads exit. Running jobs finish on their own.
+    func stop() {
+        let discarded: [Job] = lock.withLock {
+            stopped = true
+            let pending = queue[queueHead...].map(\.job)
+            queue.removeAll()
+            queueHead = 0
+            lock.broadcast()
+            return pending
+        }
+        for job in discarded { job.discarded() }
+    }
+
+    /// The number of jobs waiting for a slot.
+    var waiting: Int { lock.withLock { queue.count - queueHead } }
+
+    /// Wakes an idle thread, or starts one, when a queued job could start.
+    private func wakeOrSpawn() {
+        guard queueHead < queue.count, running.count < limit else { return }
+        if idle > 0 {
+            lock.signal()
+        } else {
+            threads += 1
+            startThread(name: name) { [self] in work() }
+        }
+    }
+
+    private func work() {
+        lock.lock()
+        while true {
+            if queueHead < queue.count && running.count < limit {
+                let (id, job) = queue[queueHead]
+                queueHead += 1
+                if queueHead > 1024 && queueHead * 2 > queue.count {
+                    queue.removeFirst(queueHead)
+                    queueHead = 0
+                }
+                running.insert(id)
+                // Another job may be startable too (after an abandon, say).
+                wakeOrSpawn()
+                lock.unlock()
+                job.run()
+                lock.lock()
+                running.remove(id)
+                continue
+            }
+            if stopped {
+                threads -= 1
+                lock.unlock()
+                return
+            }
+            idle += 1
+            lock.wait()
+            idle -= 1
+        }
+    }
+}
