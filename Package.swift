@@ -18,6 +18,7 @@ let package = Package(
         // Example workflow packages (sources under workflows/), built like any user's package.
         .library(name: "TextAnalytics", type: .dynamic, targets: ["TextAnalytics"]),
         .library(name: "CFingerprint", type: .dynamic, targets: ["CFingerprint"]),
+        .library(name: "Orders", type: .dynamic, targets: ["Orders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -91,6 +92,7 @@ let package = Package(
 
         .target(name: "TextAnalytics", dependencies: ["CloacinaSDK"], path: "workflows/text-analytics"),
         .target(name: "CFingerprint", dependencies: ["CCloacinaABI"], path: "workflows/c-fingerprint"),
+        .target(name: "Orders", dependencies: ["CloacinaSDK"], path: "workflows/orders"),
 
         // MARK: Tests
 

@@ -16,7 +16,9 @@ struct CloacinaCommand: AsyncParsableCommand {
             configuration errors.
             """,
         version: "0.1.0",
-        subcommands: [CheckCommand.self, WorkflowsCommand.self, ProbePackageCommand.self]
+        subcommands: [
+            RunCommand.self, ExecutionsCommand.self, CheckCommand.self, WorkflowsCommand.self, ProbePackageCommand.self,
+        ]
     )
 
     /// Parses the command line and runs the command, mapping every usage or configuration error to exit status 2.

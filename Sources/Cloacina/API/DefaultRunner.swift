@@ -201,6 +201,46 @@ public final class DefaultRunner: Sendable {
         return id
     }
 
+    /// Records a new execution of `workflow` without starting it, for whichever runner of the tenant resumes
+    /// unfinished executions next (this one on ``resumeUnfinished()``, another process, a daemon). Returns its id
+    /// once it is durable.
+    public func submit(_ workflow: String, contextJSON: [UInt8]) async throws(CloacinaError) -> String {
+        let input = try Self.snapshot(contextJSON)
+        guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
+        let id = Self.newExecutionID()
+        let now = Timestamp.now()
+        let machine = ExecutionStateMachine(id: id, plan: entry.plan, input: input)
+        let record = ExecutionRecord(
+            id: id,
+            workflow: workflow,
+            package: entry.package.reference,
+            definition: entry.plan.definitionJSON,
+            status: .pending,
+            input: input.bytes,
+            createdAt: now
+        )
+        guard !isClosed else { throw CloacinaError(.shuttingDown, "the runner is shutting down") }
+        let result: Result<Set<String>, StoreError> = await withCheckedContinuation { continuation in
+            runtime.writer.enqueue(
+                [
+                    .insertExecution(record, tasks: machine.taskRecords()),
+                    .appendEvent(ExecutionEvent(executionID: id, kind: "execution_created", at: now)),
+                ]
+            ) { continuation.resume(returning: $0) }
+        }
+        if case .failure(let error) = result { throw CloacinaError(error) }
+        let store = runtime.store
+        let owner = runtime.identity.value
+        try await runtime.blocking { () throws(CloacinaError) in
+            do throws(StoreError) {
+                try store.releaseLeases(owner: owner, executions: [id])
+            } catch {
+                throw CloacinaError(error)
+            }
+        }
+        return id
+    }
+
     /// Creates the execution's driver and queues its creation; `created` hears when the creation is durable.
     private func begin(
         _ workflow: String,
@@ -208,14 +248,7 @@ public final class DefaultRunner: Sendable {
         input: ContextSnapshot,
         created: (@Sendable (Result<Void, StoreError>) -> Void)?
     ) throws(CloacinaError) -> ExecutionDriver {
-        guard let entry = registry.workflow(named: workflow) else {
-            let known = registry.entries.map(\.plan.workflow.name)
-            throw CloacinaError(
-                .unknownWorkflow,
-                "no workflow named \"\(workflow)\""
-                    + (known.isEmpty ? "" : " (known: \(known.joined(separator: ", ")))")
-            )
-        }
+        guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
         let now = Timestamp.now()
         let machine = ExecutionStateMachine(id: id, plan: entry.plan, input: input)
         let driver = ExecutionDriver(machine: machine, package: entry.package, runtime: runtime, createdAt: now) {
@@ -245,6 +278,14 @@ public final class DefaultRunner: Sendable {
             completion: completion
         )
         return driver
+    }
+
+    private func unknownWorkflow(_ workflow: String) -> CloacinaError {
+        let known = registry.entries.map(\.plan.workflow.name)
+        return CloacinaError(
+            .unknownWorkflow,
+            "no workflow named \"\(workflow)\"" + (known.isEmpty ? "" : " (known: \(known.joined(separator: ", ")))")
+        )
     }
 
     private static func snapshot(_ json: [UInt8]) throws(CloacinaError) -> ContextSnapshot {

@@ -1,0 +1,170 @@
+import ArgumentParser
+import Cloacina
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cloacina run WORKFLOW`: run a workflow from the drop directory and print its result.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a workflow from the drop directory and print its result.",
+        discussion: """
+            The packages of the drop directory are checked in separate processes; the one providing WORKFLOW is \
+            loaded and the workflow runs here, its state stored for the tenant (by default in a SQLite file under \
+            the data directory). Exits 0 when the execution completed (or was submitted with --no-wait), 1 when it \
+            failed or was cancelled, 2 for usage or configuration errors, in which case nothing is written.
+            """
+    )
+
+    @Argument(help: "The workflow to run.")
+    var workflow: String
+
+    @Option(help: "The input context, a JSON object (default: {}).")
+    var context: String?
+
+    @Option(help: ArgumentHelp("Read the input context from a file, or - for standard input.", valueName: "path"))
+    var contextFile: String?
+
+    @Option(help: "Drop directory (default: $CLOACINA_WORKFLOWS_DIR, else .cloacina/workflows).")
+    var workflows: String?
+
+    @Flag(help: "Record the execution and print its id without running it; a host resuming the tenant runs it.")
+    var noWait = false
+
+    @Option(help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @OptionGroup var tenantOptions: TenantOptions
+    @OptionGroup var tuning: TuningOptions
+
+    func validate() throws {
+        if context != nil && contextFile != nil {
+            throw ValidationError("give the context with --context or --context-file, not both")
+        }
+    }
+
+    func run() async throws {
+        let input = try readContext()
+        let tenant = try tenantOptions.tenantID()
+        let directory = workflows ?? Environment.workflowsDirectory
+        let reports = try PackageInspection(timeout: .seconds(60)).inspect(directory: directory)
+        for report in reports where !report.isLoaded {
+            printError("warning: skipping \(report.file): \(report.error.map(String.init(describing:)) ?? "rejected")")
+        }
+        guard let provider = reports.first(where: { $0.isLoaded && $0.workflows.contains { $0.name == workflow } })
+        else {
+            let known = reports.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
+            throw UsageError(
+                message: "no package in \(directory) provides workflow \"\(workflow)\""
+                    + (known.isEmpty ? "" : " (available: \(known.joined(separator: ", ")))")
+            )
+        }
+        var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
+        try tenantOptions.prepareDataDirectory()
+        let progress = output == .text ? ProgressLine.ifTerminal(workflow: workflow) : nil
+        if let progress {
+            configuration.observer = { event in progress.record(event) }
+        }
+
+        let runner = try await Self.open(configuration)
+        let outcome: Result<ExecutionResult?, CloacinaError>
+        do throws(CloacinaError) {
+            let loaded = runner.packages.load(file: provider.file)
+            guard let package = loaded.package else {
+                throw CloacinaError(
+                    .invalidInput,
+                    "\(provider.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")"
+                )
+            }
+            try runner.register(package: package)
+            if noWait {
+                let id = try await runner.submit(workflow, contextJSON: input)
+                print(
+                    output == .json
+                        ? JSONValue.object([
+                            "execution_id": .string(id), "tenant": .string(tenant), "status": "Pending",
+                        ]).serializedString(pretty: true)
+                        : "submitted execution \(id) (tenant \(tenant)); `cloacina executions resume` or `cloacina serve` runs it"
+                )
+                outcome = .success(nil)
+            } else {
+                outcome = .success(try await runner.execute(workflow, contextJSON: input))
+            }
+        } catch {
+            outcome = .failure(error)
+        }
+        progress?.finish()
+        await runner.shutdown()
+        guard let result = try outcome.mapError(Self.cliError).get() else { return }
+        switch output {
+        case .json: print(result.json.serializedString(pretty: true))
+        case .text: print(ExecutionText.render(result), terminator: "")
+        }
+        if result.status != .completed { throw ExitCode.failure }
+    }
+
+    /// The input context as JSON bytes, checked to be an object.
+    private func readContext() throws -> [UInt8] {
+        let bytes: [UInt8]
+        let source: String
+        if let context {
+            bytes = Array(context.utf8)
+            source = "--context"
+        } else if let contextFile {
+            source = contextFile == "-" ? "standard input" : contextFile
+            bytes = try Self.read(contextFile)
+        } else {
+            return Array("{}".utf8)
+        }
+        do {
+            guard case .object = try JSONValue(parsing: bytes) else {
+                throw UsageError(message: "the context (\(source)) must be a JSON object")
+            }
+        } catch let error as JSONParseError {
+            throw UsageError(message: "the context (\(source)) is not valid JSON: \(error)")
+        }
+        return bytes
+    }
+
+    private static func read(_ path: String) throws -> [UInt8] {
+        let fd = path == "-" ? 0 : Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw UsageError(message: "cannot read the context file \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { if fd != 0 { close(fd) } }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                throw UsageError(message: "cannot read the context file \(path): \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+            guard bytes.count <= 64 << 20 else { throw UsageError(message: "the context file \(path) is over 64 MiB") }
+        }
+    }
+
+    /// Opens the runner; configuration problems are usage errors.
+    static func open(_ configuration: DefaultRunner.Configuration) async throws -> DefaultRunner {
+        do {
+            return try await DefaultRunner(configuration: configuration)
+        } catch {
+            throw cliError(error)
+        }
+    }
+
+    /// Invalid input and configuration are usage errors (exit 2); anything else is a failure (exit 1).
+    static func cliError(_ error: CloacinaError) -> any Error {
+        switch error.code {
+        case .invalidInput, .unknownWorkflow, .configuration, .notFound:
+            return UsageError(message: error.message)
+        default:
+            printError("error: \(error.message)")
+            return ExitCode.failure
+        }
+    }
+}

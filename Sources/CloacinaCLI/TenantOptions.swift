@@ -1,0 +1,137 @@
+import ArgumentParser
+import Cloacina
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a command finds a tenant's state: the options shared by `run` and `executions`.
+///
+/// Each setting comes from its flag, else the environment, else a default. The default store is a SQLite file per
+/// tenant under the data directory, so nothing needs a server.
+struct TenantOptions: ParsableArguments {
+    @Option(help: "Tenant id (default: $TENANT_ID, else \"default\").")
+    var tenant: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Database URL (default: $DATABASE_URL, else $CLOACINA_DATABASE_URL, else <data-dir>/<tenant>.db).",
+            valueName: "url"
+        )
+    )
+    var database: String?
+
+    @Option(
+        help: "Directory for tenant databases and the package cache (default: $CLOACINA_DATA_DIR, else .cloacina/data)."
+    )
+    var dataDir: String?
+
+    /// The tenant id, checked: letters, digits, `_` and `-`, at most 64, not starting with `-`.
+    func tenantID() throws -> String {
+        let tenant = tenant ?? Environment.value("TENANT_ID") ?? "default"
+        guard Self.isValidTenant(tenant) else {
+            throw UsageError(
+                message:
+                    "invalid tenant id \"\(tenant)\": use 1 to 64 letters, digits, '_' or '-', not starting with '-'"
+            )
+        }
+        return tenant
+    }
+
+    var dataDirectory: String {
+        dataDir ?? Environment.value("CLOACINA_DATA_DIR") ?? ".cloacina/data"
+    }
+
+    /// The database URL for `tenant`.
+    func databaseURL(tenant: String) -> String {
+        database ?? Environment.value("DATABASE_URL") ?? Environment.value("CLOACINA_DATABASE_URL")
+            ?? "sqlite://\(dataDirectory)/\(tenant).db"
+    }
+
+    /// The SQLite file behind `url`, if it is a SQLite URL.
+    func sqlitePath(_ url: String) throws -> String? {
+        do {
+            if case .sqlite(let path) = try DatabaseLocation(url: url) { return path }
+            return nil
+        } catch {
+            throw UsageError(message: error.message)
+        }
+    }
+
+    /// Creates the data directory, or explains why it cannot be used.
+    func prepareDataDirectory() throws {
+        let directory = dataDirectory
+        var prefix = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw UsageError(
+                    message: "cannot create data directory \(directory): \(String(cString: strerror(errno)))"
+                )
+            }
+        }
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw UsageError(
+                message: "data directory \(directory) is not writable: \(String(cString: strerror(errno)))"
+            )
+        }
+    }
+
+    /// A runner configuration for `tenant`, tuned from `tuning` and the environment.
+    func configuration(tenant: String, tuning: TuningOptions?) throws -> DefaultRunner.Configuration {
+        var configuration = DefaultRunner.Configuration(databaseURL: databaseURL(tenant: tenant))
+        configuration.tenant = tenant
+        configuration.packageCacheDirectory = "\(dataDirectory)/packages"
+        configuration.resumeUnfinished = false
+        if let tuning { try tuning.apply(to: &configuration) }
+        return configuration
+    }
+
+    static func isValidTenant(_ tenant: String) -> Bool {
+        let utf8 = tenant.utf8
+        guard let first = utf8.first, first != UInt8(ascii: "-"), utf8.count <= 64 else { return false }
+        return utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "-")
+        }
+    }
+}
+
+/// Runner tuning: flags, else the environment variables of the seed documents, else the runner's defaults.
+struct TuningOptions: ParsableArguments {
+    @Option(help: "Task attempts run at once (default: $MAX_CONCURRENT_TASKS, else twice the processors).")
+    var maxConcurrentTasks: Int?
+
+    @Option(help: "Seconds an attempt may run when its task sets no limit (default: $TASK_TIMEOUT_SECONDS, else 300).")
+    var taskTimeout: Int?
+
+    @Option(help: "Database connections for reads (default: $DB_POOL_SIZE, else 4).")
+    var dbPoolSize: Int?
+
+    func apply(to configuration: inout DefaultRunner.Configuration) throws {
+        if let value = try Self.setting(maxConcurrentTasks, "MAX_CONCURRENT_TASKS", flag: "--max-concurrent-tasks") {
+            configuration.maxConcurrentTasks = value
+        }
+        if let value = try Self.setting(taskTimeout, "TASK_TIMEOUT_SECONDS", flag: "--task-timeout") {
+            configuration.taskTimeout = .seconds(value)
+        }
+        if let value = try Self.setting(dbPoolSize, "DB_POOL_SIZE", flag: "--db-pool-size") {
+            configuration.dbPoolSize = value
+        }
+    }
+
+    /// The flag's value, else the environment variable's, checked to be a positive integer.
+    private static func setting(_ flag: Int?, _ variable: String, flag name: String) throws -> Int? {
+        if let flag {
+            guard flag > 0 else { throw UsageError(message: "\(name) must be a positive integer, got \(flag)") }
+            return flag
+        }
+        guard let text = Environment.value(variable) else { return nil }
+        guard let value = Int(text), value > 0 else {
+            throw UsageError(message: "\(variable) must be a positive integer, got \"\(text)\"")
+        }
+        return value
+    }
+}
