@@ -48,8 +48,14 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CPostgreSQL",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(name: "CloacinaStorage"),
         .target(name: "CloacinaSQLite", dependencies: ["CSQLite", "CloacinaStorage"]),
+        .target(name: "CloacinaPostgres", dependencies: ["CPostgreSQL", "CloacinaStorage"]),
         .target(
             name: "Cloacina",
             dependencies: [
@@ -57,6 +63,7 @@ let package = Package(
                 "CloacinaSDK",
                 "CloacinaStorage",
                 "CloacinaSQLite",
+                "CloacinaPostgres",
                 "CCrypto",
                 "CloacinaJSON",
                 "CloacinaModel",
@@ -111,6 +118,8 @@ let package = Package(
                 "CloacinaModel",
                 "CloacinaSDK",
                 "CloacinaStorage",
+                "CloacinaSQLite",
+                "CloacinaPostgres",
                 "CloacinaTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]

@@ -1,0 +1,2 @@
+internal import CPostgreSQL
+public import CloacinaStorage

@@ -1,0 +1,463 @@
+import CloacinaStorage
+import CloacinaTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// The behaviour every ``ExecutionStore`` must have, run against each backend in ``StoreBackend/available``.
+///
+/// Written against the protocol only: a new backend passes this suite or it is not a store.
+@Suite("ExecutionStore conformance")
+struct ExecutionStoreConformanceTests {
+    static let owner = "runner-a"
+    static let other = "runner-b"
+
+    static func execution(
+        _ id: String,
+        workflow: String = "flow",
+        status: ExecutionStatus = .pending,
+        createdAt: Int64 = 1_000,
+        owner: String? = ExecutionStoreConformanceTests.owner,
+        lease: Int64? = 10_000,
+        package: PackageReference? = PackageReference(name: "pkg", version: "1.0.0", sha256: "ab12")
+    ) -> ExecutionRecord {
+        ExecutionRecord(
+            id: id,
+            workflow: workflow,
+            package: package,
+            definition: Array(#"{"name":"flow"}"#.utf8),
+            status: status,
+            input: Array(#"{"n":1}"#.utf8),
+            createdAt: Timestamp(milliseconds: createdAt),
+            owner: owner,
+            leaseExpiresAt: lease.map(Timestamp.init(milliseconds:))
+        )
+    }
+
+    static func tasks(_ id: String, _ names: [String] = ["a", "b"]) -> [TaskRecord] {
+        names.enumerated().map { index, name in
+            TaskRecord(executionID: id, taskID: name, position: index, status: .pending, maxAttempts: 3)
+        }
+    }
+
+    /// Opens a fresh store of `backend`, runs `body`, and always cleans up.
+    static func with(
+        _ backend: StoreBackend,
+        _ label: String,
+        _ body: (OpenedStore) throws -> Void
+    ) throws {
+        let opened = try backend.open(label)
+        defer {
+            opened.store.close()
+            opened.cleanup()
+        }
+        try body(opened)
+    }
+
+    @Test(
+        "an inserted execution and its tasks read back exactly, and survive reopening",
+        arguments: StoreBackend.available
+    )
+    func roundTrip(_ backend: StoreBackend) throws {
+        try Self.with(backend, "roundtrip") { (opened: OpenedStore) throws in
+            let store = opened.store
+            var record = Self.execution("e1")
+            record.input =
+                Array(#"{"text":"héllo \u2603 ✓","big":"#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 1 << 20)
+                + Array("}".utf8)
+            let embedded = Self.execution("e2", package: PackageReference(name: "host", version: "2", sha256: nil))
+            let lost = try store.write(
+                [.insertExecution(record, tasks: Self.tasks("e1")), .insertExecution(embedded, tasks: [])],
+                owner: Self.owner
+            )
+            #expect(lost.isEmpty)
+            for reader in [store, try opened.reopen()] {
+                let read = try #require(try reader.execution("e1"))
+                #expect(read == record)
+                #expect(
+                    try reader.execution("e2")?.package == PackageReference(name: "host", version: "2", sha256: nil)
+                )
+                #expect(try reader.tasks(of: "e1") == Self.tasks("e1"))
+                if reader !== store { reader.close() }
+            }
+            #expect(try store.execution("missing") == nil)
+            #expect(try store.tasks(of: "missing").isEmpty)
+            #expect(try store.events(of: "missing").isEmpty)
+        }
+    }
+
+    @Test("updates change what they name and keep what they leave nil", arguments: StoreBackend.available)
+    func updates(_ backend: StoreBackend) throws {
+        try Self.with(backend, "updates") { (opened: OpenedStore) throws in
+            let store = opened.store
+            _ = try store.write([.insertExecution(Self.execution("e1"), tasks: Self.tasks("e1"))], owner: Self.owner)
+            _ = try store.write(
+                [
+                    .updateExecution(
+                        ExecutionUpdate(id: "e1", status: .running, startedAt: Timestamp(milliseconds: 2_000))
+                    )
+                ],
+                owner: Self.owner
+            )
+            var task = Self.tasks("e1")[0]
+            task.status = .retrying
+            task.attempt = 1
+            task.nextRetryAt = Timestamp(milliseconds: 5_000)
+            task.startedAt = Timestamp(milliseconds: 2_100)
+            task.error = "busy"
+            _ = try store.write([.updateTask(task)], owner: Self.owner)
+            let final = Array(#"{"n":1,"a":true}"#.utf8)
+            _ = try store.write(
+                [
+                    .updateExecution(
+                        ExecutionUpdate(
+                            id: "e1",
+                            status: .failed,
+                            completedAt: Timestamp(milliseconds: 3_000),
+                            finalContext: final,
+                            error: "task a failed"
+                        )
+                    )
+                ],
+                owner: Self.owner
+            )
+            let read = try #require(try store.execution("e1"))
+            #expect(read.status == .failed)
+            #expect(read.startedAt == Timestamp(milliseconds: 2_000))
+            #expect(read.completedAt == Timestamp(milliseconds: 3_000))
+            #expect(read.finalContext == final)
+            #expect(read.error == "task a failed")
+            #expect(try store.tasks(of: "e1") == [task, Self.tasks("e1")[1]])
+
+            // A task update replaces every field, clearing the ones now nil.
+            task.status = .completed
+            task.nextRetryAt = nil
+            task.error = nil
+            task.output = Array(#"{"done":1}"#.utf8)
+            task.completedAt = Timestamp(milliseconds: 2_900)
+            _ = try store.write([.updateTask(task)], owner: Self.owner)
+            #expect(try store.tasks(of: "e1").first == task)
+        }
+    }
+
+    @Test("events append in order with increasing sequence numbers", arguments: StoreBackend.available)
+    func events(_ backend: StoreBackend) throws {
+        try Self.with(backend, "events") { (opened: OpenedStore) throws in
+            let store = opened.store
+            let kinds = ["execution_created", "execution_started", "task_started", "task_completed"]
+            var writes: [StoreWrite] = [.insertExecution(Self.execution("e1"), tasks: Self.tasks("e1"))]
+            writes += kinds.prefix(2).map {
+                .appendEvent(ExecutionEvent(executionID: "e1", kind: $0, at: .init(milliseconds: 1)))
+            }
+            _ = try store.write(writes, owner: Self.owner)
+            _ = try store.write(
+                [
+                    .appendEvent(
+                        ExecutionEvent(
+                            executionID: "e1",
+                            taskID: "a",
+                            kind: kinds[2],
+                            attempt: 1,
+                            at: .init(milliseconds: 2)
+                        )
+                    ),
+                    .appendEvent(
+                        ExecutionEvent(
+                            executionID: "e1",
+                            taskID: "a",
+                            kind: kinds[3],
+                            attempt: 1,
+                            detail: "ok",
+                            at: .init(milliseconds: 3)
+                        )
+                    ),
+                ],
+                owner: Self.owner
+            )
+            let events = try store.events(of: "e1")
+            #expect(events.map(\.kind) == kinds)
+            #expect(zip(events, events.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+            #expect(events[3].taskID == "a" && events[3].attempt == 1 && events[3].detail == "ok")
+            #expect(events[3].at == Timestamp(milliseconds: 3))
+            #expect(events[0].taskID == nil && events[0].attempt == nil && events[0].detail == nil)
+        }
+    }
+
+    @Test("changes to executions the writer does not own are dropped and reported", arguments: StoreBackend.available)
+    func ownership(_ backend: StoreBackend) throws {
+        try Self.with(backend, "ownership") { (opened: OpenedStore) throws in
+            let store = opened.store
+            _ = try store.write(
+                [
+                    .insertExecution(Self.execution("mine"), tasks: Self.tasks("mine")),
+                    .insertExecution(Self.execution("theirs", owner: Self.other), tasks: Self.tasks("theirs")),
+                ],
+                owner: Self.owner
+            )
+            // The insert makes the writer the owner, whatever the record said.
+            #expect(try store.execution("theirs")?.owner == Self.owner)
+            _ = try store.claim(
+                "theirs",
+                owner: Self.other,
+                leaseUntil: .init(milliseconds: 90_000),
+                now: .init(milliseconds: 20_000),
+                ownerIsAlive: { _ in false }
+            )
+            let lost = try store.write(
+                [
+                    .updateExecution(ExecutionUpdate(id: "mine", status: .running)),
+                    .updateExecution(ExecutionUpdate(id: "theirs", status: .cancelled)),
+                    .appendEvent(ExecutionEvent(executionID: "theirs", kind: "x", at: .init(milliseconds: 1))),
+                ],
+                owner: Self.owner
+            )
+            #expect(lost == ["theirs"])
+            #expect(try store.execution("mine")?.status == .running)
+            #expect(try store.execution("theirs")?.status == .pending)
+            #expect(try store.events(of: "theirs").isEmpty)
+            #expect(
+                try store.write([.updateExecution(ExecutionUpdate(id: "theirs", status: .running))], owner: Self.other)
+                    .isEmpty
+            )
+            #expect(try store.execution("theirs")?.status == .running)
+        }
+    }
+
+    @Test("a batch that breaks a constraint leaves no trace of any of its writes", arguments: StoreBackend.available)
+    func atomicBatches(_ backend: StoreBackend) throws {
+        try Self.with(backend, "atomic") { (opened: OpenedStore) throws in
+            let store = opened.store
+            _ = try store.write([.insertExecution(Self.execution("e1"), tasks: Self.tasks("e1"))], owner: Self.owner)
+            do {
+                _ = try store.write(
+                    [
+                        .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
+                        .appendEvent(
+                            ExecutionEvent(executionID: "e1", kind: "execution_started", at: .init(milliseconds: 1))
+                        ),
+                        .insertExecution(Self.execution("e2"), tasks: Self.tasks("e2")),
+                        .insertExecution(Self.execution("e1"), tasks: []),
+                    ],
+                    owner: Self.owner
+                )
+                Issue.record("a duplicate execution id was accepted")
+            } catch let error as StoreError {
+                #expect(error.code == .constraint)
+            }
+            #expect(try store.execution("e1")?.status == .pending)
+            #expect(try store.events(of: "e1").isEmpty)
+            #expect(try store.execution("e2") == nil)
+            #expect(try store.tasks(of: "e2").isEmpty)
+            // The store is still usable after the failed batch.
+            _ = try store.write([.updateExecution(ExecutionUpdate(id: "e1", status: .running))], owner: Self.owner)
+            #expect(try store.execution("e1")?.status == .running)
+        }
+    }
+
+    @Test(
+        "listing is newest first, filtered by status and workflow, and paged; counting ignores paging",
+        arguments: StoreBackend.available
+    )
+    func listing(_ backend: StoreBackend) throws {
+        try Self.with(backend, "listing") { (opened: OpenedStore) throws in
+            let store = opened.store
+            let statuses: [ExecutionStatus] = [.completed, .failed, .running, .completed, .cancelled, .pending]
+            var writes: [StoreWrite] = []
+            for (index, status) in statuses.enumerated() {
+                let record = Self.execution(
+                    "e\(index)",
+                    workflow: index.isMultiple(of: 2) ? "even" : "odd",
+                    status: status,
+                    createdAt: 1_000 + Int64(index)
+                )
+                writes.append(.insertExecution(record, tasks: []))
+            }
+            _ = try store.write(writes, owner: Self.owner)
+            #expect(try store.executions(ExecutionQuery()).map(\.id) == ["e5", "e4", "e3", "e2", "e1", "e0"])
+            #expect(try store.executions(ExecutionQuery(limit: 2, offset: 1)).map(\.id) == ["e4", "e3"])
+            #expect(try store.executions(ExecutionQuery(limit: 2, offset: 10)).isEmpty)
+            #expect(try store.executions(ExecutionQuery(statuses: [.completed])).map(\.id) == ["e3", "e0"])
+            #expect(
+                try store.executions(ExecutionQuery(statuses: [.completed, .failed])).map(\.id) == ["e3", "e1", "e0"]
+            )
+            #expect(try store.executions(ExecutionQuery(workflow: "even")).map(\.id) == ["e4", "e2", "e0"])
+            #expect(try store.executions(ExecutionQuery(statuses: [.completed], workflow: "odd")).map(\.id) == ["e3"])
+            #expect(try store.executions(ExecutionQuery(workflow: "none")).isEmpty)
+            #expect(try store.countExecutions(ExecutionQuery(limit: 1)) == 6)
+            #expect(
+                try store.countExecutions(ExecutionQuery(statuses: [.completed, .cancelled], limit: 1, offset: 5)) == 3
+            )
+            #expect(try store.countExecutions(ExecutionQuery(workflow: "odd")) == 3)
+            // A workflow name that looks like SQL is just a name.
+            #expect(try store.executions(ExecutionQuery(workflow: "x' OR '1'='1")).isEmpty)
+        }
+    }
+
+    @Test("claims take unfinished executions no live runner owns, and only those", arguments: StoreBackend.available)
+    func claims(_ backend: StoreBackend) throws {
+        try Self.with(backend, "claims") { (opened: OpenedStore) throws in
+            let store = opened.store
+            // Inserted by runner-a; ownership is then rearranged by claims and releases.
+            _ = try store.write(
+                [
+                    .insertExecution(Self.execution("released", createdAt: 1), tasks: []),
+                    .insertExecution(Self.execution("live", createdAt: 2), tasks: []),
+                    .insertExecution(Self.execution("expired", createdAt: 3), tasks: []),
+                    .insertExecution(Self.execution("dead", createdAt: 4), tasks: []),
+                    .insertExecution(Self.execution("done", status: .completed, createdAt: 5), tasks: []),
+                    .insertExecution(Self.execution("running", status: .running, createdAt: 6), tasks: []),
+                ],
+                owner: Self.owner
+            )
+            try store.releaseLeases(owner: Self.owner, executions: ["released"])
+            #expect(try store.execution("released")?.owner == nil)
+            let now = Timestamp(milliseconds: 50_000)
+            for (id, owner, lease) in [
+                ("live", "runner-live", 99_000), ("expired", "runner-slow", 60_000), ("dead", "runner-dead", 99_000),
+            ] {
+                #expect(
+                    try store.claim(
+                        id,
+                        owner: owner,
+                        leaseUntil: .init(milliseconds: Int64(lease)),
+                        now: .init(milliseconds: 20_000),
+                        ownerIsAlive: { _ in false }
+                    )?.owner == owner
+                )
+            }
+            let later = Timestamp(milliseconds: 70_000)
+            let claimed = try store.claimUnfinished(
+                owner: "runner-new",
+                leaseUntil: later + .seconds(30),
+                now: later,
+                ownerIsAlive: { $0 != "runner-dead" }
+            )
+            // Oldest first; the running one is still owned by runner-a, whose lease (10 000) has ended.
+            #expect(claimed.map(\.id) == ["released", "expired", "dead", "running"])
+            #expect(claimed.allSatisfy { $0.owner == "runner-new" && $0.leaseExpiresAt == later + .seconds(30) })
+            #expect(try store.execution("live")?.owner == "runner-live")
+            #expect(try store.execution("done")?.owner == Self.owner)
+            #expect(try store.execution("expired")?.owner == "runner-new")
+
+            // A runner's own executions are claimable by it again; a live owner's are not claimable by others.
+            #expect(
+                try store.claim(
+                    "expired",
+                    owner: "runner-new",
+                    leaseUntil: later,
+                    now: later,
+                    ownerIsAlive: { _ in true }
+                ) != nil
+            )
+            #expect(
+                try store.claim("live", owner: "runner-new", leaseUntil: later, now: later, ownerIsAlive: { _ in true })
+                    == nil
+            )
+            #expect(
+                try store.claim(
+                    "done",
+                    owner: "runner-new",
+                    leaseUntil: later,
+                    now: later,
+                    ownerIsAlive: { _ in false }
+                ) == nil
+            )
+            #expect(
+                try store.claim(
+                    "missing",
+                    owner: "runner-new",
+                    leaseUntil: later,
+                    now: later,
+                    ownerIsAlive: { _ in false }
+                ) == nil
+            )
+        }
+    }
+
+    @Test(
+        "leases renew for unfinished executions, report cancel requests, and release",
+        arguments: StoreBackend.available
+    )
+    func leases(_ backend: StoreBackend) throws {
+        try Self.with(backend, "leases") { (opened: OpenedStore) throws in
+            let store = opened.store
+            _ = try store.write(
+                [
+                    .insertExecution(Self.execution("a", createdAt: 1), tasks: []),
+                    .insertExecution(Self.execution("b", createdAt: 2), tasks: []),
+                    .insertExecution(Self.execution("c", status: .completed, createdAt: 3), tasks: []),
+                ],
+                owner: Self.owner
+            )
+            #expect(try store.requestCancel("b"))
+            #expect(try store.requestCancel("b"))
+            #expect(try !store.requestCancel("c"))
+            #expect(try !store.requestCancel("missing"))
+            #expect(try store.execution("b")?.cancelRequested == true)
+            #expect(try store.execution("a")?.cancelRequested == false)
+
+            let until = Timestamp(milliseconds: 777_000)
+            #expect(try store.renewLeases(owner: Self.owner, until: until) == ["b"])
+            #expect(try store.execution("a")?.leaseExpiresAt == until)
+            #expect(try store.execution("b")?.leaseExpiresAt == until)
+            #expect(try store.execution("c")?.leaseExpiresAt == Timestamp(milliseconds: 10_000))
+            #expect(try store.renewLeases(owner: Self.other, until: until).isEmpty)
+
+            try store.releaseLeases(owner: Self.other, executions: ["a"])
+            #expect(try store.execution("a")?.owner == Self.owner)
+            try store.releaseLeases(owner: Self.owner, executions: ["a", "b"])
+            #expect(try store.execution("a")?.owner == nil)
+            #expect(try store.execution("b")?.leaseExpiresAt == nil)
+            try store.releaseLeases(owner: Self.owner, executions: [])
+        }
+    }
+
+    @Test("concurrent writers lose nothing", arguments: StoreBackend.available)
+    func concurrentWriters(_ backend: StoreBackend) throws {
+        try Self.with(backend, "concurrent") { (opened: OpenedStore) throws in
+            let store = opened.store
+            let writers = 4
+            let batches = 25
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: writers) { writer in
+                do {
+                    for batch in 0..<batches {
+                        let id = "w\(writer)-\(batch)"
+                        _ = try store.write(
+                            [
+                                .insertExecution(Self.execution(id), tasks: Self.tasks(id)),
+                                .appendEvent(
+                                    ExecutionEvent(executionID: id, kind: "created", at: .init(milliseconds: 1))
+                                ),
+                            ],
+                            owner: Self.owner
+                        )
+                        var task = Self.tasks(id)[1]
+                        task.status = .completed
+                        _ = try store.write(
+                            [
+                                .updateTask(task),
+                                .updateExecution(ExecutionUpdate(id: id, status: .completed)),
+                                .appendEvent(
+                                    ExecutionEvent(executionID: id, kind: "ended", at: .init(milliseconds: 2))
+                                ),
+                            ],
+                            owner: Self.owner
+                        )
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 }.isEmpty)
+            #expect(try store.countExecutions(ExecutionQuery(statuses: [.completed])) == writers * batches)
+            for writer in 0..<writers {
+                for batch in 0..<batches {
+                    let id = "w\(writer)-\(batch)"
+                    #expect(try store.tasks(of: id).map(\.status) == [.pending, .completed])
+                    #expect(try store.events(of: id).map(\.kind) == ["created", "ended"])
+                }
+            }
+        }
+    }
+}
