@@ -1,5 +1,9 @@
 import Cloacina
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Renders executions for people: a header line, a per-task table, and the final context.
 enum ExecutionText {
     static func render(_ result: ExecutionResult) -> String {
@@ -36,7 +40,7 @@ enum ExecutionText {
             summaries.map { summary in
                 [
                     summary.executionID, summary.workflow, summary.status.rawValue,
-                    summary.duration.map(format) ?? "-", String(summary.createdAt.milliseconds),
+                    summary.duration.map(format) ?? "-", iso8601(summary.createdAt),
                 ]
             }
         )
@@ -55,6 +59,18 @@ enum ExecutionText {
             while line.hasSuffix(" ") { line.removeLast() }
             return line + "\n"
         }.joined()
+    }
+
+    /// `2026-11-24T05:22:41.123Z`: UTC, to the millisecond.
+    static func iso8601(_ timestamp: Timestamp) -> String {
+        var seconds = time_t(timestamp.milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let milliseconds = Int(timestamp.milliseconds % 1000)
+        let fraction = String(repeating: "0", count: 3 - String(milliseconds).count) + String(milliseconds)
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):"
+            + "\(two(parts.tm_min)):\(two(parts.tm_sec)).\(fraction)Z"
     }
 
     static func format(_ duration: Duration) -> String {

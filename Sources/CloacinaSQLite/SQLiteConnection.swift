@@ -39,7 +39,7 @@ public final class SQLiteConnection: @unchecked Sendable {
         if !readOnly {
             try execute("PRAGMA journal_mode = WAL")
         }
-        try execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        try execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
     }
 
     deinit {

@@ -7,8 +7,8 @@ internal import Glibc
 
 /// An ``ExecutionStore`` in one SQLite file: the embedded default, one file per tenant.
 ///
-/// WAL mode with `synchronous = NORMAL`: a commit survives the process crashing at any point; the last commits
-/// before a power loss may be lost. One connection writes, another reads, each behind its own lock, so status
+/// WAL mode with `synchronous = FULL`: every commit is on disk before it is reported, so it survives the process
+/// crashing and a power loss. (The runner's writer commits in groups, so the cost is one fsync per group.) One connection writes, another reads, each behind its own lock, so status
 /// queries never wait for a write batch. Lock contention from other processes on the same file is retried until
 /// ``lockTimeout`` passes, so a transition is never dropped because the file was busy.
 public final class SQLiteExecutionStore: ExecutionStore {

@@ -197,20 +197,23 @@ final class ExecutionDriver: Sendable {
         if let observer = runtime.observer {
             for case .appendEvent(let event) in writes { observer(event) }
         }
-        if !writes.isEmpty || ended != nil {
-            let ending = ended
-            runtime.writer.enqueue(writes) { [self] result in committed(result, ended: ending) }
-        }
-        return effects
+        guard !writes.isEmpty || ended != nil else { return effects }
+        // Write-ahead: an attempt starts only once the record saying it started is durable, so a crash never
+        // loses an attempt (a resumed execution runs it again as the next attempt, and the count is exact).
+        let ending = ended
+        let starts = effects
+        runtime.writer.enqueue(writes) { [self] result in committed(result, ended: ending, starts: starts) }
+        return []
     }
 
-    /// A batch of this execution's writes committed (or failed).
-    private func committed(_ result: Result<Set<String>, StoreError>, ended: ExecutionStatus?) {
+    /// A batch of this execution's writes committed (or failed); `starts` are the attempts it recorded as started.
+    private func committed(_ result: Result<Set<String>, StoreError>, ended: ExecutionStatus?, starts: [Effect]) {
         switch result {
         case .success(let lost) where lost.contains(id):
             runtime.logger.error("another runner took over the execution; stopping", metadata: ["execution": "\(id)"])
             stop(CloacinaError(.ownershipLost, "execution \(id) was taken over by another runner"))
         case .success:
+            perform(starts)
             guard let ended else { return }
             let effects: [Effect] = state.withLock { state in
                 guard state.outcome == nil else { return [] }
@@ -230,6 +233,10 @@ final class ExecutionDriver: Sendable {
         for effect in effects {
             switch effect {
             case .submit(let job, let task, let attempt):
+                // The attempt may have been stopped (cancelled, timed out, the driver gave up) while its start was
+                // being recorded.
+                let current = state.withLock { !$0.stopped && $0.attempts[task]?.attempt == attempt }
+                guard current else { continue }
                 runtime.attemptStarted()
                 if let id = runtime.taskPool.submit(job) {
                     state.withLock { state in
