@@ -1,2 +1,202 @@
-internal import CPostgreSQL
 public import CloacinaStorage
+internal import Synchronization
+
+/// An ``ExecutionStore`` in one schema of a PostgreSQL database: a tenant is a schema.
+///
+/// Behaves exactly like the SQLite store (the conformance suite runs on both): owner-guarded batches in one
+/// transaction, claims and leases, cancel requests, listing newest first. What PostgreSQL adds:
+///
+/// - Scoping fails closed. The schema name is validated (``PostgresIdentifier``) before any connection is made;
+///   every statement names its tables schema-qualified, and every connection sets its search path to the schema
+///   and checks `current_schema()` names exactly it, or is refused.
+/// - The connection string goes to libpq unchanged: the database it names is the one used; `PG*` variables and
+///   `.pgpass` apply. Messages show it redacted (``location``).
+/// - Several hosts may share a database: claims lock rows (`FOR UPDATE`, `SKIP LOCKED` when sweeping), and a write
+///   locks the rows whose ownership it checks until it commits.
+/// - Transient failures (serialization failures, deadlocks, broken connections) are retried for up to
+///   ``retryTimeout``. A connection that breaks during `COMMIT` leaves the outcome unknown; the store reads the
+///   transaction id before committing and asks the server (`txid_status`) afterwards, so a batch is applied once
+///   or not at all, never twice.
+///
+/// It does not create roles or grant privileges, and never uses Swift concurrency: every method blocks its thread.
+public final class PostgresExecutionStore: ExecutionStore {
+    public let location: String
+    /// The tenant schema every statement is confined to.
+    public let schema: PostgresIdentifier
+    /// How long an operation keeps retrying transient failures before it reports them.
+    public let retryTimeout: Duration
+    let pool: PostgresConnectionPool
+    /// The schema-qualified table names.
+    let executionsTable: String
+    let tasksTable: String
+    let eventsTable: String
+    /// The last batch whose commit was interrupted and whose outcome is still unknown, if any.
+    let inDoubt = Mutex<InDoubtBatch?>(nil)
+    /// Failure injection for tests.
+    let hooks = Mutex(TestHooks())
+
+    /// Opens the store for `schema` in the database `url` names (a `postgresql://` URL or libpq `key=value`
+    /// string, passed to libpq unchanged), with up to `poolSize` connections.
+    ///
+    /// With `createSchema`, a missing schema is created (`CREATE SCHEMA`, which needs CREATE on the database);
+    /// otherwise it must exist. Either way its tables are created or migrated when they are missing or older than
+    /// this code, which needs CREATE on the schema; a schema already at the current version needs only USAGE and
+    /// table privileges. A schema written by a newer host is refused.
+    public init(
+        url: String,
+        schema: String,
+        poolSize: Int = 4,
+        createSchema: Bool = true,
+        retryTimeout: Duration = .seconds(30)
+    ) throws(StoreError) {
+        let identifier: PostgresIdentifier
+        do throws(PostgresError) {
+            identifier = try PostgresIdentifier(schema)
+        } catch {
+            throw error.storeError
+        }
+        guard poolSize >= 1 else { throw StoreError(.other, "the pool size must be at least 1, got \(poolSize)") }
+        self.schema = identifier
+        self.location = "\(ConnectionStringRedaction.redact(url)) (schema \(identifier.name))"
+        self.retryTimeout = retryTimeout
+        self.executionsTable = "\(identifier.quoted).executions"
+        self.tasksTable = "\(identifier.quoted).task_executions"
+        self.eventsTable = "\(identifier.quoted).execution_events"
+        do throws(PostgresError) {
+            let connection = try PostgresConnection(url)
+            try PostgresSchema.prepare(connection, schema: identifier, create: createSchema)
+        } catch {
+            throw error.storeError
+        }
+        self.pool = PostgresConnectionPool(size: poolSize) { () throws(PostgresError) in
+            let connection = try PostgresConnection(url)
+            try PostgresSchema.confine(connection, to: identifier)
+            return connection
+        }
+        // Fail now, not at the first write, when a session cannot be confined to the schema.
+        do throws(PostgresError) {
+            try pool.withConnection { _ throws(PostgresError) in }
+        } catch {
+            throw error.storeError
+        }
+    }
+
+    public func close() {
+        pool.close()
+    }
+
+    // MARK: Reading
+
+    public func execution(_ id: String) throws(StoreError) -> ExecutionRecord? {
+        let rows = try run { connection throws(PostgresError) in
+            try connection.query(
+                "SELECT \(Self.executionColumns) FROM \(executionsTable) WHERE id = $1",
+                [.text(id)]
+            ).rows
+        }
+        guard let row = rows.first else { return nil }
+        return try Self.executionRecord(row)
+    }
+
+    public func tasks(of executionID: String) throws(StoreError) -> [TaskRecord] {
+        let rows = try run { connection throws(PostgresError) in
+            try connection.query(
+                """
+                SELECT execution_id, task_id, position, status, attempt, max_attempts, next_retry_at, started_at,
+                    completed_at, error, output
+                FROM \(tasksTable) WHERE execution_id = $1 ORDER BY position
+                """,
+                [.text(executionID)]
+            ).rows
+        }
+        var tasks: [TaskRecord] = []
+        tasks.reserveCapacity(rows.count)
+        for row in rows { tasks.append(try Self.taskRecord(row)) }
+        return tasks
+    }
+
+    public func executions(_ query: ExecutionQuery) throws(StoreError) -> [ExecutionRecord] {
+        var (filter, values) = Self.filter(query)
+        values += [.integer(Int64(max(query.limit, 0))), .integer(Int64(max(query.offset, 0)))]
+        let sql = """
+            SELECT \(Self.executionColumns) FROM \(executionsTable) \(filter)
+            ORDER BY created_at DESC, id DESC LIMIT $\(values.count - 1) OFFSET $\(values.count)
+            """
+        let rows = try run { connection throws(PostgresError) in try connection.query(sql, values).rows }
+        var records: [ExecutionRecord] = []
+        records.reserveCapacity(rows.count)
+        for row in rows { records.append(try Self.executionRecord(row)) }
+        return records
+    }
+
+    public func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int {
+        let (filter, values) = Self.filter(query)
+        let rows = try run { connection throws(PostgresError) in
+            try connection.query("SELECT COUNT(*) FROM \(executionsTable) \(filter)", values).rows
+        }
+        return Int(rows.first?.int64(0) ?? 0)
+    }
+
+    public func statistics() throws(StoreError) -> ExecutionStatistics {
+        let (counts, durations) = try run { connection throws(PostgresError) in
+            let counts = try connection.query("SELECT status, COUNT(*) FROM \(executionsTable) GROUP BY status").rows
+            let durations = try connection.query(
+                """
+                SELECT COALESCE(SUM(completed_at - started_at), 0), COUNT(*) FROM \(executionsTable)
+                WHERE completed_at IS NOT NULL AND started_at IS NOT NULL
+                """
+            ).rows.first
+            return (counts, durations)
+        }
+        var statistics = ExecutionStatistics()
+        for row in counts {
+            let name = row.text(0) ?? ""
+            guard let status = ExecutionStatus(rawValue: name) else {
+                throw StoreError(.corrupt, "executions have unknown status \"\(name)\"")
+            }
+            statistics.countsByStatus[status] = Int(row.int64(1) ?? 0)
+        }
+        let total = durations?.int64(0) ?? 0
+        let count = durations?.int64(1) ?? 0
+        if count > 0 { statistics.averageDuration = .milliseconds(total / count) }
+        return statistics
+    }
+
+    public func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] {
+        let rows = try run { connection throws(PostgresError) in
+            try connection.query(
+                """
+                SELECT sequence, execution_id, task_id, kind, attempt, detail, created_at
+                FROM \(eventsTable) WHERE execution_id = $1 ORDER BY sequence
+                """,
+                [.text(executionID)]
+            ).rows
+        }
+        return rows.map { row in
+            ExecutionEvent(
+                sequence: row.int64(0) ?? 0,
+                executionID: row.text(1) ?? "",
+                taskID: row.text(2),
+                kind: row.text(3) ?? "",
+                attempt: row.int64(4).map { Int($0) },
+                detail: row.text(5),
+                at: Timestamp(milliseconds: row.int64(6) ?? 0)
+            )
+        }
+    }
+
+    /// The `WHERE` clause of a query's filters, with its parameters numbered from `$1`.
+    private static func filter(_ query: ExecutionQuery) -> (String, [PostgresValue]) {
+        var clauses: [String] = []
+        var values: [PostgresValue] = []
+        if !query.statuses.isEmpty {
+            values.append(.textArray(query.statuses.map(\.rawValue).sorted()))
+            clauses.append("status = ANY($\(values.count)::text[])")
+        }
+        if let workflow = query.workflow {
+            values.append(.text(workflow))
+            clauses.append("workflow = $\(values.count)")
+        }
+        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), values)
+    }
+}

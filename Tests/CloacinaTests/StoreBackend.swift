@@ -1,3 +1,4 @@
+import CloacinaPostgres
 import CloacinaSQLite
 import CloacinaStorage
 import CloacinaTestSupport
@@ -23,8 +24,41 @@ struct StoreBackend: CustomTestStringConvertible, Sendable {
         }
     }
 
+    /// A PostgreSQL server at `url`: every store gets a fresh schema, `t_<label>_<8 random hex digits>`, dropped
+    /// with everything in it by `cleanup`.
+    static func postgres(_ url: String) -> StoreBackend {
+        StoreBackend(name: "PostgreSQL") { label in
+            let schema = uniqueSchemaName(label)
+            let store = try PostgresExecutionStore(url: url, schema: schema)
+            return OpenedStore(store: store, reopen: { try PostgresExecutionStore(url: url, schema: schema) }) {
+                store.close()
+                dropSchema(schema, url: url)
+            }
+        }
+    }
+
+    /// The URL of the test PostgreSQL server, when this run has one.
+    static var postgresURL: String? { TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL") }
+
     /// Every backend this test run can reach.
-    static var available: [StoreBackend] { [sqlite] }
+    static var available: [StoreBackend] { [sqlite] + (postgresURL.map { [postgres($0)] } ?? []) }
+
+    /// A schema name no other test uses: `t_<label>_<8 random hex digits>`, lower-cased, valid by the schema rule.
+    static func uniqueSchemaName(_ label: String) -> String {
+        let cleaned = label.lowercased().unicodeScalars.map { scalar -> String in
+            ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) ? String(scalar) : "_"
+        }.joined().prefix(40)
+        let random = String(UInt32.random(in: .min ... .max), radix: 16)
+        return "t_\(cleaned)_\(String(repeating: "0", count: 8 - random.count))\(random)"
+    }
+
+    /// Drops `schema` and everything in it, through a connection of its own.
+    static func dropSchema(_ schema: String, url: String) {
+        guard let connection = try? PostgresConnection(url), let identifier = try? PostgresIdentifier(schema) else {
+            return
+        }
+        _ = try? connection.execute("DROP SCHEMA IF EXISTS \(identifier.quoted) CASCADE")
+    }
 }
 
 /// A store opened for one test, and how to open it again (as a restarted host would) and clean up.

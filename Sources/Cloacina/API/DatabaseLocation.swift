@@ -1,3 +1,5 @@
+internal import CloacinaStorage
+
 /// Where a runner keeps its state, parsed from a database URL.
 ///
 /// - `sqlite:///absolute/path.db`, `sqlite://relative/path.db` or `sqlite:path.db`: one SQLite file.
@@ -47,24 +49,10 @@ public enum DatabaseLocation: Sendable, Hashable {
         }
     }
 
-    /// `url` with the password of its user-info part, and any `password=` parameter, replaced by `***`.
+    /// `url` with the password of its user-info part, and any `password` parameter, replaced by `***`
+    /// (``ConnectionStringRedaction``, the one rule the stores use too).
     public static func redact(_ url: String) -> String {
-        var text = url
-        if let scheme = text.firstRange(of: "://") {
-            let authorityEnd = text[scheme.upperBound...].firstIndex { $0 == "/" || $0 == "?" } ?? text.endIndex
-            if let at = text[scheme.upperBound..<authorityEnd].lastIndex(of: "@"),
-                let colon = text[scheme.upperBound..<at].firstIndex(of: ":")
-            {
-                text.replaceSubrange(text.index(after: colon)..<at, with: "***")
-            }
-        }
-        while let range = text.firstRange(of: "password="),
-            !text[range.upperBound...].hasPrefix("***")
-        {
-            let end = text[range.upperBound...].firstIndex { $0 == "&" || $0 == " " } ?? text.endIndex
-            text.replaceSubrange(range.upperBound..<end, with: "***")
-        }
-        return text
+        ConnectionStringRedaction.redact(url)
     }
 
     private static func percentDecoded(_ text: String) -> String? {

@@ -1,3 +1,4 @@
+internal import CloacinaPostgres
 public import CloacinaSDK
 internal import CloacinaSQLite
 internal import CloacinaStorage
@@ -94,11 +95,29 @@ public final class DefaultRunner: Sendable {
             } catch {
                 throw CloacinaError(.configuration, "cannot open \(location.redacted): \(error.message)")
             }
-        case .postgres:
-            throw CloacinaError(
-                .configuration,
-                "PostgreSQL storage is not available in this build yet (\(location.redacted)); use a sqlite:// URL"
-            )
+        case .postgres(let url):
+            // The tenant's schema: the one configured, else the tenant's name, else "cloacina". A tenant name that
+            // is not a valid schema name is refused rather than mapped to a shared schema.
+            let schema: String
+            if let configured = configuration.schema {
+                schema = configured
+            } else if let tenant = configuration.tenant {
+                guard PostgresIdentifier.isValid(tenant) else {
+                    throw CloacinaError(
+                        .configuration,
+                        "the tenant name \"\(tenant)\" is not a valid PostgreSQL schema name (letters, digits and "
+                            + "underscores, at most 63, not reserved); set a schema explicitly"
+                    )
+                }
+                schema = tenant
+            } else {
+                schema = "cloacina"
+            }
+            do {
+                return try PostgresExecutionStore(url: url, schema: schema, poolSize: configuration.dbPoolSize)
+            } catch {
+                throw CloacinaError(.configuration, "cannot open \(location.redacted): \(error.message)")
+            }
         }
     }
 

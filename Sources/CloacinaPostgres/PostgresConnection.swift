@@ -1,0 +1,196 @@
+internal import CPostgreSQL
+internal import CloacinaStorage
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// One libpq connection: a thin, blocking layer over `PQconnectdb` and `PQexecParams`.
+///
+/// The connection string goes to `PQconnectdb` unchanged, so it means exactly what libpq says: `postgresql://`
+/// URLs with all their parameters, `key=value` strings, the `PG*` environment variables and `.pgpass`. Parameters
+/// are always sent separately from the SQL, in text format; results are read in full as text-format bytes.
+///
+/// Not thread-safe: one thread at a time (``PostgresConnectionPool`` guards each connection). It is `Sendable` only
+/// so that a lock can hold it. It does no retrying and no reconnecting; a failure tells by
+/// ``PostgresError/isConnectionFailure`` whether the connection is still usable, and the caller decides.
+public final class PostgresConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// The connection string with its passwords replaced by `***`, for messages.
+    public let location: String
+    /// The connection's password, scrubbed from libpq's messages; nil when the string names none.
+    private let password: String?
+
+    /// Connects with `conninfo` (a `postgresql://` URL or a libpq `key=value` string) and sets the client encoding
+    /// to UTF-8.
+    public init(_ conninfo: String) throws(PostgresError) {
+        let location = ConnectionStringRedaction.redact(conninfo)
+        let password = Self.password(in: conninfo)
+        let context = "connecting to \(location)"
+        guard let handle = PQconnectdb(conninfo) else {
+            throw PostgresError(.connection, message: "libpq is out of memory", context: context)
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = Self.scrubbed(Self.trimmed(String(cString: PQerrorMessage(handle))), password: password)
+            PQfinish(handle)
+            throw PostgresError(.connection, message: message, context: context)
+        }
+        // Notices (`… already exists, skipping`) would otherwise be printed on stderr.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        guard PQsetClientEncoding(handle, "UTF8") == 0 else {
+            let message = Self.scrubbed(Self.trimmed(String(cString: PQerrorMessage(handle))), password: password)
+            PQfinish(handle)
+            throw PostgresError(.connection, message: message, context: "setting the client encoding to UTF8")
+        }
+        self.handle = handle
+        self.location = location
+        self.password = password
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// Whether libpq still considers the connection usable (it finds out a connection broke when it next uses it).
+    public var isOpen: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// Whether the session is outside any transaction (not in one, not in a failed one, no command running).
+    public var isIdle: Bool { PQtransactionStatus(handle) == PQTRANS_IDLE }
+
+    /// The process id of the server backend serving this connection.
+    public var backendPID: Int32 { PQbackendPID(handle) }
+
+    /// Runs one or more statements without parameters (the simple query protocol); returns the last one's result.
+    @discardableResult
+    public func execute(_ sql: String) throws(PostgresError) -> PostgresResult {
+        try consume(PQexec(handle, sql), sql)
+    }
+
+    /// Runs one statement with `parameters` bound to `$1`, `$2`, … in text format.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
+        var buffer: [CChar] = []
+        var offsets: [Int?] = []
+        offsets.reserveCapacity(parameters.count)
+        for (index, parameter) in parameters.enumerated() {
+            guard let bytes = parameter.textBytes else {
+                offsets.append(nil)
+                continue
+            }
+            guard !bytes.contains(0) else {
+                throw PostgresError(
+                    .invalidParameter,
+                    message: "parameter $\(index + 1) contains a NUL byte, which PostgreSQL text cannot hold",
+                    context: "running \(Self.abbreviated(sql))"
+                )
+            }
+            offsets.append(buffer.count)
+            buffer.append(contentsOf: bytes.lazy.map { CChar(bitPattern: $0) })
+            buffer.append(0)
+        }
+        if buffer.isEmpty { buffer.append(0) }
+        let result = buffer.withUnsafeBufferPointer { base -> OpaquePointer? in
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { base.baseAddress! + $0 } }
+            return PQexecParams(handle, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
+        }
+        return try consume(result, sql)
+    }
+
+    private func consume(_ result: OpaquePointer?, _ sql: String) throws(PostgresError) -> PostgresResult {
+        let context = "running \(Self.abbreviated(sql))"
+        guard let result else {
+            throw PostgresError(.connection, message: lastError, context: context)
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY else {
+            throw error(from: result, context: context)
+        }
+        let rowCount = Int(PQntuples(result))
+        let columnCount = PQnfields(result)
+        var rows: [PostgresRow] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<Int32(rowCount) {
+            var values: [[UInt8]?] = []
+            values.reserveCapacity(Int(columnCount))
+            for column in 0..<columnCount {
+                if PQgetisnull(result, row, column) != 0 {
+                    values.append(nil)
+                    continue
+                }
+                let length = Int(PQgetlength(result, row, column))
+                let value = PQgetvalue(result, row, column)
+                values.append(
+                    value.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? []
+                )
+            }
+            rows.append(PostgresRow(values: values))
+        }
+        let affected = PQcmdTuples(result).map { Int(String(cString: $0)) ?? 0 } ?? 0
+        return PostgresResult(rows: rows, affectedRows: affected)
+    }
+
+    private func error(from result: OpaquePointer, context: String) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
+        }
+        guard let sqlState = field("C") else {
+            // Generated by libpq itself: the connection broke, or was never usable.
+            let text = PQresultErrorMessage(result).map { String(cString: $0) } ?? ""
+            let message = Self.scrubbed(Self.trimmed(text.isEmpty ? lastError : text), password: password)
+            return PostgresError(isOpen ? .server : .connection, message: message, context: context)
+        }
+        var message = field("M") ?? "unknown error"
+        if let detail = field("D") { message += "; \(detail)" }
+        if let hint = field("H") { message += " (hint: \(hint))" }
+        return PostgresError(
+            .server,
+            sqlState: sqlState,
+            message: Self.scrubbed(message, password: password),
+            context: context
+        )
+    }
+
+    private var lastError: String {
+        let message = Self.trimmed(String(cString: PQerrorMessage(handle)))
+        return Self.scrubbed(message.isEmpty ? "the connection to the server was lost" : message, password: password)
+    }
+
+    // MARK: Text helpers
+
+    /// The `password` a connection string gives, as libpq parses it (nil when it gives none or does not parse).
+    private static func password(in conninfo: String) -> String? {
+        var failure: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &failure) else {
+            if let failure { PQfreemem(failure) }
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if strcmp(keyword, "password") == 0 {
+                return option.pointee.val.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+            }
+            option += 1
+        }
+        return nil
+    }
+
+    /// `message` with every occurrence of `password` replaced by `***`.
+    static func scrubbed(_ message: String, password: String?) -> String {
+        guard let password, !password.isEmpty else { return message }
+        return message.replacing(password, with: "***")
+    }
+
+    private static func trimmed(_ text: String) -> String {
+        String(text.trimmingPrefix(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+            .split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    /// The first 80 characters of `sql` on one line, for messages.
+    static func abbreviated(_ sql: String) -> String {
+        let line = sql.split(whereSeparator: \.isNewline).map { $0.trimmingPrefix(while: \.isWhitespace) }
+            .joined(separator: " ")
+        return line.count > 80 ? String(line.prefix(80)) + "…" : line
+    }
+}

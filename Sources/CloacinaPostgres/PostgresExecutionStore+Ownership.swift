@@ -1,0 +1,107 @@
+public import CloacinaStorage
+
+/// Claims, leases and cancel requests.
+///
+/// Claims lock the candidate rows (`FOR UPDATE`) for the length of their transaction, so two hosts never both claim
+/// one execution; a sweep (``claimUnfinished(owner:leaseUntil:now:ownerIsAlive:)``) skips rows another transaction
+/// holds (`SKIP LOCKED`) and picks them up on a later sweep, while a single claim waits for its row. Every operation
+/// here is idempotent, so an interrupted commit is simply run again.
+extension PostgresExecutionStore {
+    public func claimUnfinished(
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> [ExecutionRecord] {
+        try claim(ids: nil, owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive)
+    }
+
+    public func claim(
+        _ id: String,
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> ExecutionRecord? {
+        try claim(ids: [id], owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive).first
+    }
+
+    private func claim(
+        ids: [String]?,
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> [ExecutionRecord] {
+        let rows = try transaction { connection throws(PostgresError) -> [PostgresRow] in
+            var sql = "SELECT \(Self.executionColumns) FROM \(executionsTable) WHERE status IN ('Pending', 'Running')"
+            var values: [PostgresValue] = []
+            if let ids {
+                sql += " AND id = ANY($1::text[])"
+                values.append(.textArray(ids))
+            }
+            sql += " ORDER BY created_at, id FOR UPDATE" + (ids == nil ? " SKIP LOCKED" : "")
+            var claimed: [PostgresRow] = []
+            for candidate in try connection.query(sql, values).rows {
+                let current = candidate.text(13)
+                let lease = candidate.int64(14)
+                let free =
+                    current == nil || current == owner || (lease.map { $0 < now.milliseconds } ?? true)
+                    || !ownerIsAlive(current!)
+                guard free else { continue }
+                var row = candidate
+                row.values[13] = Array(owner.utf8)
+                row.values[14] = Array(String(leaseUntil.milliseconds).utf8)
+                claimed.append(row)
+            }
+            guard !claimed.isEmpty else { return [] }
+            try connection.query(
+                "UPDATE \(executionsTable) SET claimed_by = $1, lease_expires_at = $2 WHERE id = ANY($3::text[])",
+                [.text(owner), .integer(leaseUntil.milliseconds), .textArray(claimed.map { $0.text(0) ?? "" })]
+            )
+            return claimed
+        }
+        var records: [ExecutionRecord] = []
+        records.reserveCapacity(rows.count)
+        for row in rows { records.append(try Self.executionRecord(row)) }
+        return records
+    }
+
+    public func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> [String] {
+        try run { connection throws(PostgresError) in
+            try connection.query(
+                """
+                WITH renewed AS (
+                    UPDATE \(executionsTable) SET lease_expires_at = $1
+                    WHERE claimed_by = $2 AND status IN ('Pending', 'Running')
+                    RETURNING id, created_at, cancel_requested
+                )
+                SELECT id FROM renewed WHERE cancel_requested ORDER BY created_at, id
+                """,
+                [.integer(until.milliseconds), .text(owner)]
+            ).rows.map { $0.text(0) ?? "" }
+        }
+    }
+
+    public func releaseLeases(owner: String, executions: [String]) throws(StoreError) {
+        guard !executions.isEmpty else { return }
+        _ = try run { connection throws(PostgresError) in
+            try connection.query(
+                """
+                UPDATE \(executionsTable) SET claimed_by = NULL, lease_expires_at = NULL
+                WHERE id = ANY($1::text[]) AND claimed_by = $2
+                """,
+                [.textArray(executions), .text(owner)]
+            )
+        }
+    }
+
+    public func requestCancel(_ id: String) throws(StoreError) -> Bool {
+        try run { connection throws(PostgresError) in
+            try connection.query(
+                "UPDATE \(executionsTable) SET cancel_requested = true WHERE id = $1 AND status IN ('Pending', 'Running')",
+                [.text(id)]
+            ).affectedRows > 0
+        }
+    }
+}

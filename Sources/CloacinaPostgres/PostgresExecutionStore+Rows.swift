@@ -1,0 +1,109 @@
+internal import CloacinaStorage
+
+/// How records travel to and from rows: column lists, decoding (which checks stored statuses) and the parameters
+/// of inserts and updates.
+extension PostgresExecutionStore {
+    static let executionColumns = """
+        id, workflow, package_name, package_version, package_sha256, definition, status, input, final_context, error,
+        created_at, started_at, completed_at, claimed_by, lease_expires_at, cancel_requested
+        """
+
+    /// Reads a row of ``executionColumns``; a status this code does not know means the data is corrupt.
+    static func executionRecord(_ row: PostgresRow) throws(StoreError) -> ExecutionRecord {
+        let id = row.text(0) ?? ""
+        let storedStatus = row.text(6) ?? ""
+        guard let status = ExecutionStatus(rawValue: storedStatus) else {
+            throw StoreError(.corrupt, "execution \(id) has unknown status \"\(storedStatus)\"")
+        }
+        var package: PackageReference?
+        if let name = row.text(2), let version = row.text(3) {
+            package = PackageReference(name: name, version: version, sha256: row.text(4))
+        }
+        return ExecutionRecord(
+            id: id,
+            workflow: row.text(1) ?? "",
+            package: package,
+            definition: row.bytes(5) ?? [],
+            status: status,
+            input: row.bytes(7) ?? [],
+            finalContext: row.bytes(8),
+            error: row.text(9),
+            createdAt: Timestamp(milliseconds: row.int64(10) ?? 0),
+            startedAt: row.int64(11).map(Timestamp.init(milliseconds:)),
+            completedAt: row.int64(12).map(Timestamp.init(milliseconds:)),
+            owner: row.text(13),
+            leaseExpiresAt: row.int64(14).map(Timestamp.init(milliseconds:)),
+            cancelRequested: row.bool(15) ?? false
+        )
+    }
+
+    /// Reads a row of `execution_id, task_id, position, status, attempt, max_attempts, next_retry_at, started_at,
+    /// completed_at, error, output`.
+    static func taskRecord(_ row: PostgresRow) throws(StoreError) -> TaskRecord {
+        let executionID = row.text(0) ?? ""
+        let taskID = row.text(1) ?? ""
+        let storedStatus = row.text(3) ?? ""
+        guard let status = TaskStatus(rawValue: storedStatus) else {
+            throw StoreError(
+                .corrupt,
+                "task \(taskID) of execution \(executionID) has unknown status \"\(storedStatus)\""
+            )
+        }
+        return TaskRecord(
+            executionID: executionID,
+            taskID: taskID,
+            position: Int(row.int64(2) ?? 0),
+            status: status,
+            attempt: Int(row.int64(4) ?? 0),
+            maxAttempts: Int(row.int64(5) ?? 0),
+            nextRetryAt: row.int64(6).map(Timestamp.init(milliseconds:)),
+            startedAt: row.int64(7).map(Timestamp.init(milliseconds:)),
+            completedAt: row.int64(8).map(Timestamp.init(milliseconds:)),
+            error: row.text(9),
+            output: row.bytes(10)
+        )
+    }
+
+    /// The parameters of an executions insert, in ``executionColumns`` order, with `owner` as the claimant.
+    static func executionValues(_ record: ExecutionRecord, owner: String) -> [PostgresValue] {
+        [
+            .text(record.id), .text(record.workflow), text(record.package?.name), text(record.package?.version),
+            text(record.package?.sha256), .utf8(record.definition), .text(record.status.rawValue), .utf8(record.input),
+            utf8(record.finalContext), text(record.error), .integer(record.createdAt.milliseconds),
+            integer(record.startedAt), integer(record.completedAt), .text(owner), integer(record.leaseExpiresAt),
+            .boolean(record.cancelRequested),
+        ]
+    }
+
+    /// The task columns a write sets, in the order of ``taskValues(_:)``.
+    static let taskColumns = """
+        execution_id, task_id, position, status, attempt, max_attempts, next_retry_at, started_at, completed_at, \
+        error, output
+        """
+
+    static func taskValues(_ task: TaskRecord) -> [PostgresValue] {
+        [
+            .text(task.executionID), .text(task.taskID), .integer(Int64(task.position)), .text(task.status.rawValue),
+            .integer(Int64(task.attempt)), .integer(Int64(task.maxAttempts)), integer(task.nextRetryAt),
+            integer(task.startedAt), integer(task.completedAt), text(task.error), utf8(task.output),
+        ]
+    }
+
+    static func eventValues(_ event: ExecutionEvent) -> [PostgresValue] {
+        [
+            .text(event.executionID), text(event.taskID), .text(event.kind),
+            event.attempt.map { .integer(Int64($0)) } ?? .null, text(event.detail), .integer(event.at.milliseconds),
+        ]
+    }
+
+    /// `VALUES ($1, …, $n), ($n+1, …)`: placeholders for `rows` rows of `columns` parameters each.
+    static func placeholders(rows: Int, columns: Int) -> String {
+        (0..<rows).map { row in
+            "(" + (1...columns).map { "$\(row * columns + $0)" }.joined(separator: ", ") + ")"
+        }.joined(separator: ", ")
+    }
+
+    static func text(_ value: String?) -> PostgresValue { value.map { .text($0) } ?? .null }
+    static func utf8(_ value: [UInt8]?) -> PostgresValue { value.map { .utf8($0) } ?? .null }
+    static func integer(_ value: Timestamp?) -> PostgresValue { value.map { .integer($0.milliseconds) } ?? .null }
+}

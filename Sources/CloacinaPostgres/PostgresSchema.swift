@@ -1,0 +1,221 @@
+internal import CloacinaStorage
+
+/// The versioned tables of one tenant schema, and the session setup that confines a connection to it.
+///
+/// The same tables and columns as the SQLite store (`schema_migrations`, `executions`, `task_executions`,
+/// `execution_events`), with BIGINT millisecond timestamps, TEXT for JSON (the bytes come back exactly as stored;
+/// jsonb would normalise them) and an identity column for the event sequence. Text keys use the "C" collation, so
+/// ids sort bytewise as they do in SQLite. Every name is schema-qualified. Migrations only ever append; each runs in
+/// its own transaction under a per-schema advisory lock, so concurrent hosts migrate a schema once, in order.
+/// It does not create roles or grant privileges (that is the administrator's job).
+enum PostgresSchema {
+    /// Migrations by version, in order, for the schema quoted as `schema`.
+    static func migrations(_ schema: String) -> [(version: Int, sql: String)] {
+        [
+            (
+                1,
+                """
+                CREATE TABLE \(schema).executions (
+                    id TEXT COLLATE "C" PRIMARY KEY,
+                    workflow TEXT COLLATE "C" NOT NULL,
+                    package_name TEXT,
+                    package_version TEXT,
+                    package_sha256 TEXT,
+                    definition TEXT NOT NULL,
+                    status TEXT NOT NULL
+                        CHECK (status IN ('Pending', 'Running', 'Completed', 'Failed', 'Cancelled')),
+                    input TEXT NOT NULL,
+                    final_context TEXT,
+                    error TEXT,
+                    created_at BIGINT NOT NULL,
+                    started_at BIGINT,
+                    completed_at BIGINT,
+                    claimed_by TEXT COLLATE "C",
+                    lease_expires_at BIGINT,
+                    cancel_requested BOOLEAN NOT NULL DEFAULT false
+                );
+                CREATE INDEX executions_by_status ON \(schema).executions (status, created_at);
+                CREATE INDEX executions_by_created ON \(schema).executions (created_at);
+                CREATE INDEX executions_by_workflow ON \(schema).executions (workflow, created_at);
+                CREATE INDEX executions_by_owner ON \(schema).executions (claimed_by)
+                    WHERE status IN ('Pending', 'Running');
+
+                CREATE TABLE \(schema).task_executions (
+                    execution_id TEXT COLLATE "C" NOT NULL
+                        REFERENCES \(schema).executions (id) ON DELETE CASCADE,
+                    task_id TEXT COLLATE "C" NOT NULL,
+                    position INTEGER NOT NULL,
+                    status TEXT NOT NULL
+                        CHECK (status IN ('Pending', 'Running', 'Retrying', 'Completed', 'Failed', 'Skipped', 'Cancelled')),
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    max_attempts INTEGER NOT NULL,
+                    next_retry_at BIGINT,
+                    started_at BIGINT,
+                    completed_at BIGINT,
+                    error TEXT,
+                    output TEXT,
+                    claimed_by TEXT COLLATE "C",
+                    lease_expires_at BIGINT,
+                    PRIMARY KEY (execution_id, task_id)
+                );
+
+                CREATE TABLE \(schema).execution_events (
+                    sequence BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    execution_id TEXT COLLATE "C" NOT NULL
+                        REFERENCES \(schema).executions (id) ON DELETE CASCADE,
+                    task_id TEXT,
+                    kind TEXT NOT NULL,
+                    attempt INTEGER,
+                    detail TEXT,
+                    created_at BIGINT NOT NULL
+                );
+                CREATE INDEX execution_events_by_execution ON \(schema).execution_events (execution_id, sequence);
+                """
+            )
+        ]
+    }
+
+    /// The newest version this code knows.
+    static var latestVersion: Int { migrations("s").last?.version ?? 0 }
+
+    /// Makes sure `schema` exists (creating it when `create` allows and it is missing) and its tables are at
+    /// ``latestVersion``; refuses a schema written by a newer host. Runs no DDL when everything is current, so a
+    /// role that may only use its schema can open it.
+    static func prepare(
+        _ connection: PostgresConnection,
+        schema: PostgresIdentifier,
+        create: Bool
+    ) throws(PostgresError) {
+        let exists = try !connection.query(
+            "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+            [.text(schema.name)]
+        ).rows.isEmpty
+        if !exists {
+            guard create else {
+                let database = try currentDatabase(connection)
+                throw PostgresError(
+                    .scope,
+                    message: "the schema does not exist in database \(database)",
+                    context: "opening schema \(schema.quoted)"
+                )
+            }
+            do throws(PostgresError) {
+                try connection.execute("CREATE SCHEMA IF NOT EXISTS \(schema.quoted)")
+            } catch  where error.sqlState == "42501" {
+                let database = (try? currentDatabase(connection)) ?? "?"
+                throw PostgresError(
+                    .server,
+                    sqlState: error.sqlState,
+                    message: "the role may not create schemas in database \(database) "
+                        + "(it needs CREATE on the database); create the schema as an administrator and grant "
+                        + "the role its use (\(error.message))",
+                    context: "creating schema \(schema.quoted)"
+                )
+            } catch  where error.sqlState == "42P06" || error.sqlState == "23505" {
+                // Created by a concurrent host between the check and here.
+            }
+        }
+        let current = try version(connection, schema: schema)
+        guard current != latestVersion else { return }
+        guard current < latestVersion else { throw tooNew(current, schema: schema) }
+        for migration in migrations(schema.quoted) where migration.version > current {
+            do throws(PostgresError) {
+                try migrate(connection, schema: schema, to: migration)
+            } catch  where error.sqlState == "42501" {
+                throw PostgresError(
+                    .server,
+                    sqlState: error.sqlState,
+                    message: "the role may not create tables in schema \(schema.quoted) (its tables are missing or "
+                        + "older than version \(latestVersion)); grant it CREATE on the schema, or open the store "
+                        + "once with a role that may (\(error.message))",
+                    context: "migrating schema \(schema.quoted) to version \(migration.version)"
+                )
+            }
+        }
+        let migrated = try version(connection, schema: schema)
+        guard migrated <= latestVersion else { throw tooNew(migrated, schema: schema) }
+    }
+
+    /// Confines a new session to `schema`: sets the search path and checks `current_schema()` names exactly it.
+    static func confine(_ connection: PostgresConnection, to schema: PostgresIdentifier) throws(PostgresError) {
+        try connection.execute("SET search_path TO \(schema.quoted)")
+        let current = try connection.query("SELECT current_schema()").rows.first?.text(0)
+        guard current == schema.name else {
+            throw PostgresError(
+                .scope,
+                message: "after SET search_path the session's current schema is "
+                    + (current.map { "\"\($0)\"" } ?? "NULL")
+                    + ", not \(schema.quoted): the schema does not exist or the role may not use it",
+                context: "confining a connection to schema \(schema.quoted)"
+            )
+        }
+    }
+
+    private static func migrate(
+        _ connection: PostgresConnection,
+        schema: PostgresIdentifier,
+        to migration: (version: Int, sql: String)
+    ) throws(PostgresError) {
+        try connection.execute("BEGIN")
+        do throws(PostgresError) {
+            try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [.integer(lockKey(schema))])
+            try connection.execute(
+                """
+                CREATE TABLE IF NOT EXISTS \(schema.quoted).schema_migrations (
+                    version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)
+                """
+            )
+            let current = try version(connection, schema: schema)
+            if current < migration.version {
+                try connection.execute(migration.sql)
+                try connection.query(
+                    "INSERT INTO \(schema.quoted).schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    [.integer(Int64(migration.version)), .integer(Timestamp.now().milliseconds)]
+                )
+            }
+            try connection.execute("COMMIT")
+        } catch {
+            if connection.isOpen { _ = try? connection.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// The schema's version: 0 before its first migration.
+    private static func version(
+        _ connection: PostgresConnection,
+        schema: PostgresIdentifier
+    ) throws(PostgresError)
+        -> Int
+    {
+        let table = try connection.query(
+            "SELECT to_regclass($1) IS NOT NULL",
+            [.text("\(schema.quoted).schema_migrations")]
+        )
+        guard table.rows.first?.bool(0) == true else { return 0 }
+        let result = try connection.query("SELECT COALESCE(MAX(version), 0) FROM \(schema.quoted).schema_migrations")
+        return Int(result.rows.first?.int64(0) ?? 0)
+    }
+
+    private static func tooNew(_ version: Int, schema: PostgresIdentifier) -> PostgresError {
+        PostgresError(
+            .scope,
+            message: "the schema is at version \(version), newer than this host's \(latestVersion); upgrade the host",
+            context: "opening schema \(schema.quoted)"
+        )
+    }
+
+    private static func currentDatabase(_ connection: PostgresConnection) throws(PostgresError) -> String {
+        let name = try connection.query("SELECT current_database()").rows.first?.text(0) ?? "?"
+        return "\"\(name)\""
+    }
+
+    /// The advisory lock serialising migrations of `schema`: FNV-1a of its name, the same in every host.
+    static func lockKey(_ schema: PostgresIdentifier) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "cloacina.schema.\(schema.name)".utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return Int64(bitPattern: hash)
+    }
+}

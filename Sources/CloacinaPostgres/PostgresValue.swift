@@ -1,0 +1,80 @@
+/// A statement parameter, always sent to the server in text format.
+///
+/// Values are never interpolated into SQL: ``PostgresConnection/query(_:_:)`` passes them separately and the server
+/// parses them. Text cannot contain a NUL byte (libpq's text format ends a value at the first one), so such a value
+/// is refused rather than cut short.
+public enum PostgresValue: Sendable, Hashable {
+    case null
+    case text(String)
+    /// UTF-8 text given as bytes (JSON documents), sent without a detour through `String`.
+    case utf8([UInt8])
+    case integer(Int64)
+    case boolean(Bool)
+
+    /// A `text[]` array literal of `elements` (each quoted and escaped), for `= ANY($1::text[])`.
+    public static func textArray(_ elements: some Sequence<String>) -> PostgresValue {
+        var literal = "{"
+        var first = true
+        for element in elements {
+            if !first { literal += "," }
+            first = false
+            literal += "\""
+            for character in element.unicodeScalars {
+                if character == "\"" || character == "\\" { literal += "\\" }
+                literal.unicodeScalars.append(character)
+            }
+            literal += "\""
+        }
+        return .text(literal + "}")
+    }
+
+    /// The value's text-format bytes, without a terminating NUL; nil for SQL NULL.
+    var textBytes: [UInt8]? {
+        switch self {
+        case .null: return nil
+        case .text(let text): return Array(text.utf8)
+        case .utf8(let bytes): return bytes
+        case .integer(let integer): return Array(String(integer).utf8)
+        case .boolean(let boolean): return Array((boolean ? "true" : "false").utf8)
+        }
+    }
+}
+
+/// The rows a statement returned, read in full, and the number of rows it changed.
+public struct PostgresResult: Sendable {
+    public var rows: [PostgresRow]
+    /// What `PQcmdTuples` reported: rows inserted, updated, deleted or selected; 0 for other commands.
+    public var affectedRows: Int
+
+    public init(rows: [PostgresRow], affectedRows: Int) {
+        self.rows = rows
+        self.affectedRows = affectedRows
+    }
+}
+
+/// One row of a result: each column's text-format bytes, nil for NULL.
+public struct PostgresRow: Sendable, Hashable {
+    public var values: [[UInt8]?]
+
+    public init(values: [[UInt8]?]) {
+        self.values = values
+    }
+
+    /// The column's bytes; nil when NULL.
+    public func bytes(_ column: Int) -> [UInt8]? { values[column] }
+
+    /// The column as text; nil when NULL.
+    public func text(_ column: Int) -> String? {
+        values[column].map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The column as an integer; nil when NULL or not an integer.
+    public func int64(_ column: Int) -> Int64? {
+        text(column).flatMap { Int64($0) }
+    }
+
+    /// The column as a boolean (`t` or `f`); nil when NULL.
+    public func bool(_ column: Int) -> Bool? {
+        values[column].map { $0 == Array("t".utf8) || $0 == Array("true".utf8) }
+    }
+}

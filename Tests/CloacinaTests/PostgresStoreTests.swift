@@ -1,0 +1,440 @@
+import Cloacina
+import CloacinaStorage
+import CloacinaTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+@testable import CloacinaPostgres
+
+/// PostgreSQL-only behaviour that needs no server: names are refused before any connection is made, and
+/// connection strings are redacted.
+@Suite("PostgreSQL store without a server")
+struct PostgresNamingTests {
+    /// Nothing listens here: a store that tried to connect would fail with `unavailable`, not `schema`.
+    static let unreachable = "postgresql://nobody:secret@/nowhere?host=/nonexistent-cloacina-socket-dir&port=1"
+
+    @Test(
+        "invalid and reserved schema names are refused before any connection is made",
+        arguments: [
+            "bad\"name", "a;drop table x", "has space", String(repeating: "a", count: 64), "public", "PUBLIC",
+            "information_schema", "pg_x", "Pg_catalog", "", "1abc", "ünïcode", "a-b", "a.b",
+        ]
+    )
+    func refusedNames(_ name: String) throws {
+        do throws(StoreError) {
+            _ = try PostgresExecutionStore(url: Self.unreachable, schema: name)
+            Issue.record("schema name \"\(name)\" was accepted")
+        } catch {
+            #expect(error.code == .schema)
+            #expect(error.message.contains("refusing the schema name"))
+        }
+        #expect(!PostgresIdentifier.isValid(name))
+    }
+
+    @Test("valid names follow ^[A-Za-z_][A-Za-z0-9_]{0,62}$ and are quoted exactly")
+    func validNames() throws {
+        for name in ["a", "_x", "Tenant_42", String(repeating: "z", count: 63), "publicity", "pgx"] {
+            #expect(PostgresIdentifier.isValid(name))
+            #expect(try PostgresIdentifier(name).quoted == "\"\(name)\"")
+        }
+        // A valid name is only then tried against the server, which is not there.
+        #expect(throws: StoreError.self) { try PostgresExecutionStore(url: Self.unreachable, schema: "acme") }
+        do throws(StoreError) {
+            _ = try PostgresExecutionStore(url: Self.unreachable, schema: "acme")
+        } catch {
+            #expect(error.code == .unavailable)
+            #expect(!error.message.contains("secret"))
+        }
+    }
+
+    @Test("passwords in URLs and key=value strings are redacted")
+    func redaction() {
+        let cases: [(String, String)] = [
+            ("postgresql://app:s3cret@db:5432/x", "postgresql://app:***@db:5432/x"),
+            ("postgresql://app:p@ss@db/x?sslmode=require", "postgresql://app:***@db/x?sslmode=require"),
+            ("postgresql://db/x?user=app&password=s3cret&port=1", "postgresql://db/x?user=app&password=***&port=1"),
+            ("host=db password=s3cret user=app", "host=db password=*** user=app"),
+            ("host=db password = 'a b\\' c' user=app", "host=db password = *** user=app"),
+            ("host=db sslpassword=k1 password=k2", "host=db sslpassword=*** password=***"),
+            ("postgresql://app@db/x", "postgresql://app@db/x"),
+        ]
+        for (input, expected) in cases {
+            #expect(ConnectionStringRedaction.redact(input) == expected)
+            #expect(DatabaseLocation.redact(input) == expected)
+        }
+    }
+}
+
+/// PostgreSQL-only behaviour against the test server named by `CLOACINA_TEST_POSTGRES_URL`.
+@Suite("PostgreSQL store", .enabled(if: StoreBackend.postgresURL != nil, "needs CLOACINA_TEST_POSTGRES_URL"))
+struct PostgresStoreTests {
+    let url = StoreBackend.postgresURL ?? ""
+
+    /// A store on a fresh schema; the schema is dropped when `body` returns.
+    func withStore(
+        _ label: String,
+        poolSize: Int = 4,
+        _ body: (PostgresExecutionStore, String) throws -> Void
+    ) throws {
+        let schema = StoreBackend.uniqueSchemaName(label)
+        let store = try PostgresExecutionStore(url: url, schema: schema, poolSize: poolSize)
+        defer {
+            store.close()
+            StoreBackend.dropSchema(schema, url: url)
+        }
+        try body(store, schema)
+    }
+
+    static func execution(_ id: String, owner: String = "runner") -> ExecutionRecord {
+        ExecutionRecord(
+            id: id,
+            workflow: "flow",
+            package: nil,
+            definition: Array("{}".utf8),
+            status: .pending,
+            input: Array("{}".utf8),
+            createdAt: Timestamp(milliseconds: 1),
+            owner: owner
+        )
+    }
+
+    @Test("the database named in the URL is the one used")
+    func databaseFromURL() throws {
+        let admin = try PostgresConnection(url)
+        try admin.execute("DROP DATABASE IF EXISTS cloacina_other WITH (FORCE)")
+        try admin.execute("CREATE DATABASE cloacina_other")
+        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS cloacina_other WITH (FORCE)") }
+        let otherURL = PostgresTestURL.replacing(url, database: "cloacina_other")
+        let schema = StoreBackend.uniqueSchemaName("db")
+        let store = try PostgresExecutionStore(url: otherURL, schema: schema)
+        _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
+        store.close()
+
+        let other = try PostgresConnection(otherURL)
+        #expect(try other.query("SELECT current_database()").rows.first?.text(0) == "cloacina_other")
+        let tables = try other.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename",
+            [.text(schema)]
+        )
+        #expect(
+            tables.rows.map { $0.text(0) }
+                == ["execution_events", "executions", "schema_migrations", "task_executions"]
+        )
+        #expect(try other.query("SELECT id FROM \"\(schema)\".executions").rows.map { $0.text(0) } == ["e1"])
+        #expect(
+            try admin.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [.text(schema)]).rows.isEmpty
+        )
+    }
+
+    @Test("a key=value connection string works as libpq defines it")
+    func keywordConnectionString() throws {
+        let conninfo = try PostgresTestURL.keywordForm(url)
+        let schema = StoreBackend.uniqueSchemaName("kv")
+        let store = try PostgresExecutionStore(url: conninfo, schema: schema, poolSize: 1)
+        defer {
+            store.close()
+            StoreBackend.dropSchema(schema, url: url)
+        }
+        _ = try store.write([.insertExecution(Self.execution("kv"), tasks: [])], owner: "runner")
+        #expect(try store.execution("kv")?.id == "kv")
+    }
+
+    @Test("one schema's executions are invisible from another schema's store")
+    func isolation() throws {
+        try withStore("iso_a") { a, schemaA in
+            try withStore("iso_b") { b, schemaB in
+                _ = try a.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
+                #expect(try b.execution("e1") == nil)
+                #expect(try b.countExecutions(ExecutionQuery()) == 0)
+                #expect(
+                    try b.claimUnfinished(owner: "x", leaseUntil: .now(), now: .now(), ownerIsAlive: { _ in false })
+                        .isEmpty
+                )
+                #expect(try !b.requestCancel("e1"))
+                // The same id in the other schema is a different execution.
+                _ = try b.write([.insertExecution(Self.execution("e1", owner: "other"), tasks: [])], owner: "other")
+                #expect(try a.execution("e1")?.owner == "runner")
+                #expect(try b.execution("e1")?.owner == "other")
+                // Pooled sessions are confined to their schema: unqualified names resolve there.
+                let confined = try b.pool.withConnection { connection throws(PostgresError) in
+                    try connection.query("SELECT current_schema(), count(*) FROM executions").rows.first
+                }
+                #expect(confined?.text(0) == schemaB && confined?.int64(1) == 1)
+                #expect(schemaA != schemaB)
+            }
+        }
+    }
+
+    @Test("a session that cannot be confined to its schema is refused")
+    func confinement() throws {
+        let connection = try PostgresConnection(url)
+        #expect(throws: PostgresError.self) {
+            try PostgresSchema.confine(connection, to: PostgresIdentifier("no_such_schema_here"))
+        }
+        let schema = StoreBackend.uniqueSchemaName("missing")
+        do throws(StoreError) {
+            _ = try PostgresExecutionStore(url: url, schema: schema, createSchema: false)
+            Issue.record("a missing schema was opened without createSchema")
+        } catch {
+            #expect(error.code == .schema)
+        }
+    }
+
+    @Test("the pool replaces a connection the server terminated; the next operation succeeds")
+    func terminatedConnection() throws {
+        try withStore("killed", poolSize: 1) { store, _ in
+            _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
+            let admin = try PostgresConnection(url)
+            let killed = try store.pool.withConnection { connection throws(PostgresError) in connection.backendPID }
+            try PostgresTestURL.terminate(killed, using: admin)
+            #expect(try store.execution("e1")?.id == "e1")
+            let replacement = try store.pool.withConnection { connection throws(PostgresError) in connection.backendPID
+            }
+            #expect(replacement != killed)
+
+            // The same through a write, which runs in a transaction.
+            try PostgresTestURL.terminate(replacement, using: admin)
+            let lost = try store.write(
+                [.updateExecution(ExecutionUpdate(id: "e1", status: .running))],
+                owner: "runner"
+            )
+            #expect(lost.isEmpty)
+            #expect(try store.execution("e1")?.status == .running)
+        }
+    }
+
+    @Test("the bare pool drops a broken connection and connects again on the next checkout")
+    func poolReplacesBrokenConnection() throws {
+        let url = self.url
+        let pool = PostgresConnectionPool(size: 1) { () throws(PostgresError) in try PostgresConnection(url) }
+        defer { pool.close() }
+        let admin = try PostgresConnection(url)
+        let first = try pool.withConnection { connection throws(PostgresError) in connection.backendPID }
+        try PostgresTestURL.terminate(first, using: admin)
+        do throws(PostgresError) {
+            _ = try pool.withConnection { connection throws(PostgresError) in try connection.query("SELECT 1") }
+            Issue.record("a query on a terminated connection succeeded")
+        } catch {
+            #expect(error.isConnectionFailure)
+        }
+        let second = try pool.withConnection { connection throws(PostgresError) in
+            try connection.query("SELECT pg_backend_pid()").rows.first?.int64(0)
+        }
+        #expect(second != nil && second != Int64(first))
+    }
+
+    @Test("connection errors never show the password")
+    func noPasswordInErrors() async throws {
+        let secret = "s3cr3t-Pa55w0rd"
+        let withUserInfo = PostgresTestURL.replacing(url, password: secret, database: "no_such_database")
+        let keyword = try PostgresTestURL.keywordForm(url, database: "no_such_database") + " password=\(secret)"
+        for target in [withUserInfo, keyword] {
+            do throws(StoreError) {
+                _ = try PostgresExecutionStore(url: target, schema: "acme")
+                Issue.record("opened a database that does not exist")
+            } catch {
+                #expect(error.code == .unavailable)
+                #expect(error.message.contains("no_such_database"))
+                #expect(!error.message.contains(secret))
+                #expect(error.message.contains("***"))
+            }
+            do throws(PostgresError) {
+                _ = try PostgresConnection(target)
+            } catch {
+                #expect(!error.description.contains(secret))
+            }
+        }
+        let directory = try TemporaryDirectory("pg-redact")
+        var configuration = DefaultRunner.Configuration(databaseURL: withUserInfo)
+        configuration.packageCacheDirectory = directory.file("packages")
+        configuration.schema = "acme"
+        do throws(CloacinaError) {
+            _ = try await DefaultRunner(configuration: configuration)
+            Issue.record("a runner opened a database that does not exist")
+        } catch {
+            #expect(!"\(error)".contains(secret))
+        }
+    }
+
+    @Test("a schema written by a newer host is refused")
+    func newerSchemaRefused() throws {
+        try withStore("newer") { store, schema in
+            let admin = try PostgresConnection(url)
+            try admin.query(
+                "INSERT INTO \"\(schema)\".schema_migrations (version, applied_at) VALUES ($1, 0)",
+                [.integer(Int64(PostgresSchema.latestVersion + 1))]
+            )
+            do throws(StoreError) {
+                _ = try PostgresExecutionStore(url: url, schema: schema)
+                Issue.record("a newer schema was opened")
+            } catch {
+                #expect(error.code == .schema)
+                #expect(error.message.contains("newer"))
+            }
+        }
+    }
+
+    @Test("a batch whose COMMIT reply was lost is found committed and not applied again")
+    func lostCommitReply() throws {
+        try withStore("doubt_c") { store, _ in
+            _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
+            store.hooks.withLock { $0.loseNextCommitReply = true }
+            let lost = try store.write(
+                [
+                    .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
+                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "once", at: .init(milliseconds: 1))),
+                ],
+                owner: "runner"
+            )
+            #expect(lost.isEmpty)
+            #expect(try store.events(of: "e1").map(\.kind) == ["once"])
+            #expect(store.inDoubt.withLock { $0 == nil })
+        }
+    }
+
+    @Test("a batch whose connection died just before COMMIT is applied exactly once")
+    func connectionLostAtCommit() throws {
+        try withStore("doubt_a") { store, _ in
+            _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
+            let admin = try PostgresConnection(url)
+            let killed = Mutex<Int32?>(nil)
+            store.hooks.withLock { hooks in
+                hooks.beforeCommit = { pid in
+                    let first = killed.withLock { killed in
+                        defer { killed = killed ?? pid }
+                        return killed == nil
+                    }
+                    if first { try? PostgresTestURL.terminate(pid, using: admin) }
+                }
+            }
+            let lost = try store.write(
+                [
+                    .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
+                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "once", at: .init(milliseconds: 1))),
+                ],
+                owner: "runner"
+            )
+            store.hooks.withLock { $0.beforeCommit = nil }
+            #expect(killed.withLock { $0 } != nil)
+            #expect(lost.isEmpty)
+            #expect(try store.events(of: "e1").map(\.kind) == ["once"])
+            #expect(try store.execution("e1")?.status == .running)
+        }
+    }
+
+    @Test("concurrent hosts opening one new schema create and migrate it once")
+    func concurrentMigrations() throws {
+        let url = self.url
+        let schema = StoreBackend.uniqueSchemaName("migrate")
+        defer { StoreBackend.dropSchema(schema, url: url) }
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            do throws(StoreError) {
+                let store = try PostgresExecutionStore(url: url, schema: schema, poolSize: 1)
+                store.close()
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let admin = try PostgresConnection(url)
+        let versions = try admin.query("SELECT version FROM \"\(schema)\".schema_migrations ORDER BY version")
+        #expect(versions.rows.map { $0.int64(0) } == (1...PostgresSchema.latestVersion).map { Int64($0) })
+    }
+
+    @Test("a role that may only use an existing schema opens it; missing privileges are named")
+    func restrictedRole() throws {
+        try withStore("roles") { _, schema in
+            let admin = try PostgresConnection(url)
+            let role = StoreBackend.uniqueSchemaName("role")
+            try admin.execute("CREATE ROLE \(role) LOGIN")
+            let bare = StoreBackend.uniqueSchemaName("bare")
+            defer {
+                StoreBackend.dropSchema(bare, url: url)
+                _ = try? admin.execute("DROP OWNED BY \(role); DROP ROLE \(role)")
+            }
+            try admin.execute(
+                """
+                GRANT USAGE ON SCHEMA "\(schema)" TO \(role);
+                GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "\(schema)" TO \(role);
+                CREATE SCHEMA "\(bare)";
+                GRANT USAGE ON SCHEMA "\(bare)" TO \(role);
+                """
+            )
+            let roleURL = PostgresTestURL.replacing(url, user: role)
+
+            let tenant = try PostgresExecutionStore(url: roleURL, schema: schema)
+            _ = try tenant.write(
+                [
+                    .insertExecution(Self.execution("e1"), tasks: []),
+                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "created", at: .init(milliseconds: 1))),
+                ],
+                owner: "runner"
+            )
+            #expect(try tenant.events(of: "e1").map(\.kind) == ["created"])
+            tenant.close()
+
+            do throws(StoreError) {
+                _ = try PostgresExecutionStore(url: roleURL, schema: bare)
+                Issue.record("a role without CREATE on the schema created tables")
+            } catch {
+                #expect(error.message.contains("may not create tables"))
+            }
+            do throws(StoreError) {
+                _ = try PostgresExecutionStore(url: roleURL, schema: StoreBackend.uniqueSchemaName("nocreate"))
+                Issue.record("a role without CREATE on the database created a schema")
+            } catch {
+                #expect(error.message.contains("may not create schemas"))
+            }
+        }
+    }
+}
+
+/// Test-server URL surgery and session control.
+enum PostgresTestURL {
+    /// `url` (`postgresql://[user[:password]@][host]/database?parameters`) with its user, password or database
+    /// replaced; the parameters (host directory, port) are kept.
+    static func replacing(
+        _ url: String,
+        user: String? = nil,
+        password: String? = nil,
+        database: String? = nil
+    ) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let queryStart = url[scheme.upperBound...].firstIndex(of: "?") ?? url.endIndex
+        let slash = url[scheme.upperBound..<queryStart].firstIndex(of: "/") ?? queryStart
+        let authority = url[scheme.upperBound..<slash]
+        var host = String(authority)
+        var currentUser: String?
+        if let at = authority.lastIndex(of: "@") {
+            currentUser = authority[..<at].split(separator: ":", maxSplits: 1).first.map(String.init)
+            host = String(authority[authority.index(after: at)...])
+        }
+        var userInfo = user ?? currentUser ?? ""
+        if let password { userInfo += ":\(password)" }
+        let path = database.map { "/\($0)" } ?? String(url[slash..<queryStart])
+        return String(url[..<scheme.upperBound]) + (userInfo.isEmpty ? "" : "\(userInfo)@") + host + path
+            + String(url[queryStart...])
+    }
+
+    /// The test URL as a libpq `key=value` string (host, port, user, database).
+    static func keywordForm(_ url: String, database: String? = nil) throws -> String {
+        let parsed = try #require(URLComponents(string: url))
+        var parts: [String] = []
+        if let host = parsed.host, !host.isEmpty { parts.append("host=\(host)") }
+        for item in parsed.queryItems ?? [] {
+            if let value = item.value { parts.append("\(item.name)=\(value)") }
+        }
+        if let user = parsed.user { parts.append("user=\(user)") }
+        let path = parsed.path.hasPrefix("/") ? String(parsed.path.dropFirst()) : parsed.path
+        parts.append("dbname=\(database ?? path)")
+        return parts.joined(separator: " ")
+    }
+
+    /// Terminates the backend `pid` and waits (up to 10 s) until it is gone.
+    static func terminate(_ pid: Int32, using admin: PostgresConnection) throws {
+        let result = try admin.query("SELECT pg_terminate_backend($1::int, 10000)", [.integer(Int64(pid))])
+        #expect(result.rows.first?.bool(0) == true)
+    }
+}
