@@ -234,6 +234,31 @@ public final class SQLiteExecutionStore: ExecutionStore {
         }.first ?? 0
     }
 
+    public func statistics() throws(StoreError) -> ExecutionStatistics {
+        let (counts, durations) = try withReader { connection throws(SQLiteError) in
+            let counts = try connection.query("SELECT status, COUNT(*) FROM executions GROUP BY status") {
+                ($0.text(0), Int($0.int64(1)))
+            }
+            let durations =
+                try connection.query(
+                    """
+                    SELECT COALESCE(SUM(completed_at - started_at), 0), COUNT(*) FROM executions
+                    WHERE completed_at IS NOT NULL AND started_at IS NOT NULL
+                    """
+                ) { ($0.int64(0), $0.int64(1)) }.first ?? (0, 0)
+            return (counts, durations)
+        }
+        var statistics = ExecutionStatistics()
+        for (name, count) in counts {
+            guard let status = ExecutionStatus(rawValue: name) else {
+                throw StoreError(.corrupt, "executions have unknown status \"\(name)\"")
+            }
+            statistics.countsByStatus[status] = count
+        }
+        if durations.1 > 0 { statistics.averageDuration = .milliseconds(durations.0 / durations.1) }
+        return statistics
+    }
+
     public func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] {
         try withReader { connection throws(SQLiteError) in
             try connection.query(

@@ -28,6 +28,9 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// The number of executions matching `query`'s filters (its paging is ignored).
     func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int
 
+    /// Counts by status and the average duration of ended executions.
+    func statistics() throws(StoreError) -> ExecutionStatistics
+
     /// The history of an execution, oldest first.
     func events(of executionID: String) throws(StoreError) -> [ExecutionEvent]
 
@@ -63,4 +66,17 @@ public protocol ExecutionStore: AnyObject, Sendable {
 
     /// Closes connections; the store must not be used afterwards.
     func close()
+}
+
+extension ExecutionStore {
+    /// Counts by status from ``countExecutions(_:)``, without an average: for stores that have no aggregate query
+    /// of their own.
+    public func statistics() throws(StoreError) -> ExecutionStatistics {
+        var counts: [ExecutionStatus: Int] = [:]
+        for status in ExecutionStatus.allCases {
+            let count = try countExecutions(ExecutionQuery(statuses: [status]))
+            if count > 0 { counts[status] = count }
+        }
+        return ExecutionStatistics(countsByStatus: counts)
+    }
 }

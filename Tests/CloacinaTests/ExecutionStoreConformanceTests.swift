@@ -293,6 +293,37 @@ struct ExecutionStoreConformanceTests {
         }
     }
 
+    @Test("statistics count by status and average the durations of ended executions", arguments: StoreBackend.available)
+    func statistics(_ backend: StoreBackend) throws {
+        try Self.with(backend, "statistics") { (opened: OpenedStore) throws in
+            let store = opened.store
+            #expect(try store.statistics() == ExecutionStatistics())
+            var records: [ExecutionRecord] = []
+            for (index, (status, duration)) in [
+                (ExecutionStatus.completed, 100), (.completed, 300), (.failed, 500), (.running, nil), (.pending, nil),
+                (.cancelled, nil),
+            ].enumerated() {
+                var record = Self.execution("e\(index)", status: status)
+                if let duration {
+                    record.startedAt = Timestamp(milliseconds: 5_000)
+                    record.completedAt = Timestamp(milliseconds: 5_000 + Int64(duration))
+                } else if status == .running {
+                    record.startedAt = Timestamp(milliseconds: 5_000)
+                } else if status == .cancelled {
+                    // Cancelled before it started: it has no duration to average.
+                    record.completedAt = Timestamp(milliseconds: 6_000)
+                }
+                records.append(record)
+            }
+            _ = try store.write(records.map { .insertExecution($0, tasks: []) }, owner: Self.owner)
+            let statistics = try store.statistics()
+            #expect(statistics.countsByStatus == [.completed: 2, .failed: 1, .running: 1, .pending: 1, .cancelled: 1])
+            #expect(statistics.total == 6)
+            #expect(statistics.unfinished == 2)
+            #expect(statistics.averageDuration == .milliseconds(300))
+        }
+    }
+
     @Test("claims take unfinished executions no live runner owns, and only those", arguments: StoreBackend.available)
     func claims(_ backend: StoreBackend) throws {
         try Self.with(backend, "claims") { (opened: OpenedStore) throws in

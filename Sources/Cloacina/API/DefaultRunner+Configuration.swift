@@ -26,6 +26,9 @@ extension DefaultRunner {
         public var packageCacheDirectory: String
         /// Packages compiled into this program, registered before unfinished executions are resumed.
         public var embeddedPackages: [WorkflowPackage]
+        /// Package files already loaded (by ``PackageLoader``), registered before unfinished executions are resumed.
+        /// Loaded packages can be shared by any number of runners.
+        public var packages: [LoadedPackage]
         /// Whether to resume unfinished executions (left by a crashed or stopped runner) on start.
         public var resumeUnfinished: Bool
         /// How long a claim on an execution lasts without renewal; renewed every third of it while running.
@@ -51,6 +54,7 @@ extension DefaultRunner {
             self.dbPoolSize = 4
             self.packageCacheDirectory = Self.defaultPackageCache
             self.embeddedPackages = []
+            self.packages = []
             self.resumeUnfinished = true
             self.leaseDuration = .seconds(30)
             self.shutdownTimeout = .seconds(30)
@@ -118,6 +122,7 @@ extension DefaultRunner {
         public func dbPoolSize(_ size: Int) -> Builder { with { $0.dbPoolSize = size } }
         public func packageCacheDirectory(_ path: String) -> Builder { with { $0.packageCacheDirectory = path } }
         public func register(_ package: WorkflowPackage) -> Builder { with { $0.embeddedPackages.append(package) } }
+        public func register(package: LoadedPackage) -> Builder { with { $0.packages.append(package) } }
         public func resumeUnfinished(_ resume: Bool) -> Builder { with { $0.resumeUnfinished = resume } }
         public func logger(_ logger: Logger) -> Builder { with { $0.logger = logger } }
 

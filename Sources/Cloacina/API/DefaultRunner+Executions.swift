@@ -56,6 +56,18 @@ extension DefaultRunner {
         }
     }
 
+    /// Counts by status and the average duration of ended executions, computed by the store.
+    public func statistics() async throws(CloacinaError) -> ExecutionStatistics {
+        let store = runtime.store
+        return try await runtime.blocking { () throws(CloacinaError) in
+            do throws(StoreError) {
+                return try store.statistics()
+            } catch {
+                throw CloacinaError(error)
+            }
+        }
+    }
+
     /// An execution's recorded history, oldest first.
     public func events(of id: String) async throws(CloacinaError) -> [ExecutionEvent] {
         let store = runtime.store

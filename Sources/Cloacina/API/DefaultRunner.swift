@@ -58,11 +58,27 @@ public final class DefaultRunner: Sendable {
             logger: configuration.logger,
             observer: configuration.observer
         )
-        for package in configuration.embeddedPackages { try register(package) }
         scheduleHeartbeat()
-        if configuration.resumeUnfinished {
-            _ = try await resumeUnfinished()
+        do throws(CloacinaError) {
+            for package in configuration.embeddedPackages { try register(package) }
+            for package in configuration.packages { try register(package: package) }
+            if configuration.resumeUnfinished {
+                _ = try await resumeUnfinished()
+            }
+        } catch {
+            // Nothing may outlive a runner that failed to start: its threads and its store.
+            await shutdown(timeout: .zero)
+            throw error
         }
+    }
+
+    /// A runner for the PostgreSQL schema `schema` at `databaseURL`, with the default configuration: the schema and
+    /// its tables are created when missing (if the role may), and every statement is scoped to it.
+    public static func withSchema(_ databaseURL: String, _ schema: String) async throws(CloacinaError) -> DefaultRunner
+    {
+        var configuration = Configuration(databaseURL: databaseURL)
+        configuration.schema = schema
+        return try await DefaultRunner(configuration: configuration)
     }
 
     /// A runner with the default configuration for `databaseURL`.

@@ -1,0 +1,149 @@
+internal import CloacinaPostgres
+public import CloacinaStorage
+internal import Synchronization
+
+/// Runners for the tenants of one deployment: each tenant's runner is created on first use and reused after.
+///
+/// Concurrency-safe: callers asking for the same tenant at once share one creation; a creation that fails is
+/// forgotten, so the next call tries again. Every runner is made from one template configuration (concurrency,
+/// time limits, packages), with the tenant's own storage: a schema per tenant in one PostgreSQL database, or a
+/// SQLite file per tenant in one directory. It does not create tenants' roles; that is ``DatabaseAdmin``.
+public final class TenantManager: Sendable {
+    /// Where each tenant's state lives.
+    public enum Storage: Sendable, Hashable {
+        /// A schema per tenant, named as the tenant, in the PostgreSQL database at `url`.
+        case postgresSchemas(url: String)
+        /// A SQLite file `<directory>/<tenant>.db` per tenant.
+        case sqliteFiles(directory: String)
+    }
+
+    public let storage: Storage
+    /// What every tenant's runner is configured with, but for its database and tenant name.
+    public let template: DefaultRunner.Configuration
+    private let state = Mutex(State())
+
+    private struct State {
+        var runners: [String: Task<DefaultRunner, any Error>] = [:]
+        var closed = false
+    }
+
+    /// A manager for `storage`; runners copy `template` (its database URL and schema are replaced per tenant).
+    public init(storage: Storage, template: DefaultRunner.Configuration = DefaultRunner.Configuration(databaseURL: ""))
+    {
+        self.storage = storage
+        self.template = template
+    }
+
+    /// A schema per tenant in the PostgreSQL database at `databaseURL` (as in the seed documents' examples), or a
+    /// file per tenant beside a SQLite URL's file.
+    public convenience init(databaseURL: String) throws(CloacinaError) {
+        switch try DatabaseLocation(url: databaseURL) {
+        case .postgres(let url): self.init(storage: .postgresSchemas(url: url))
+        case .sqlite(let path): self.init(storage: .sqliteFiles(directory: FileSystem.parent(of: path)))
+        }
+    }
+
+    /// Throws `invalidInput` naming the problem when `tenant` cannot name a tenant of this storage.
+    public func validate(_ tenant: String) throws(CloacinaError) {
+        switch storage {
+        case .sqliteFiles:
+            try SQLiteTenantManager.validate(tenant)
+        case .postgresSchemas:
+            do {
+                _ = try PostgresIdentifier(tenant, kind: "tenant")
+            } catch {
+                throw CloacinaError(.invalidInput, error.message)
+            }
+        }
+    }
+
+    /// The configuration of `tenant`'s runner.
+    public func configuration(for tenant: String) -> DefaultRunner.Configuration {
+        var configuration = template
+        configuration.tenant = tenant
+        switch storage {
+        case .postgresSchemas(let url):
+            configuration.databaseURL = url
+            configuration.schema = tenant
+        case .sqliteFiles(let directory):
+            configuration.databaseURL = "sqlite://\(directory)/\(tenant).db"
+            configuration.schema = nil
+        }
+        return configuration
+    }
+
+    /// `tenant`'s runner, created (and its unfinished executions resumed) on first use.
+    public func runner(for tenant: String) async throws(CloacinaError) -> DefaultRunner {
+        try validate(tenant)
+        let creation = try state.withLock { state throws(CloacinaError) in
+            guard !state.closed else { throw CloacinaError(.shuttingDown, "the tenant manager is shutting down") }
+            if let existing = state.runners[tenant] { return existing }
+            let configuration = configuration(for: tenant)
+            let creation = Task { try await DefaultRunner(configuration: configuration) }
+            state.runners[tenant] = creation
+            return creation
+        }
+        do {
+            return try await creation.value
+        } catch {
+            state.withLock { state in
+                if state.runners[tenant] == creation { state.runners[tenant] = nil }
+            }
+            throw error as? CloacinaError ?? CloacinaError(.configuration, "\(error)")
+        }
+    }
+
+    /// Runs `workflow` for `tenant` and waits for its result.
+    public func executeForTenant(
+        _ tenant: String,
+        _ workflow: String,
+        context: [String: JSONValue] = [:]
+    ) async throws(CloacinaError) -> ExecutionResult {
+        try await runner(for: tenant).execute(workflow, context: context)
+    }
+
+    /// Figures about `tenant`'s executions, computed by its database.
+    public func tenantMetrics(_ tenant: String) async throws(CloacinaError) -> TenantMetrics {
+        let statistics = try await runner(for: tenant).statistics()
+        return TenantMetrics(
+            activeExecutions: statistics.unfinished,
+            totalExecutions: statistics.total,
+            averageExecutionTime: statistics.averageDuration,
+            executionsByStatus: statistics.countsByStatus
+        )
+    }
+
+    /// The tenants whose runners are open (or opening) here.
+    public var openTenants: [String] { state.withLock { $0.runners.keys.sorted() } }
+
+    /// Shuts `tenant`'s runner down (see ``DefaultRunner/shutdown(timeout:)``) and forgets it; the next use opens a
+    /// new one. Does nothing when it is not open.
+    public func close(_ tenant: String, timeout: Duration? = nil) async {
+        guard let creation = state.withLock({ $0.runners.removeValue(forKey: tenant) }) else { return }
+        await (try? creation.value)?.shutdown(timeout: timeout)
+    }
+
+    /// Takes no new tenants and shuts every runner down, at most `timeout` each, all at once.
+    public func shutdown(timeout: Duration? = nil) async {
+        let creations = state.withLock { state in
+            state.closed = true
+            defer { state.runners.removeAll() }
+            return Array(state.runners.values)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for creation in creations {
+                group.addTask { await (try? creation.value)?.shutdown(timeout: timeout) }
+            }
+        }
+    }
+}
+
+/// Figures about one tenant's executions, as in the seed documents.
+public struct TenantMetrics: Sendable, Hashable {
+    /// Executions that have not ended (pending or running).
+    public var activeExecutions: Int
+    public var totalExecutions: Int
+    /// The mean time from start to end of ended executions; nil before any ended.
+    public var averageExecutionTime: Duration?
+    public var executionsByStatus: [ExecutionStatus: Int]
+}
