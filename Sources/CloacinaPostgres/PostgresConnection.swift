@@ -15,7 +15,7 @@ internal import Glibc
 /// so that a lock can hold it. It does no retrying and no reconnecting; a failure tells by
 /// ``PostgresError/isConnectionFailure`` whether the connection is still usable, and the caller decides.
 public final class PostgresConnection: @unchecked Sendable {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     /// The connection string with its passwords replaced by `***`, for messages.
     public let location: String
     /// The connection's password, scrubbed from libpq's messages; nil when the string names none.
@@ -69,6 +69,19 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one statement with `parameters` bound to `$1`, `$2`, … in text format.
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
+        let result = try withParameters(parameters, for: sql) { count, values in
+            PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
+        }
+        return try consume(result, sql)
+    }
+
+    /// Calls `body` with `parameters` as the count and NUL-terminated text values libpq takes; refuses values
+    /// with a NUL byte.
+    func withParameters<R>(
+        _ parameters: [PostgresValue],
+        for sql: String,
+        _ body: (Int32, [UnsafePointer<CChar>?]) -> R
+    ) throws(PostgresError) -> R {
         var buffer: [CChar] = []
         var offsets: [Int?] = []
         offsets.reserveCapacity(parameters.count)
@@ -89,11 +102,9 @@ public final class PostgresConnection: @unchecked Sendable {
             buffer.append(0)
         }
         if buffer.isEmpty { buffer.append(0) }
-        let result = buffer.withUnsafeBufferPointer { base -> OpaquePointer? in
-            let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { base.baseAddress! + $0 } }
-            return PQexecParams(handle, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
+        return buffer.withUnsafeBufferPointer { base in
+            body(Int32(parameters.count), offsets.map { offset in offset.map { base.baseAddress! + $0 } })
         }
-        return try consume(result, sql)
     }
 
     private func consume(_ result: OpaquePointer?, _ sql: String) throws(PostgresError) -> PostgresResult {
@@ -102,6 +113,11 @@ public final class PostgresConnection: @unchecked Sendable {
             throw PostgresError(.connection, message: lastError, context: context)
         }
         defer { PQclear(result) }
+        return try read(result, context: context)
+    }
+
+    /// The rows of `result` (which the caller clears), or its error.
+    func read(_ result: OpaquePointer, context: String) throws(PostgresError) -> PostgresResult {
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY else {
             throw error(from: result, context: context)
@@ -120,9 +136,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 }
                 let length = Int(PQgetlength(result, row, column))
                 let value = PQgetvalue(result, row, column)
-                values.append(
-                    value.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? []
-                )
+                values.append(value.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? [])
             }
             rows.append(PostgresRow(values: values))
         }
@@ -130,7 +144,7 @@ public final class PostgresConnection: @unchecked Sendable {
         return PostgresResult(rows: rows, affectedRows: affected)
     }
 
-    private func error(from result: OpaquePointer, context: String) -> PostgresError {
+    func error(from result: OpaquePointer, context: String) -> PostgresError {
         func field(_ code: Character) -> String? {
             PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
         }
@@ -151,7 +165,7 @@ public final class PostgresConnection: @unchecked Sendable {
         )
     }
 
-    private var lastError: String {
+    var lastError: String {
         let message = Self.trimmed(String(cString: PQerrorMessage(handle)))
         return Self.scrubbed(message.isEmpty ? "the connection to the server was lost" : message, password: password)
     }

@@ -5,6 +5,7 @@ internal import Synchronization
 ///
 /// A batch runs in one transaction: the rows whose ownership it checks are locked (`FOR UPDATE`, in id order so two
 /// writers cannot deadlock on them) until it commits, so no claim can slip in between the check and the write.
+/// Statements go through libpq's pipeline mode: a batch of any common size takes two round trips.
 /// The transaction id is read before `COMMIT`; when the connection breaks during `COMMIT`, `txid_status` on a new
 /// connection says whether it committed (done), aborted (run the batch again) or is still running (ask again).
 /// When the server cannot be asked before ``PostgresExecutionStore/retryTimeout`` passes, the batch is remembered
@@ -28,6 +29,7 @@ extension PostgresExecutionStore {
     }
 
     public func write(_ writes: [StoreWrite], owner: String) throws(StoreError) -> Set<String> {
+        guard !writes.isEmpty else { return [] }
         var backoff = RetryBackoff(timeout: retryTimeout)
         if let doubt = inDoubt.withLock({ $0 }) {
             if doubt.writes == writes && doubt.owner == owner {
@@ -62,23 +64,49 @@ extension PostgresExecutionStore {
         }
     }
 
-    /// Runs the batch in a transaction on `connection`.
+    /// Runs the batch in a transaction on `connection`, in two pipelined round trips (more for large batches):
+    /// begin, read the transaction id and lock the rows whose ownership counts; then every write and `COMMIT`.
     private func attempt(
         _ writes: [StoreWrite],
         owner: String,
         on connection: PostgresConnection
     ) throws(PostgresError) -> Attempt {
-        let begun = try connection.execute("BEGIN; SELECT txid_current()")
-        guard let transaction = begun.rows.first?.int64(0) else {
-            _ = try? connection.execute("ROLLBACK")
-            throw PostgresError(.server, message: "txid_current() returned nothing", context: "beginning a batch")
+        let checked = Self.executionsToCheck(writes)
+        var opening = [PostgresStatement("BEGIN"), PostgresStatement("SELECT txid_current()")]
+        if !checked.isEmpty {
+            opening.append(
+                PostgresStatement(
+                    "SELECT id, claimed_by FROM \(executionsTable) WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                    [.textArray(checked.sorted())]
+                )
+            )
         }
-        let lost: Set<String>
+        let transaction: Int64
+        let owned: Set<String>
         do throws(PostgresError) {
-            lost = try apply(writes, owner: owner, on: connection)
+            let results = try connection.pipeline(opening)
+            guard let id = results[1].rows.first?.int64(0) else {
+                throw PostgresError(.server, message: "txid_current() returned nothing", context: "beginning a batch")
+            }
+            transaction = id
+            owned = Set(
+                (results.count > 2 ? results[2].rows : []).filter { $0.text(1) == owner }.map { $0.text(0) ?? "" }
+            )
         } catch {
-            if connection.isOpen && !connection.isIdle { _ = try? connection.execute("ROLLBACK") }
+            Self.rollBack(connection)
             throw error
+        }
+        let (statements, lost) = plan(writes, owner: owner, owned: owned)
+        let segments = stride(from: 0, to: statements.count, by: Self.segmentLength).map {
+            Array(statements[$0..<min($0 + Self.segmentLength, statements.count)])
+        }
+        for segment in segments.dropLast() {
+            do throws(PostgresError) {
+                _ = try connection.pipeline(segment)
+            } catch {
+                Self.rollBack(connection)
+                throw error
+            }
         }
         let hooks = self.hooks.withLock { hooks in
             defer { hooks.loseNextCommitReply = false }
@@ -86,12 +114,38 @@ extension PostgresExecutionStore {
         }
         hooks.beforeCommit?(connection.backendPID)
         do throws(PostgresError) {
-            try connection.execute("COMMIT")
+            // The last writes and COMMIT in one round trip: a broken connection here leaves the outcome unknown.
+            _ = try connection.pipeline((segments.last ?? []) + [PostgresStatement("COMMIT")])
         } catch  where error.isConnectionFailure {
             return .inDoubt(transaction: transaction, lost: lost)
+        } catch {
+            Self.rollBack(connection)
+            throw error
         }
         if hooks.loseNextCommitReply { return .inDoubt(transaction: transaction, lost: lost) }
         return .committed(lost)
+    }
+
+    /// Statements per pipeline round trip: enough to make most batches one, few enough that results never fill
+    /// the socket buffers while statements are still being sent.
+    private static let segmentLength = 200
+
+    private static func rollBack(_ connection: PostgresConnection) {
+        if connection.isOpen && !connection.isIdle { _ = try? connection.execute("ROLLBACK") }
+    }
+
+    /// The executions whose ownership the batch depends on: those it changes before (or without) inserting them.
+    private static func executionsToCheck(_ writes: [StoreWrite]) -> Set<String> {
+        var insertedSoFar: Set<String> = []
+        var checked: Set<String> = []
+        for write in writes {
+            if case .insertExecution = write {
+                insertedSoFar.insert(write.executionID)
+            } else if !insertedSoFar.contains(write.executionID) {
+                checked.insert(write.executionID)
+            }
+        }
+        return checked
     }
 
     /// Asks the server what became of `doubt`'s transaction until it knows or the backoff gives up.
@@ -129,39 +183,22 @@ extension PostgresExecutionStore {
         )
     }
 
-    /// Applies the batch's writes in order, skipping those to executions `owner` does not own (other than those the
-    /// batch inserts); returns the ids skipped.
-    private func apply(
+    /// The statements applying the batch's writes in order, skipping those to executions `owner` does not own
+    /// (other than those the batch inserts), and the ids skipped. Consecutive events share one INSERT.
+    private func plan(
         _ writes: [StoreWrite],
         owner: String,
-        on connection: PostgresConnection
-    ) throws(PostgresError) -> Set<String> {
-        // Ownership is checked (and locked) up front for every execution the batch changes before inserting it.
-        var insertedSoFar: Set<String> = []
-        var checked: Set<String> = []
-        for write in writes {
-            if case .insertExecution = write {
-                insertedSoFar.insert(write.executionID)
-            } else if !insertedSoFar.contains(write.executionID) {
-                checked.insert(write.executionID)
-            }
-        }
-        var owned: Set<String> = []
-        if !checked.isEmpty {
-            let rows = try connection.query(
-                "SELECT id, claimed_by FROM \(executionsTable) WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
-                [.textArray(checked.sorted())]
-            ).rows
-            for row in rows where row.text(1) == owner { owned.insert(row.text(0) ?? "") }
-        }
+        owned: Set<String>
+    ) -> (statements: [PostgresStatement], lost: Set<String>) {
+        var statements: [PostgresStatement] = []
         var inserted: Set<String> = []
         var lost: Set<String> = []
         var events: [ExecutionEvent] = []
         for write in writes {
             let id = write.executionID
             if case .insertExecution(let record, let tasks) = write {
-                try insertEvents(&events, on: connection)
-                try insert(record, tasks: tasks, owner: owner, on: connection)
+                statements += insertEvents(&events)
+                statements += insert(record, tasks: tasks, owner: owner)
                 inserted.insert(id)
                 continue
             }
@@ -173,41 +210,41 @@ extension PostgresExecutionStore {
                 events.append(event)
                 continue
             }
-            try insertEvents(&events, on: connection)
-            try update(write, on: connection)
+            statements += insertEvents(&events)
+            if let statement = update(write) { statements.append(statement) }
         }
-        try insertEvents(&events, on: connection)
-        return lost
+        statements += insertEvents(&events)
+        return (statements, lost)
     }
 
-    private func insert(
-        _ record: ExecutionRecord,
-        tasks: [TaskRecord],
-        owner: String,
-        on connection: PostgresConnection
-    ) throws(PostgresError) {
-        try connection.query(
-            "INSERT INTO \(executionsTable) (\(Self.executionColumns)) VALUES \(Self.placeholders(rows: 1, columns: 16))",
-            Self.executionValues(record, owner: owner)
-        )
-        // Many rows per statement (well under PostgreSQL's 65 535 parameters), in one round trip each.
+    private func insert(_ record: ExecutionRecord, tasks: [TaskRecord], owner: String) -> [PostgresStatement] {
+        var statements = [
+            PostgresStatement(
+                "INSERT INTO \(executionsTable) (\(Self.executionColumns)) VALUES \(Self.placeholders(rows: 1, columns: 16))",
+                Self.executionValues(record, owner: owner)
+            )
+        ]
+        // Many rows per statement, well under PostgreSQL's 65 535 parameters.
         for start in stride(from: 0, to: tasks.count, by: 1000) {
             let chunk = tasks[start..<min(start + 1000, tasks.count)]
-            try connection.query(
-                "INSERT INTO \(tasksTable) (\(Self.taskColumns)) VALUES \(Self.placeholders(rows: chunk.count, columns: 11))",
-                chunk.flatMap(Self.taskValues)
+            statements.append(
+                PostgresStatement(
+                    "INSERT INTO \(tasksTable) (\(Self.taskColumns)) VALUES \(Self.placeholders(rows: chunk.count, columns: 11))",
+                    chunk.flatMap(Self.taskValues)
+                )
             )
         }
+        return statements
     }
 
-    /// Inserts the queued events, in order, in as few statements as possible, and empties the queue.
-    private func insertEvents(_ events: inout [ExecutionEvent], on connection: PostgresConnection) throws(PostgresError)
-    {
-        guard !events.isEmpty else { return }
+    /// Inserts for the queued events, in order, and empties the queue.
+    private func insertEvents(_ events: inout [ExecutionEvent]) -> [PostgresStatement] {
+        guard !events.isEmpty else { return [] }
+        defer { events.removeAll(keepingCapacity: true) }
         // The rows of one INSERT … VALUES take their identity values in the order listed.
-        for start in stride(from: 0, to: events.count, by: 1000) {
+        return stride(from: 0, to: events.count, by: 1000).map { start in
             let chunk = events[start..<min(start + 1000, events.count)]
-            try connection.query(
+            return PostgresStatement(
                 """
                 INSERT INTO \(eventsTable) (execution_id, task_id, kind, attempt, detail, created_at)
                 VALUES \(Self.placeholders(rows: chunk.count, columns: 6))
@@ -215,15 +252,14 @@ extension PostgresExecutionStore {
                 chunk.flatMap(Self.eventValues)
             )
         }
-        events.removeAll(keepingCapacity: true)
     }
 
-    private func update(_ write: StoreWrite, on connection: PostgresConnection) throws(PostgresError) {
+    private func update(_ write: StoreWrite) -> PostgresStatement? {
         switch write {
         case .insertExecution, .appendEvent:
-            return
+            return nil
         case .updateExecution(let update):
-            try connection.query(
+            return PostgresStatement(
                 """
                 UPDATE \(executionsTable) SET status = $1, started_at = COALESCE($2::bigint, started_at),
                     completed_at = COALESCE($3::bigint, completed_at),
@@ -237,7 +273,7 @@ extension PostgresExecutionStore {
             )
         case .updateTask(let task):
             let values = Self.taskValues(task)
-            try connection.query(
+            return PostgresStatement(
                 """
                 UPDATE \(tasksTable) SET status = $1, attempt = $2, max_attempts = $3, next_retry_at = $4,
                     started_at = $5, completed_at = $6, error = $7, output = $8

@@ -1,4 +1,5 @@
 import Cloacina
+import CloacinaSDK
 import CloacinaStorage
 import CloacinaTestSupport
 import Foundation
@@ -255,6 +256,45 @@ struct PostgresStoreTests {
         } catch {
             #expect(!"\(error)".contains(secret))
         }
+    }
+
+    @Test("runners for two tenant schemas run workflows, each seeing only its own executions")
+    func runnersPerSchema() async throws {
+        let package = WorkflowPackage(name: "pg", version: "1") {
+            Workflow("chain") {
+                WorkflowTask("first") { ctx in ctx["n"] = 1 }
+                WorkflowTask("second", dependsOn: "first") { ctx in ctx["n"] = .int(try ctx.int("n") + 1) }
+            }
+        }
+        let directory = try TemporaryDirectory("pg-runner")
+        let schemas = [StoreBackend.uniqueSchemaName("tenant_a"), StoreBackend.uniqueSchemaName("tenant_b")]
+        defer { for schema in schemas { StoreBackend.dropSchema(schema, url: url) } }
+        var runners: [DefaultRunner] = []
+        for schema in schemas {
+            var configuration = DefaultRunner.Configuration(databaseURL: url)
+            configuration.packageCacheDirectory = directory.file("packages")
+            configuration.embeddedPackages = [package]
+            configuration.schema = schema
+            configuration.dbPoolSize = 2
+            runners.append(try await DefaultRunner(configuration: configuration))
+        }
+        let a = try await runners[0].execute("chain", context: ["tenant": "a"])
+        let b = try await runners[1].execute("chain", context: ["tenant": "b"])
+        #expect(a.status == .completed && b.status == .completed)
+        #expect(a.finalContext?["n"] == 2)
+        #expect(a.executionID != b.executionID)
+        #expect(try await runners[0].listExecutions().map(\.executionID) == [a.executionID])
+        #expect(try await runners[1].listExecutions().map(\.executionID) == [b.executionID])
+        #expect(try await runners[1].executionStatus(b.executionID).tasks.map(\.status) == [.completed, .completed])
+        for runner in runners { await runner.shutdown() }
+
+        // A restarted runner reads the same schema back.
+        var configuration = DefaultRunner.Configuration(databaseURL: url)
+        configuration.packageCacheDirectory = directory.file("packages")
+        configuration.schema = schemas[0]
+        let reopened = try await DefaultRunner(configuration: configuration)
+        #expect(try await reopened.executionStatus(a.executionID).finalContext?["n"] == 2)
+        await reopened.shutdown()
     }
 
     @Test("a schema written by a newer host is refused")
