@@ -9,7 +9,8 @@ internal import Synchronization
 /// The transaction id is read before `COMMIT`; when the connection breaks during `COMMIT`, `txid_status` on a new
 /// connection says whether it committed (done), aborted (run the batch again) or is still running (ask again).
 /// When the server cannot be asked before ``PostgresExecutionStore/retryTimeout`` passes, the batch is remembered
-/// and the question asked again when the same batch is written again, so a caller's retry never applies it twice.
+/// (the last 16 such batches) and the question asked again when the same batch is written again, so a caller's
+/// retry never applies it twice.
 extension PostgresExecutionStore {
     /// A batch whose `COMMIT` was interrupted, with what it would return had it committed.
     struct InDoubtBatch: Sendable {
@@ -31,15 +32,11 @@ extension PostgresExecutionStore {
     public func write(_ writes: [StoreWrite], owner: String) throws(StoreError) -> Set<String> {
         guard !writes.isEmpty else { return [] }
         var backoff = RetryBackoff(timeout: retryTimeout)
-        if let doubt = inDoubt.withLock({ $0 }) {
-            if doubt.writes == writes && doubt.owner == owner {
-                let outcome = try resolve(doubt, backoff: &backoff)
-                inDoubt.withLock { $0 = nil }
-                if outcome == .committed { return doubt.lost }
-            } else {
-                // The caller gave up on that batch; whatever became of it, it is not this one.
-                inDoubt.withLock { $0 = nil }
-            }
+        if let doubt = inDoubt.withLock({ $0.first { $0.writes == writes && $0.owner == owner } }) {
+            // This batch was written before and its commit was interrupted: find out before writing it again.
+            let outcome = try resolve(doubt, backoff: &backoff)
+            forget(doubt)
+            if outcome == .committed { return doubt.lost }
         }
         while true {
             let attempt: Attempt
@@ -56,12 +53,20 @@ extension PostgresExecutionStore {
                 return lost
             case .inDoubt(let transaction, let lost):
                 let doubt = InDoubtBatch(transaction: transaction, writes: writes, owner: owner, lost: lost)
-                inDoubt.withLock { $0 = doubt }
+                inDoubt.withLock { batches in
+                    batches.append(doubt)
+                    // Batches nobody wrote again are forgotten eventually.
+                    if batches.count > 16 { batches.removeFirst() }
+                }
                 let outcome = try resolve(doubt, backoff: &backoff)
-                inDoubt.withLock { $0 = nil }
+                forget(doubt)
                 if outcome == .committed { return lost }
             }
         }
+    }
+
+    private func forget(_ doubt: InDoubtBatch) {
+        inDoubt.withLock { batches in batches.removeAll { $0.transaction == doubt.transaction } }
     }
 
     /// Runs the batch in a transaction on `connection`, in two pipelined round trips (more for large batches):

@@ -30,8 +30,8 @@ public final class PostgresExecutionStore: ExecutionStore {
     let executionsTable: String
     let tasksTable: String
     let eventsTable: String
-    /// The last batch whose commit was interrupted and whose outcome is still unknown, if any.
-    let inDoubt = Mutex<InDoubtBatch?>(nil)
+    /// Batches whose commit was interrupted and whose outcome is still unknown, oldest first.
+    let inDoubt = Mutex<[InDoubtBatch]>([])
     /// Failure injection for tests.
     let hooks = Mutex(TestHooks())
 

@@ -329,7 +329,35 @@ struct PostgresStoreTests {
             )
             #expect(lost.isEmpty)
             #expect(try store.events(of: "e1").map(\.kind) == ["once"])
-            #expect(store.inDoubt.withLock { $0 == nil })
+            #expect(store.inDoubt.withLock { $0.isEmpty })
+        }
+    }
+
+    @Test("a batch left in doubt is resolved when it is written again: applied if it aborted, skipped if it committed")
+    func rememberedDoubt() throws {
+        try withStore("doubt_r") { store, _ in
+            _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
+            let admin = try PostgresConnection(url)
+            func transaction(_ end: String) throws -> Int64 {
+                let id = try #require(try admin.execute("BEGIN; SELECT txid_current()").rows.first?.int64(0))
+                try admin.execute(end)
+                return id
+            }
+            for (end, applied) in [("COMMIT", false), ("ROLLBACK", true)] {
+                let batch: [StoreWrite] = [
+                    .appendEvent(ExecutionEvent(executionID: "e1", kind: end, at: .init(milliseconds: 1)))
+                ]
+                let doubt = PostgresExecutionStore.InDoubtBatch(
+                    transaction: try transaction(end),
+                    writes: batch,
+                    owner: "runner",
+                    lost: []
+                )
+                store.inDoubt.withLock { $0.append(doubt) }
+                #expect(try store.write(batch, owner: "runner").isEmpty)
+                #expect(try store.events(of: "e1").contains { $0.kind == end } == applied)
+                #expect(store.inDoubt.withLock { $0.isEmpty })
+            }
         }
     }
 
