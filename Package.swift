@@ -23,6 +23,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // MARK: ABI and SDK (what plugins link; no dependencies beyond the toolchain)
@@ -70,11 +74,36 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The host daemon: package generations and hot reload, tenants, services, metrics (no HTTP).
+        .target(
+            name: "CloacinaDaemon",
+            dependencies: [
+                "Cloacina",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The daemon's HTTP API (Hummingbird 2), kept in its own target.
+        .target(
+            name: "CloacinaHTTP",
+            dependencies: [
+                "Cloacina",
+                "CloacinaDaemon",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "CloacinaCLI",
             dependencies: [
                 "Cloacina",
+                "CloacinaDaemon",
+                "CloacinaHTTP",
                 "CloacinaJSON",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -122,6 +151,16 @@ let package = Package(
                 "CloacinaPostgres",
                 "CloacinaTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "CloacinaDaemonTests",
+            dependencies: [
+                "Cloacina",
+                "CloacinaDaemon",
+                "CloacinaHTTP",
+                "CloacinaTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(

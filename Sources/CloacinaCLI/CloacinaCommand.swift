@@ -17,7 +17,8 @@ struct CloacinaCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, ExecutionsCommand.self, CheckCommand.self, WorkflowsCommand.self, ProbePackageCommand.self,
+            RunCommand.self, ServeCommand.self, ReloadCommand.self, ExecutionsCommand.self, TenantCommand.self,
+            CheckCommand.self, WorkflowsCommand.self, ProbePackageCommand.self,
         ]
     )
 

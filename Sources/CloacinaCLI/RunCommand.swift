@@ -114,7 +114,7 @@ struct RunCommand: AsyncParsableCommand {
             source = "--context"
         } else if let contextFile {
             source = contextFile == "-" ? "standard input" : contextFile
-            bytes = try Self.read(contextFile)
+            bytes = try InputFile.read(contextFile, what: "context file")
         } else {
             return Array("{}".utf8)
         }
@@ -126,26 +126,6 @@ struct RunCommand: AsyncParsableCommand {
             throw UsageError(message: "the context (\(source)) is not valid JSON: \(error)")
         }
         return bytes
-    }
-
-    private static func read(_ path: String) throws -> [UInt8] {
-        let fd = path == "-" ? 0 : Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw UsageError(message: "cannot read the context file \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { if fd != 0 { close(fd) } }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw UsageError(message: "cannot read the context file \(path): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { return bytes }
-            bytes.append(contentsOf: chunk[0..<count])
-            guard bytes.count <= 64 << 20 else { throw UsageError(message: "the context file \(path) is over 64 MiB") }
-        }
     }
 
     /// Opens the runner; configuration problems are usage errors.

@@ -26,16 +26,34 @@ struct TenantOptions: ParsableArguments {
     )
     var dataDir: String?
 
-    /// The tenant id, checked: letters, digits, `_` and `-`, at most 64, not starting with `-`.
+    /// The tenant id, checked by the rule of the storage: SQLite file names (letters, digits, `_`, `-`) or
+    /// PostgreSQL schema names (lower-case letters, digits, `_`).
     func tenantID() throws -> String {
         let tenant = tenant ?? Environment.value("TENANT_ID") ?? "default"
-        guard Self.isValidTenant(tenant) else {
-            throw UsageError(
-                message:
-                    "invalid tenant id \"\(tenant)\": use 1 to 64 letters, digits, '_' or '-', not starting with '-'"
-            )
+        do {
+            try TenantManager(storage: try storage()).validate(tenant)
+        } catch {
+            throw UsageError(message: error.message)
         }
         return tenant
+    }
+
+    /// The explicit database URL (flag, then environment), if any.
+    var explicitDatabaseURL: String? {
+        database ?? Environment.value("DATABASE_URL") ?? Environment.value("CLOACINA_DATABASE_URL")
+    }
+
+    /// Where tenants live: schemas of the PostgreSQL database given, else files in the data directory.
+    func storage() throws -> TenantManager.Storage {
+        guard let url = explicitDatabaseURL else { return .sqliteFiles(directory: dataDirectory) }
+        do {
+            switch try DatabaseLocation(url: url) {
+            case .postgres(let url): return .postgresSchemas(url: url)
+            case .sqlite: return .sqliteFiles(directory: dataDirectory)
+            }
+        } catch {
+            throw UsageError(message: error.message)
+        }
     }
 
     var dataDirectory: String {
@@ -44,8 +62,7 @@ struct TenantOptions: ParsableArguments {
 
     /// The database URL for `tenant`.
     func databaseURL(tenant: String) -> String {
-        database ?? Environment.value("DATABASE_URL") ?? Environment.value("CLOACINA_DATABASE_URL")
-            ?? "sqlite://\(dataDirectory)/\(tenant).db"
+        explicitDatabaseURL ?? "sqlite://\(dataDirectory)/\(tenant).db"
     }
 
     /// The SQLite file behind `url`, if it is a SQLite URL.
@@ -85,17 +102,6 @@ struct TenantOptions: ParsableArguments {
         configuration.resumeUnfinished = false
         if let tuning { try tuning.apply(to: &configuration) }
         return configuration
-    }
-
-    static func isValidTenant(_ tenant: String) -> Bool {
-        let utf8 = tenant.utf8
-        guard let first = utf8.first, first != UInt8(ascii: "-"), utf8.count <= 64 else { return false }
-        return utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
-                || byte == UInt8(ascii: "-")
-        }
     }
 }
 

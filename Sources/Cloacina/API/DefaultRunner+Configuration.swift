@@ -29,6 +29,9 @@ extension DefaultRunner {
         /// Package files already loaded (by ``PackageLoader``), registered before unfinished executions are resumed.
         /// Loaded packages can be shared by any number of runners.
         public var packages: [LoadedPackage]
+        /// The registry of startable workflows to use; nil for one of the runner's own. A host serving many tenants
+        /// shares one, so a reload switches every tenant at once.
+        public var registry: WorkflowRegistry?
         /// Whether to resume unfinished executions (left by a crashed or stopped runner) on start.
         public var resumeUnfinished: Bool
         /// How long a claim on an execution lasts without renewal; renewed every third of it while running.
@@ -55,6 +58,7 @@ extension DefaultRunner {
             self.packageCacheDirectory = Self.defaultPackageCache
             self.embeddedPackages = []
             self.packages = []
+            self.registry = nil
             self.resumeUnfinished = true
             self.leaseDuration = .seconds(30)
             self.shutdownTimeout = .seconds(30)

@@ -28,7 +28,8 @@ public final class DefaultRunner: Sendable {
     /// Loads package files and keeps their images in the configured package cache.
     public let packages: PackageLoader
     let runtime: RunnerRuntime
-    let registry = WorkflowRegistry()
+    /// The startable workflows: the configuration's shared registry, or the runner's own.
+    public let registry: WorkflowRegistry
     private let state = Mutex(RunnerState())
 
     private struct RunnerState {
@@ -44,6 +45,7 @@ public final class DefaultRunner: Sendable {
         let location = try DatabaseLocation(url: configuration.databaseURL)
         self.configuration = configuration
         self.tenant = configuration.tenantName
+        self.registry = configuration.registry ?? WorkflowRegistry()
         self.packages = PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger)
         let store = try Self.openStore(location, configuration: configuration)
         self.runtime = RunnerRuntime(

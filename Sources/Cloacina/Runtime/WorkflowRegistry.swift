@@ -1,12 +1,16 @@
+internal import CloacinaModel
 internal import CloacinaStorage
 internal import Synchronization
 
-/// The workflows a runner can start, and the packages they come from.
+/// The workflows runners can start, and every package they came from.
 ///
-/// A workflow name belongs to one package; a package name to one content. Plans are built once per package and
-/// workflow and shared by every execution. Packages that are not registered but that an execution is pinned to
-/// (an older version, found in the package cache) can still supply plans through ``plan(for:workflow:)``.
-final class WorkflowRegistry: Sendable {
+/// The *current* packages provide the startable workflows: a workflow name belongs to one of them, a package name
+/// to one content. Packages that stop being current (replaced by a reload, or removed) are *retained*, because
+/// executions pinned to them must still find their code and plans. A registry can be private to one runner or
+/// shared by every tenant's runner of a host (``DefaultRunner/Configuration/registry``), in which case
+/// ``replace(with:)`` switches all of them to a new generation at once. Plans are built once per package and
+/// workflow and shared by every execution.
+public final class WorkflowRegistry: Sendable {
     struct Entry: Sendable {
         let plan: ExecutionPlan
         let package: LoadedPackage
@@ -14,18 +18,21 @@ final class WorkflowRegistry: Sendable {
 
     private struct State {
         var workflows: [String: Entry] = [:]
-        var packages: [LoadedPackage] = []
+        var current: [LoadedPackage] = []
+        var retained: [LoadedPackage] = []
         var plans: [String: ExecutionPlan] = [:]
     }
 
     private let state = Mutex(State())
 
-    /// Makes the workflows of `package` startable. Throws a conflict when another package holds the package name
-    /// with different content, or one of its workflow names.
-    func register(_ package: LoadedPackage) throws(CloacinaError) {
+    public init() {}
+
+    /// Makes the workflows of `package` startable beside the current ones. Throws a conflict when a current package
+    /// has the same name with different content, or one of its workflow names.
+    public func register(_ package: LoadedPackage) throws(CloacinaError) {
         try state.withLock { state throws(CloacinaError) in
-            if state.packages.contains(where: { $0 === package }) { return }
-            if let other = state.packages.first(where: { $0.info.name == package.info.name }) {
+            if state.current.contains(where: { $0 === package }) { return }
+            if let other = state.current.first(where: { $0.info.name == package.info.name }) {
                 throw CloacinaError(
                     .conflict,
                     "package \"\(package.info.name)\" is already registered (version \(other.info.version)\(Self.origin(of: other)))"
@@ -39,36 +46,65 @@ final class WorkflowRegistry: Sendable {
                     )
                 }
             }
-            var entries: [Entry] = []
-            for workflow in package.workflows {
-                do throws(DefinitionError) {
-                    entries.append(Entry(plan: try ExecutionPlan(workflow), package: package))
-                } catch {
-                    throw CloacinaError(.invalidInput, error.message)
-                }
-            }
-            for entry in entries {
-                state.workflows[entry.plan.workflow.name] = entry
-                state.plans[Self.key(entry.package, entry.plan.workflow.name)] = entry.plan
-            }
-            state.packages.append(package)
+            let entries = try Self.entries(of: package)
+            for entry in entries { Self.add(entry, to: &state) }
+            state.current.append(package)
+            if !state.retained.contains(where: { $0 === package }) { state.retained.append(package) }
         }
     }
 
-    /// The registered workflow named `name`.
+    /// Makes exactly `packages` current, atomically: new executions start on them from now on, while executions
+    /// already running keep the package they are pinned to. Throws, changing nothing, when two of them share a
+    /// package or workflow name.
+    public func replace(with packages: [LoadedPackage]) throws(CloacinaError) {
+        var names: [String: String] = [:]
+        var workflows: [String: String] = [:]
+        var entries: [Entry] = []
+        for package in packages {
+            if let other = names.updateValue(package.info.version, forKey: package.info.name) {
+                throw CloacinaError(
+                    .conflict,
+                    "package \"\(package.info.name)\" appears twice (versions \(other) and \(package.info.version))"
+                )
+            }
+            for workflow in package.workflows {
+                if let owner = workflows.updateValue(package.info.name, forKey: workflow.name) {
+                    throw CloacinaError(
+                        .conflict,
+                        "workflow \"\(workflow.name)\" is provided by packages \"\(owner)\" and \"\(package.info.name)\""
+                    )
+                }
+            }
+            entries += try Self.entries(of: package)
+        }
+        state.withLock { state in
+            state.workflows.removeAll()
+            for entry in entries { Self.add(entry, to: &state) }
+            state.current = packages
+            for package in packages where !state.retained.contains(where: { $0 === package }) {
+                state.retained.append(package)
+            }
+        }
+    }
+
+    /// The packages providing the startable workflows.
+    public var currentPackages: [LoadedPackage] { state.withLock { $0.current } }
+
+    /// The startable workflow named `name`.
     func workflow(named name: String) -> Entry? {
         state.withLock { $0.workflows[name] }
     }
 
-    /// Every registered workflow, by name.
+    /// Every startable workflow, by name.
     var entries: [Entry] {
         state.withLock { state in state.workflows.values.sorted { $0.plan.workflow.name < $1.plan.workflow.name } }
     }
 
-    /// A registered package matching `reference`: by SHA-256, or by name for packages compiled into the host.
+    /// A package, current or retained, matching `reference`: by SHA-256, or by name for packages compiled into the
+    /// host.
     func package(matching reference: PackageReference) -> LoadedPackage? {
         state.withLock { state in
-            state.packages.first { package in
+            state.retained.last { package in
                 if let sha256 = reference.sha256 { return package.sha256 == sha256 }
                 return package.sha256 == nil && package.info.name == reference.name
             }
@@ -90,6 +126,24 @@ final class WorkflowRegistry: Sendable {
         }
         state.withLock { $0.plans[key] = plan }
         return plan
+    }
+
+    private static func entries(of package: LoadedPackage) throws(CloacinaError) -> [Entry] {
+        var entries: [Entry] = []
+        for workflow in package.workflows {
+            do throws(DefinitionError) {
+                entries.append(Entry(plan: try ExecutionPlan(workflow), package: package))
+            } catch {
+                throw CloacinaError(.invalidInput, error.message)
+            }
+        }
+        return entries
+    }
+
+    private static func add(_ entry: Entry, to state: inout State) {
+        state.workflows[entry.plan.workflow.name] = entry
+        let key = key(entry.package, entry.plan.workflow.name)
+        if state.plans[key] == nil { state.plans[key] = entry.plan }
     }
 
     private static func key(_ package: LoadedPackage, _ workflow: String) -> String {

@@ -20,6 +20,8 @@ public final class TenantManager: Sendable {
     public let storage: Storage
     /// What every tenant's runner is configured with, but for its database and tenant name.
     public let template: DefaultRunner.Configuration
+    /// Told every event of every tenant's executions (from runner threads; keep it quick).
+    private let observer: (@Sendable (_ tenant: String, _ event: ExecutionEvent) -> Void)?
     private let state = Mutex(State())
 
     private struct State {
@@ -28,10 +30,15 @@ public final class TenantManager: Sendable {
     }
 
     /// A manager for `storage`; runners copy `template` (its database URL and schema are replaced per tenant).
-    public init(storage: Storage, template: DefaultRunner.Configuration = DefaultRunner.Configuration(databaseURL: ""))
-    {
+    /// `observer`, if given, hears every tenant's execution events, with the tenant.
+    public init(
+        storage: Storage,
+        template: DefaultRunner.Configuration = DefaultRunner.Configuration(databaseURL: ""),
+        observer: (@Sendable (_ tenant: String, _ event: ExecutionEvent) -> Void)? = nil
+    ) {
         self.storage = storage
         self.template = template
+        self.observer = observer
     }
 
     /// A schema per tenant in the PostgreSQL database at `databaseURL` (as in the seed documents' examples), or a
@@ -61,6 +68,13 @@ public final class TenantManager: Sendable {
     public func configuration(for tenant: String) -> DefaultRunner.Configuration {
         var configuration = template
         configuration.tenant = tenant
+        if let observer {
+            let inner = template.observer
+            configuration.observer = { event in
+                inner?(event)
+                observer(tenant, event)
+            }
+        }
         switch storage {
         case .postgresSchemas(let url):
             configuration.databaseURL = url

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Cloacina
+import CloacinaDaemon
+import CloacinaHTTP
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cloacina serve`: the long-running host.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the drop directory's workflows to the tenants, with hot reload and an HTTP API.",
+        discussion: """
+            Loads every package of the drop directory, resumes the tenants' unfinished executions, and serves \
+            executions over HTTP. SIGHUP (or `cloacina reload`, or POST /admin/reload, or --watch) reloads the \
+            directory: unchanged files are skipped, changed ones load beside the old versions (running executions \
+            finish on the version they started with), a file that fails keeps serving its previous version. \
+            SIGTERM or SIGINT stops intake, waits up to --drain-timeout for running tasks, and exits 0.
+            """
+    )
+
+    @Option(help: "Drop directory (default: $CLOACINA_WORKFLOWS_DIR, else .cloacina/workflows).")
+    var workflows: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Database URL: PostgreSQL (a schema per tenant) or none for SQLite files in the data directory (default: $DATABASE_URL).",
+            valueName: "url"
+        )
+    )
+    var database: String?
+
+    @Option(
+        help:
+            "Directory for tenant databases, the package cache and the PID file (default: $CLOACINA_DATA_DIR, else .cloacina/data)."
+    )
+    var dataDir: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Serve only these tenants, created when missing (default: $TENANT_ID, else \"default\").",
+            valueName: "a,b"
+        )
+    )
+    var tenants: String?
+
+    @Flag(help: "Serve every tenant that exists, found when first used.")
+    var allTenants = false
+
+    @Option(help: ArgumentHelp("Address of the HTTP API (loopback by default).", valueName: "host:port"))
+    var http = "127.0.0.1:8080"
+
+    @Flag(help: "Do not serve HTTP.")
+    var noHTTP = false
+
+    @Option(help: ArgumentHelp("Where to write the process id (default: <data-dir>/cloacina.pid).", valueName: "path"))
+    var pidFile: String?
+
+    @Option(help: "Seconds to wait for running tasks when stopping.")
+    var drainTimeout = 30
+
+    @Flag(help: "Reload when the drop directory changes (inotify, debounced).")
+    var watch = false
+
+    @OptionGroup var tuning: TuningOptions
+
+    func validate() throws {
+        if allTenants && tenants != nil { throw ValidationError("give --tenants or --all-tenants, not both") }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
+        if !noHTTP { _ = try Self.address(http) }
+    }
+
+    func run() async throws {
+        // First of all: a SIGHUP from now on never kills the host (the reload service takes it over later).
+        signal(SIGHUP, SIG_IGN)
+
+        var options = TenantOptions()
+        options.database = database
+        options.dataDir = dataDir
+        let storage = try options.storage()
+        let directory = workflows ?? Environment.workflowsDirectory
+        var info = stat()
+        guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw UsageError(message: "workflow directory \(directory) does not exist or is not a directory")
+        }
+        let selection: Daemon.TenantSelection
+        if allTenants {
+            selection = .all
+        } else {
+            let names = (tenants ?? Environment.value("TENANT_ID") ?? "default").split(separator: ",").map {
+                String($0.filter { $0 != " " })
+            }
+            let manager = TenantManager(storage: storage)
+            for name in names {
+                do {
+                    try manager.validate(name)
+                } catch {
+                    throw UsageError(message: error.message)
+                }
+            }
+            selection = .only(names)
+        }
+        try options.prepareDataDirectory()
+
+        var configuration = Daemon.Configuration(workflowsDirectory: directory, storage: storage, tenants: selection)
+        configuration.runner = try options.configuration(tenant: "default", tuning: tuning)
+        configuration.runner.resumeUnfinished = true
+        configuration.drainTimeout = .seconds(drainTimeout)
+        configuration.probe = PackageProbe(
+            command: ["/proc/self/exe", "probe-package", "--cache", "\(options.dataDirectory)/probe-cache"],
+            timeout: .seconds(60)
+        )
+        let logger = Logger(label: "cloacina.serve")
+        configuration.logger = Logger(label: "cloacina.daemon")
+        let daemon = Daemon(configuration: configuration)
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if !noHTTP {
+            let (host, port) = try Self.address(http)
+            services.append(.init(service: HTTPAPI.application(daemon: daemon, host: host, port: port, logger: logger)))
+        }
+        services.append(.init(service: DaemonService(daemon: daemon)))
+        services.append(.init(service: ReloadSignalService(daemon: daemon)))
+        if watch { services.append(.init(service: DirectoryWatchService(daemon: daemon))) }
+
+        let pidPath = pidFile ?? "\(options.dataDirectory)/cloacina.pid"
+        try PIDFile.write(pidPath)
+        defer { PIDFile.remove(pidPath) }
+        logger.notice(
+            "starting",
+            metadata: [
+                "pid": "\(getpid())", "workflows": "\(directory)", "storage": "\(Self.describe(storage))",
+                "http": "\(noHTTP ? "off" : http)",
+            ]
+        )
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            printError("error: \(Self.message(error))")
+            throw ExitCode.failure
+        }
+    }
+
+    /// `host:port`, checked.
+    static func address(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port), colon != text.startIndex
+        else {
+            throw ValidationError("--http must be HOST:PORT, for example 127.0.0.1:8080 (got \"\(text)\")")
+        }
+        return (String(text[..<colon]), port)
+    }
+
+    /// Storage for logs, with any password redacted.
+    static func describe(_ storage: TenantManager.Storage) -> String {
+        switch storage {
+        case .sqliteFiles(let directory): return "sqlite files in \(directory)"
+        case .postgresSchemas(let url): return DatabaseLocation.redact(url)
+        }
+    }
+
+    static func message(_ error: any Error) -> String {
+        if let error = error as? CloacinaError { return error.message }
+        if let error = error as? ServiceGroupError { return "\(error)" }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,113 @@
+public import Cloacina
+internal import Logging
+internal import Synchronization
+
+extension Daemon {
+    /// Reloads the drop directory and returns the report of a reload that started after this call (requests made
+    /// while a reload runs share the one that follows it).
+    public func reload() async -> ReloadReport {
+        await withCheckedContinuation { continuation in
+            let action = state.withLock { state in
+                state.nextWaiter += 1
+                state.waiters[state.nextWaiter] = continuation
+                return state.scheduler.requested(waiter: state.nextWaiter)
+            }
+            if case .start = action { startReload() }
+        }
+    }
+
+    /// Asks for a reload without waiting for it (a signal, a directory watch).
+    public func requestReload() {
+        let action = state.withLock { $0.scheduler.requested() }
+        if case .start = action { startReload() }
+    }
+
+    /// The report of the last reload, if any ran.
+    public var lastReload: ReloadReport? { state.withLock { $0.lastReload } }
+
+    private func startReload() {
+        Task {
+            let report = await BlockingCall.run(name: "cloacina-reload") { [self] in performReload() }
+            let (waiters, next) = state.withLock { state in
+                let (notify, next) = state.scheduler.finished()
+                return (notify.compactMap { state.waiters.removeValue(forKey: $0) }, next)
+            }
+            for waiter in waiters { waiter.resume(returning: report) }
+            if case .start = next { startReload() }
+        }
+    }
+
+    /// Scans the directory, loads what changed, and publishes the next generation. Blocking.
+    private func performReload() -> ReloadReport {
+        let started = ContinuousClock.now
+        let (generation, host) = state.withLock { ($0.generation, $0.hostPackages) }
+        let directory = configuration.workflowsDirectory
+        var scan: [String: Result<String, ReloadFailure>] = [:]
+        do throws(PackageLoadError) {
+            for file in try PackageLoader.scan(directory: directory) {
+                scan[file.path] = file.sha256.mapError { ReloadFailure($0.description) }
+            }
+        } catch {
+            // Without a listing nothing can be decided: keep serving everything as it is.
+            let message = "cannot read the drop directory \(directory): \(error.reason)"
+            logger.error("reload failed", metadata: ["error": "\(message)"])
+            metrics.reloaded(failures: 1, loadErrors: generation.slots.values.filter { $0.failure != nil }.count)
+            var report = ReloadReport(generation: generation, summary: ReloadSummary(generation: generation.number))
+            report.error = message
+            report.duration = ContinuousClock.now - started
+            return report
+        }
+        var loads: [String: Result<LoadedPackage, ReloadFailure>] = [:]
+        for path in generation.filesToLoad(scan) {
+            loads[path] = load(path)
+        }
+        let reserved = host.map { (name: $0.info.name, workflows: $0.workflows.map(\.name)) }
+        var (next, summary) = generation.next(scan, loads: loads, reserved: reserved)
+        do throws(CloacinaError) {
+            try registry.replace(with: host + next.servingPackages)
+        } catch {
+            // The generation rules make this impossible; if it happens anyway, nothing changes.
+            logger.critical("reload produced an inconsistent generation", metadata: ["error": "\(error)"])
+            next = generation
+            summary = ReloadSummary(generation: generation.number)
+            summary.failed = [("*", error.message)]
+        }
+        var report = ReloadReport(generation: next, summary: summary)
+        report.duration = ContinuousClock.now - started
+        state.withLock { state in
+            state.generation = next
+            state.lastReload = report
+        }
+        for (path, error) in summary.failed {
+            logger.error(
+                "package failed to load; its previous version keeps serving",
+                metadata: ["file": "\(path)", "error": "\(error)"]
+            )
+        }
+        logger.info(
+            "reloaded",
+            metadata: [
+                "generation": "\(next.number)", "loaded": "\(summary.loaded.count)",
+                "failed": "\(summary.failed.count)", "removed": "\(summary.removed.count)",
+            ]
+        )
+        metrics.reloaded(
+            failures: summary.failed.count,
+            loadErrors: next.slots.values.filter { $0.failure != nil }.count
+        )
+        return report
+    }
+
+    /// Loads one changed file: in a child process first when a probe is configured, then here.
+    private func load(_ path: String) -> Result<LoadedPackage, ReloadFailure> {
+        if let probe = configuration.probe {
+            let probed = probe.load(file: path)
+            if let error = probed.error { return .failure(ReloadFailure(error.description)) }
+        }
+        let report = loader.load(file: path)
+        guard let package = report.package else {
+            return .failure(ReloadFailure(report.error?.description ?? "rejected"))
+        }
+        return .success(package)
+    }
+}

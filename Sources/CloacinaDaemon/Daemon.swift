@@ -1,0 +1,149 @@
+public import Cloacina
+internal import CloacinaSDK
+public import Logging
+internal import Synchronization
+
+/// The host process's core: it serves the packages of a drop directory to the executions of its tenants, swaps
+/// package generations on reload, and drains on shutdown.
+///
+/// Every tenant's runner shares one ``WorkflowRegistry``, so a reload switches all tenants at once, while each
+/// execution stays pinned to the package version it started with. The daemon has no HTTP and no signal handling of
+/// its own: ``DaemonService`` runs it in a `ServiceGroup`, and the HTTP target calls its methods.
+public final class Daemon: Sendable {
+    /// Which tenants the daemon serves.
+    public enum TenantSelection: Sendable, Hashable {
+        /// Exactly these, created on start when missing.
+        case only([String])
+        /// Every tenant that exists, looked up when first used; nothing is created.
+        case all
+    }
+
+    public struct Configuration: Sendable {
+        /// The drop directory of `*.so` packages.
+        public var workflowsDirectory: String
+        public var storage: TenantManager.Storage
+        public var tenants: TenantSelection
+        /// What each tenant's runner is configured with; its embedded packages are served beside the directory's.
+        public var runner: DefaultRunner.Configuration
+        /// How long shutdown waits for running task attempts.
+        public var drainTimeout: Duration
+        /// Loads changed packages in a child process first, so one that crashes while loading is reported instead
+        /// of taking the daemon down; nil loads in this process only.
+        public var probe: PackageProbe?
+        public var logger: Logger
+
+        public init(workflowsDirectory: String, storage: TenantManager.Storage, tenants: TenantSelection = .all) {
+            self.workflowsDirectory = workflowsDirectory
+            self.storage = storage
+            self.tenants = tenants
+            self.runner = DefaultRunner.Configuration(databaseURL: "")
+            self.drainTimeout = .seconds(30)
+            self.probe = nil
+            self.logger = Logger(label: "cloacina.daemon")
+        }
+    }
+
+    /// Where the daemon is in its life.
+    public enum Phase: String, Sendable {
+        case starting, serving, draining, stopped
+    }
+
+    public let configuration: Configuration
+    /// The workflows every tenant can start.
+    public let registry = WorkflowRegistry()
+    public let tenants: TenantManager
+    public let metrics: DaemonMetrics
+    let loader: PackageLoader
+    var logger: Logger { configuration.logger }
+    let state = Mutex(State())
+
+    struct State {
+        var phase = Phase.starting
+        var generation = PackageGeneration<LoadedPackage>()
+        var scheduler = ReloadScheduler()
+        var waiters: [UInt64: CheckedContinuation<ReloadReport, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+        var lastReload: ReloadReport?
+        /// Packages compiled into the host, served beside the directory's.
+        var hostPackages: [LoadedPackage] = []
+        /// Tenants found to exist (for ``TenantSelection/all``).
+        var knownTenants: Set<String> = []
+    }
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        let metrics = DaemonMetrics()
+        self.metrics = metrics
+        self.loader = PackageLoader(
+            cacheDirectory: configuration.runner.packageCacheDirectory,
+            logger: configuration.logger
+        )
+        var template = configuration.runner
+        template.registry = registry
+        template.embeddedPackages = []
+        template.packages = []
+        self.tenants = TenantManager(storage: configuration.storage, template: template) { tenant, event in
+            metrics.record(event, tenant: tenant)
+        }
+    }
+
+    public var phase: Phase { state.withLock { $0.phase } }
+
+    /// Loads the host's packages and the drop directory, opens the selected tenants (resuming their unfinished
+    /// executions), and starts serving. Throws when a host package or a selected tenant cannot be opened.
+    public func start() async throws(CloacinaError) {
+        var host: [LoadedPackage] = []
+        for package in configuration.runner.embeddedPackages {
+            let report = loader.load(embedded: package)
+            guard let loaded = report.package else {
+                throw CloacinaError(
+                    .invalidInput,
+                    "package \(package.name): \(report.error?.description ?? "rejected")"
+                )
+            }
+            host.append(loaded)
+        }
+        state.withLock { $0.hostPackages = host }
+        let report = await reload()
+        if !report.failed.isEmpty {
+            logger.warning("some packages failed to load", metadata: ["failed": "\(report.failed.count)"])
+        }
+        if case .only(let names) = configuration.tenants {
+            for tenant in names {
+                _ = try await tenants.runner(for: tenant)
+                state.withLock { _ = $0.knownTenants.insert(tenant) }
+            }
+        }
+        state.withLock { state in
+            if state.phase == .starting { state.phase = .serving }
+        }
+        logger.notice(
+            "serving",
+            metadata: [
+                "packages": "\(registry.currentPackages.count)", "directory": "\(configuration.workflowsDirectory)",
+            ]
+        )
+    }
+
+    /// Stops intake (new executions are refused as shutting down), waits up to the drain timeout for running
+    /// attempts, and closes every tenant; unfinished executions stay in the store for the next start to resume.
+    public func drain(timeout: Duration? = nil) async {
+        let proceed = state.withLock { state in
+            guard state.phase != .draining && state.phase != .stopped else { return false }
+            state.phase = .draining
+            return true
+        }
+        guard proceed else { return }
+        logger.notice("draining", metadata: ["timeout": "\(timeout ?? configuration.drainTimeout)"])
+        await tenants.shutdown(timeout: timeout ?? configuration.drainTimeout)
+        state.withLock { $0.phase = .stopped }
+        logger.notice("stopped")
+    }
+}
+
+extension LoadedPackage: GenerationPackage {
+    public var packageName: String { info.name }
+    public var packageVersion: String { info.version }
+    public var contentSHA256: String { sha256 ?? "" }
+    public var workflowNames: [String] { workflows.map(\.name) }
+}

@@ -1,0 +1,128 @@
+public import Cloacina
+internal import Prometheus
+internal import Synchronization
+
+/// The daemon's metrics, fed from execution events and reloads, exported in Prometheus' text format.
+///
+/// Its own registry (not the process-wide `MetricsSystem`), so several daemons in one process (tests) do not mix.
+/// Labels are tenant ids and statuses only: bounded sets, never execution ids.
+public final class DaemonMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    /// When each running attempt started, to time it: "tenant/execution/task" → milliseconds.
+    private let attemptStarts = Mutex<[String: Int64]>([:])
+    private static let buckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100),
+        .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(120), .seconds(600),
+    ]
+
+    init() {
+        // Families that exist before the first event, so a scrape always shows them.
+        _ = registry.makeCounter(descriptor: Self.reloads, labels: [("result", "ok")])
+        _ = registry.makeCounter(descriptor: Self.reloads, labels: [("result", "failed")])
+        _ = registry.makeGauge(descriptor: Self.loadErrors)
+    }
+
+    /// Counts what `event` tells about `tenant`'s executions.
+    func record(_ event: ExecutionEvent, tenant: String) {
+        let kind = event.kind
+        if kind.hasPrefix("execution_") {
+            let status = String(kind.dropFirst("execution_".count))
+            switch status {
+            case "created", "resumed":
+                registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).increment()
+                if status == "created" {
+                    registry.makeCounter(
+                        descriptor: Self.executions,
+                        labels: [("tenant", tenant), ("status", "created")]
+                    )
+                    .increment()
+                }
+            case "completed", "failed", "cancelled":
+                registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).decrement()
+                registry.makeCounter(descriptor: Self.executions, labels: [("tenant", tenant), ("status", status)])
+                    .increment()
+            default: break
+            }
+            return
+        }
+        guard kind.hasPrefix("task_"), let task = event.taskID else { return }
+        let key = "\(tenant)/\(event.executionID)/\(task)"
+        let status = String(kind.dropFirst("task_".count))
+        if status == "started" {
+            attemptStarts.withLock { $0[key] = event.at.milliseconds }
+            return
+        }
+        registry.makeCounter(descriptor: Self.tasks, labels: [("tenant", tenant), ("status", status)]).increment()
+        if status == "completed" || status == "failed" || status == "cancelled" {
+            if let started = attemptStarts.withLock({ $0.removeValue(forKey: key) }) {
+                registry.makeDurationHistogram(
+                    descriptor: Self.taskDuration,
+                    labels: [("tenant", tenant)],
+                    buckets: Self.buckets
+                )
+                .record(.milliseconds(max(0, event.at.milliseconds - started)))
+            }
+        }
+    }
+
+    /// Counts a reload and sets the number of files whose current content fails to load.
+    func reloaded(failures: Int, loadErrors: Int) {
+        registry.makeCounter(descriptor: Self.reloads, labels: [("result", failures == 0 ? "ok" : "failed")])
+            .increment()
+        registry.makeGauge(descriptor: Self.loadErrors).set(Double(loadErrors))
+    }
+
+    /// Every metric in Prometheus' text exposition format.
+    public func exposition() -> String {
+        registry.emitToString()
+    }
+
+    private static var executions: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "executions",
+            unitName: "total",
+            helpText: "Executions created and ended, by tenant and status"
+        )
+    }
+    private static var active: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "active",
+            unitName: "executions",
+            helpText: "Executions running in this host, by tenant"
+        )
+    }
+    private static var tasks: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "tasks",
+            unitName: "total",
+            helpText: "Task outcomes (completed, failed, skipped, cancelled, retry_scheduled, recovered), by tenant"
+        )
+    }
+    private static var taskDuration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "task_duration",
+            unitName: "seconds",
+            helpText: "Duration of task attempts, by tenant"
+        )
+    }
+    private static var reloads: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "reloads",
+            unitName: "total",
+            helpText: "Reloads of the drop directory, by result (failed: at least one file failed to load)"
+        )
+    }
+    private static var loadErrors: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "package_load",
+            unitName: "errors",
+            helpText: "Files of the drop directory whose current content failed to load"
+        )
+    }
+}

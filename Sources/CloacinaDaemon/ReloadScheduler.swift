@@ -1,0 +1,49 @@
+/// Decides when reloads run: at most one at a time, and a burst of requests made while one runs collapses into a
+/// single reload after it.
+///
+/// A pure state machine (events in, actions out). A request is answered by the first reload that *starts after*
+/// it, so a caller always gets a report that reflects the directory as it was when it asked.
+public struct ReloadScheduler: Sendable {
+    /// What the shell should do next.
+    public enum Action: Sendable, Equatable {
+        case none
+        /// Start a reload; tell `waiters` its report when it finishes.
+        case start(waiters: [UInt64])
+    }
+
+    private var running = false
+    private var again = false
+    private var current: [UInt64] = []
+    private var queued: [UInt64] = []
+
+    public init() {}
+
+    /// Whether a reload is running.
+    public var isRunning: Bool { running }
+
+    /// Someone asked for a reload; `waiter` (if any) wants its report.
+    public mutating func requested(waiter: UInt64? = nil) -> Action {
+        guard running else {
+            running = true
+            current = waiter.map { [$0] } ?? []
+            return .start(waiters: current)
+        }
+        again = true
+        if let waiter { queued.append(waiter) }
+        return .none
+    }
+
+    /// The running reload finished; returns the waiters to tell, and what to do next.
+    public mutating func finished() -> (notify: [UInt64], next: Action) {
+        let notify = current
+        guard again else {
+            running = false
+            current = []
+            return (notify, .none)
+        }
+        again = false
+        current = queued
+        queued = []
+        return (notify, .start(waiters: current))
+    }
+}
