@@ -1,0 +1,123 @@
+internal import Cloacina
+internal import CloacinaDaemon
+internal import Hummingbird
+
+/// The handlers behind ``HTTPAPI``'s routes: each reads its parameters and body, calls the daemon once or twice,
+/// and answers JSON. Errors are thrown (``APIError``, `CloacinaError`) and turned into answers by
+/// ``APIMiddleware``; nothing here logs.
+struct APIRoutes: Sendable {
+    let daemon: Daemon
+    let maxBodyBytes: Int
+
+    /// `POST /tenants/{tenant}/workflows`: starts an execution; 202 with its id, or with `?wait=true` 200 and the
+    /// result once it ends (also when it failed: the result says so).
+    func submit(_ request: Request, context: some RequestContext) async throws -> Response {
+        let tenant = try Self.parameter("tenant", context)
+        let wait = try Self.flag("wait", request)
+        let submission = try SubmitRequest(parsing: try await body(of: request))
+        if wait {
+            let result = try await daemon.run(
+                tenant: tenant,
+                workflow: submission.workflow,
+                contextJSON: submission.contextJSON
+            )
+            return .json(result.json)
+        }
+        let id = try await daemon.submit(
+            tenant: tenant,
+            workflow: submission.workflow,
+            contextJSON: submission.contextJSON
+        )
+        // The status when answering: Pending or Running, or already ended for a very short execution.
+        let status = (try? await daemon.execution(tenant: tenant, id: id).status) ?? .pending
+        return .json(
+            ["execution_id": .string(id), "status": .string(status.rawValue)],
+            status: .accepted,
+            headers: [.location: "/tenants/\(tenant)/executions/\(id)"]
+        )
+    }
+
+    /// `GET /tenants/{tenant}/executions/{id}`: one execution with its tasks and final context.
+    func execution(_ request: Request, context: some RequestContext) async throws -> Response {
+        let tenant = try Self.parameter("tenant", context)
+        let id = try Self.parameter("id", context)
+        return .json(try await daemon.execution(tenant: tenant, id: id).json)
+    }
+
+    /// `GET /tenants/{tenant}/executions`: a page of the tenant's executions, newest first, and the total.
+    func executions(_ request: Request, context: some RequestContext) async throws -> Response {
+        let tenant = try Self.parameter("tenant", context)
+        let listing = try ListingParameters(request.uri.queryParameters)
+        let (executions, total) = try await daemon.executions(tenant: tenant, query: listing.query)
+        return .json([
+            "executions": .array(executions.map { $0.json }),
+            "total": .int(total),
+            "limit": .int(listing.query.limit),
+            "offset": .int(listing.query.offset),
+        ])
+    }
+
+    /// `GET /workflows`: what the drop directory and the host serve.
+    func workflows() -> Response {
+        .json(daemon.workflowsJSON())
+    }
+
+    /// `POST /admin/reload`: reloads the drop directory and reports what changed.
+    func reload() async -> Response {
+        .json(await daemon.reload().json)
+    }
+
+    /// `GET /health`: 200 while the process answers at all.
+    func health() -> Response {
+        .json(["status": "ok"])
+    }
+
+    /// `GET /ready`: 200 while the daemon serves; 503 while it starts, drains or has stopped.
+    func ready() -> Response {
+        let phase = daemon.phase
+        if phase == .serving { return .json(["status": "ready"]) }
+        return .json(["status": .string(phase.rawValue)], status: .serviceUnavailable)
+    }
+
+    /// `GET /metrics`: the daemon's metrics in Prometheus' text format.
+    func metrics() -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: daemon.metrics.exposition()))
+        )
+    }
+
+    /// The request body, refused (413) past `maxBodyBytes`: at once when the declared length is larger, else as
+    /// soon as the bytes read exceed it, so an oversized body is never buffered whole.
+    private func body(of request: Request) async throws -> [UInt8] {
+        let tooLarge = APIError(.contentTooLarge, "the request body is larger than \(maxBodyBytes) bytes")
+        if let declared = request.headers[.contentLength], let length = Int(declared), length > maxBodyBytes {
+            throw tooLarge
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+            return Array(buffer.readableBytesView)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw tooLarge
+        }
+    }
+
+    /// A path parameter of the route.
+    private static func parameter(_ name: String, _ context: some RequestContext) throws -> String {
+        guard let value = context.parameters.get(name) else {
+            throw APIError(.badRequest, "missing path parameter \(name)")
+        }
+        return value
+    }
+
+    /// A boolean query parameter: absent, `false` or `0` is false; `true` or `1` is true; anything else is a 400.
+    private static func flag(_ name: String, _ request: Request) throws -> Bool {
+        guard let value = request.uri.queryParameters[name[...]] else { return false }
+        switch value.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw APIError(.badRequest, "\(name) must be true or false, not \"\(value)\"")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+public import CloacinaDaemon
+public import Hummingbird
+public import Logging
+
+/// The daemon's HTTP API: JSON routes that start executions, read them back, list them, reload the drop directory,
+/// and report health, readiness and metrics.
+///
+/// It keeps no state of its own: every route calls the ``Daemon``, so the API answers the same as the CLI and the
+/// library. It does not choose the address (binding loopback by default is the CLI's decision), authenticate or
+/// terminate TLS.
+///
+/// Routes (bodies and answers are JSON unless noted; errors are `{"error": "<message>"}`):
+/// - `POST /tenants/{tenant}/workflows` `{"workflow_name", "context"}`: 202 `{execution_id, status}`;
+///   with `?wait=true`, 200 and the full result (the keys of `cloacina run --output json`).
+/// - `GET /tenants/{tenant}/executions/{id}`: the full result.
+/// - `GET /tenants/{tenant}/executions?status=&workflow=&limit=&offset=`: `{executions, total, limit, offset}`.
+/// - `GET /workflows`, `POST /admin/reload`, `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text).
+public enum HTTPAPI {
+    /// The largest request body accepted by default: 1 MiB.
+    public static let defaultMaxBodyBytes = 1 << 20
+
+    /// A Hummingbird application serving ``router(daemon:maxBodyBytes:)`` on `host:port`. It is a `Service`: run
+    /// it in the `ServiceGroup` that also runs the daemon. Requests are logged at debug through `logger`.
+    public static func application(
+        daemon: Daemon,
+        host: String,
+        port: Int,
+        maxBodyBytes: Int = defaultMaxBodyBytes,
+        logger: Logger
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(daemon: daemon, maxBodyBytes: maxBodyBytes),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloacina"),
+            logger: logger
+        )
+    }
+
+    /// The API's routes over `daemon`, refusing request bodies larger than `maxBodyBytes` (413).
+    public static func router(
+        daemon: Daemon,
+        maxBodyBytes: Int = defaultMaxBodyBytes
+    ) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        // First, so it also wraps the answer for unknown routes.
+        router.add(middleware: APIMiddleware())
+        let routes = APIRoutes(daemon: daemon, maxBodyBytes: max(0, maxBodyBytes))
+        router.post("/tenants/:tenant/workflows") { request, context in
+            try await routes.submit(request, context: context)
+        }
+        router.get("/tenants/:tenant/executions/:id") { request, context in
+            try await routes.execution(request, context: context)
+        }
+        router.get("/tenants/:tenant/executions") { request, context in
+            try await routes.executions(request, context: context)
+        }
+        router.get("/workflows") { _, _ in routes.workflows() }
+        router.post("/admin/reload") { _, _ in await routes.reload() }
+        router.get("/health") { _, _ in routes.health() }
+        router.get("/ready") { _, _ in routes.ready() }
+        router.get("/metrics") { _, _ in routes.metrics() }
+        return router
+    }
+}

@@ -1,0 +1,64 @@
+internal import Cloacina
+internal import Hummingbird
+
+/// The query of `GET /tenants/{tenant}/executions`: `status` (repeated or comma-separated, case-insensitive),
+/// `workflow`, `limit` (1...1000, default 50) and `offset` (default 0).
+///
+/// Every invalid value is a 400 naming its parameter; parameters it does not know are ignored.
+struct ListingParameters: Sendable {
+    static let defaultLimit = 50
+    static let limits = 1...1000
+
+    var query: ExecutionQuery
+
+    init(_ parameters: Parameters) throws(APIError) {
+        var statuses: Set<ExecutionStatus> = []
+        for value in parameters[values: "status"] {
+            for name in value.split(separator: ",", omittingEmptySubsequences: false) {
+                let trimmed = name.trimmingSpaces.lowercased()
+                guard let status = ExecutionStatus.allCases.first(where: { $0.rawValue.lowercased() == trimmed }) else {
+                    let names = ExecutionStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw APIError(.badRequest, "status: unknown status \"\(name)\" (expected one of \(names))")
+                }
+                statuses.insert(status)
+            }
+        }
+        var workflow: String?
+        if let name = parameters["workflow"] {
+            guard !name.isEmpty else { throw APIError(.badRequest, "workflow must not be empty") }
+            workflow = String(name)
+        }
+        let limit = try Self.integer("limit", parameters, default: Self.defaultLimit)
+        guard Self.limits.contains(limit) else {
+            throw APIError(
+                .badRequest,
+                "limit must be between \(Self.limits.lowerBound) and \(Self.limits.upperBound), not \(limit)"
+            )
+        }
+        let offset = try Self.integer("offset", parameters, default: 0)
+        guard offset >= 0 else { throw APIError(.badRequest, "offset must not be negative, not \(offset)") }
+        query = ExecutionQuery(statuses: statuses, workflow: workflow, limit: limit, offset: offset)
+    }
+
+    private static func integer(
+        _ name: String,
+        _ parameters: Parameters,
+        default value: Int
+    ) throws(APIError) -> Int {
+        guard let text = parameters[name[...]] else { return value }
+        guard let number = Int(text) else {
+            throw APIError(.badRequest, "\(name) must be an integer, not \"\(text)\"")
+        }
+        return number
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces.
+    fileprivate var trimmingSpaces: Substring {
+        var text = self
+        while text.first == " " { text.removeFirst() }
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}
