@@ -104,6 +104,7 @@ let package = Package(
                 "CloacinaHTTP",
                 "CloacinaJSON",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -159,6 +160,7 @@ let package = Package(
                 "Cloacina",
                 "CloacinaDaemon",
                 "CloacinaHTTP",
+                "CloacinaSDK",
                 "CloacinaTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -24,6 +24,8 @@ struct CloacinaCommand: AsyncParsableCommand {
 
     /// Parses the command line and runs the command, mapping every usage or configuration error to exit status 2.
     static func main() async {
+        // The host must survive a SIGHUP from its very start: the reload service takes the signal over later.
+        if CommandLine.arguments.dropFirst().first == "serve" { signal(SIGHUP, SIG_IGN) }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = Environment.logLevel

@@ -4,6 +4,7 @@ import CloacinaDaemon
 import CloacinaHTTP
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -75,9 +76,6 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // First of all: a SIGHUP from now on never kills the host (the reload service takes it over later).
-        signal(SIGHUP, SIG_IGN)
-
         var options = TenantOptions()
         options.database = database
         options.dataDir = dataDir

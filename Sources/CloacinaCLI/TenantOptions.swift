@@ -30,8 +30,9 @@ struct TenantOptions: ParsableArguments {
     /// PostgreSQL schema names (lower-case letters, digits, `_`).
     func tenantID() throws -> String {
         let tenant = tenant ?? Environment.value("TENANT_ID") ?? "default"
-        do {
-            try TenantManager(storage: try storage()).validate(tenant)
+        let manager = TenantManager(storage: try storage())
+        do throws(CloacinaError) {
+            try manager.validate(tenant)
         } catch {
             throw UsageError(message: error.message)
         }

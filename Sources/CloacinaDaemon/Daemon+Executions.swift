@@ -28,6 +28,11 @@ extension Daemon {
         try await runner(for: tenant, intake: false).executionStatus(id)
     }
 
+    /// Waits until the execution ends (when it runs in this host) and returns it with its tasks.
+    public func waitForExecution(tenant: String, id: String) async throws(CloacinaError) -> ExecutionResult {
+        try await runner(for: tenant, intake: false).waitForExecution(id)
+    }
+
     /// `tenant`'s executions matching `query`, newest first, and how many match in all.
     public func executions(
         tenant: String,

@@ -28,15 +28,10 @@ public final class DaemonMetrics: Sendable {
         if kind.hasPrefix("execution_") {
             let status = String(kind.dropFirst("execution_".count))
             switch status {
-            case "created", "resumed":
+            case "started", "resumed":
                 registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).increment()
-                if status == "created" {
-                    registry.makeCounter(
-                        descriptor: Self.executions,
-                        labels: [("tenant", tenant), ("status", "created")]
-                    )
+                registry.makeCounter(descriptor: Self.executions, labels: [("tenant", tenant), ("status", status)])
                     .increment()
-                }
             case "completed", "failed", "cancelled":
                 registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).decrement()
                 registry.makeCounter(descriptor: Self.executions, labels: [("tenant", tenant), ("status", status)])
@@ -82,7 +77,7 @@ public final class DaemonMetrics: Sendable {
             namespace: "cloacina",
             metricName: "executions",
             unitName: "total",
-            helpText: "Executions created and ended, by tenant and status"
+            helpText: "Executions started, resumed and ended (completed, failed, cancelled), by tenant"
         )
     }
     private static var active: MetricNameDescriptor {

@@ -14,7 +14,7 @@ struct APIRoutes: Sendable {
     func submit(_ request: Request, context: some RequestContext) async throws -> Response {
         let tenant = try Self.parameter("tenant", context)
         let wait = try Self.flag("wait", request)
-        let submission = try SubmitRequest(parsing: try await body(of: request))
+        let submission = try SubmitRequest(parsing: try await Self.body(of: request, limit: maxBodyBytes))
         if wait {
             let result = try await daemon.run(
                 tenant: tenant,
@@ -37,10 +37,14 @@ struct APIRoutes: Sendable {
         )
     }
 
-    /// `GET /tenants/{tenant}/executions/{id}`: one execution with its tasks and final context.
+    /// `GET /tenants/{tenant}/executions/{id}`: one execution with its tasks and final context; with `?wait=true`,
+    /// once it has ended (if it runs in this host).
     func execution(_ request: Request, context: some RequestContext) async throws -> Response {
         let tenant = try Self.parameter("tenant", context)
         let id = try Self.parameter("id", context)
+        if try Self.flag("wait", request) {
+            return .json(try await daemon.waitForExecution(tenant: tenant, id: id).json)
+        }
         return .json(try await daemon.execution(tenant: tenant, id: id).json)
     }
 
@@ -88,15 +92,15 @@ struct APIRoutes: Sendable {
         )
     }
 
-    /// The request body, refused (413) past `maxBodyBytes`: at once when the declared length is larger, else as
+    /// The request body, refused (413) past `limit` bytes: at once when the declared length is larger, else as
     /// soon as the bytes read exceed it, so an oversized body is never buffered whole.
-    private func body(of request: Request) async throws -> [UInt8] {
-        let tooLarge = APIError(.contentTooLarge, "the request body is larger than \(maxBodyBytes) bytes")
-        if let declared = request.headers[.contentLength], let length = Int(declared), length > maxBodyBytes {
+    static func body(of request: Request, limit: Int) async throws -> [UInt8] {
+        let tooLarge = APIError(.contentTooLarge, "the request body is larger than \(limit) bytes")
+        if let declared = request.headers[.contentLength], let length = Int(declared), length > limit {
             throw tooLarge
         }
         do {
-            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+            let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw tooLarge

@@ -42,6 +42,8 @@ public struct CorpusPackage: Sendable {
     public var initPrologue = ""
     /// Status every task returns (0 OK, 1 failed, 2 retryable, 3 bad input).
     public var taskStatus = 0
+    /// C statements run first thing in every task (to block it until the test lets it go, say).
+    public var taskPrologue = ""
     /// Extra top-level C declarations (custom sections, for example).
     public var extraDeclarations = ""
     public var workflows: [(name: String, tasks: [Task])] = [("corpus_flow", [Task("only")])]
@@ -66,6 +68,7 @@ public struct CorpusPackage: Sendable {
 
             static int32_t task_main(void *user_data, const cloacina_task_call *call, cloacina_output *output) {
                 (void)user_data;
+                \(taskPrologue)
                 char text[512];
                 if (host->is_cancelled(call)) {
                     int n = snprintf(text, sizeof text, "cancelled");

@@ -1,0 +1,192 @@
+import CloacinaDaemon
+import Testing
+
+/// A package as far as generations care: no image, no dlopen.
+struct FakePackage: GenerationPackage, Equatable {
+    var packageName: String
+    var packageVersion: String
+    var contentSHA256: String
+    var workflowNames: [String]
+
+    init(_ name: String, _ version: String, sha: String, workflows: [String]) {
+        self.packageName = name
+        self.packageVersion = version
+        self.contentSHA256 = sha
+        self.workflowNames = workflows
+    }
+}
+
+@Suite("Package generations (pure)")
+struct PackageGenerationTests {
+    typealias Generation = PackageGeneration<FakePackage>
+
+    static let ordersV1 = FakePackage("orders", "1", sha: "a1", workflows: ["process_order"])
+    static let ordersV2 = FakePackage("orders", "2", sha: "a2", workflows: ["process_order"])
+    static let words = FakePackage("words", "1", sha: "b1", workflows: ["word_stats"])
+
+    static func scan(_ entries: [String: String]) -> [String: Result<String, ReloadFailure>] {
+        entries.mapValues { .success($0) }
+    }
+
+    /// Runs one reload: loads what the generation asks for from `available` (by SHA-256), failing the others.
+    static func reload(
+        _ generation: Generation,
+        _ scan: [String: Result<String, ReloadFailure>],
+        _ available: [FakePackage],
+        reserved: [(name: String, workflows: [String])] = []
+    ) -> (Generation, ReloadSummary, asked: [String]) {
+        let asked = generation.filesToLoad(scan)
+        var loads: [String: Result<FakePackage, ReloadFailure>] = [:]
+        for path in asked {
+            guard case .success(let sha) = scan[path] else { continue }
+            loads[path] =
+                available.first { $0.contentSHA256 == sha }.map { .success($0) }
+                ?? .failure(ReloadFailure("broken ELF"))
+        }
+        let (next, summary) = generation.next(scan, loads: loads, reserved: reserved)
+        return (next, summary, asked)
+    }
+
+    @Test("the first scan loads every file; an unchanged rescan loads nothing and keeps serving")
+    func firstAndUnchanged() {
+        let scan = Self.scan(["d/orders.so": "a1", "d/words.so": "b1"])
+        let (first, summary, asked) = Self.reload(Generation(), scan, [Self.ordersV1, Self.words])
+        #expect(asked == ["d/orders.so", "d/words.so"])
+        #expect(first.number == 1)
+        #expect(summary.loaded == ["d/orders.so", "d/words.so"])
+        #expect(first.servingPackages == [Self.ordersV1, Self.words])
+
+        let (second, again, askedAgain) = Self.reload(first, scan, [])
+        #expect(askedAgain.isEmpty)
+        #expect(second.number == 2)
+        #expect(again.unchanged == ["d/orders.so", "d/words.so"])
+        #expect(again.loaded.isEmpty && again.failed.isEmpty)
+        #expect(second.servingPackages == [Self.ordersV1, Self.words])
+    }
+
+    @Test("a changed file serves its new version; a failing one keeps its previous version until it changes again")
+    func changedAndFailing() {
+        let (first, _, _) = Self.reload(Generation(), Self.scan(["d/orders.so": "a1"]), [Self.ordersV1])
+
+        let (broken, brokenSummary, _) = Self.reload(first, Self.scan(["d/orders.so": "zz"]), [])
+        #expect(brokenSummary.failed.map(\.path) == ["d/orders.so"])
+        #expect(brokenSummary.failed.first?.error == "broken ELF")
+        #expect(broken.servingPackages == [Self.ordersV1])
+        #expect(broken.slots["d/orders.so"]?.failure?.error == "broken ELF")
+
+        // The same broken content is not tried again, and the error stays visible.
+        let (still, stillSummary, asked) = Self.reload(broken, Self.scan(["d/orders.so": "zz"]), [])
+        #expect(asked.isEmpty)
+        #expect(stillSummary.unchanged == ["d/orders.so"])
+        #expect(still.slots["d/orders.so"]?.failure?.error == "broken ELF")
+        #expect(still.servingPackages == [Self.ordersV1])
+
+        let (fixed, fixedSummary, _) = Self.reload(still, Self.scan(["d/orders.so": "a2"]), [Self.ordersV2])
+        #expect(fixedSummary.loaded == ["d/orders.so"])
+        #expect(fixed.slots["d/orders.so"]?.failure == nil)
+        #expect(fixed.servingPackages == [Self.ordersV2])
+
+        // Going back to content seen before loads it again.
+        let (back, _, backAsked) = Self.reload(fixed, Self.scan(["d/orders.so": "a1"]), [Self.ordersV1])
+        #expect(backAsked == ["d/orders.so"])
+        #expect(back.servingPackages == [Self.ordersV1])
+    }
+
+    @Test("a removed file serves nothing; an unreadable one keeps serving with its error")
+    func removedAndUnreadable() {
+        let (first, _, _) = Self.reload(
+            Generation(),
+            Self.scan(["d/orders.so": "a1", "d/words.so": "b1"]),
+            [Self.ordersV1, Self.words]
+        )
+        let (removed, summary, _) = Self.reload(first, Self.scan(["d/words.so": "b1"]), [])
+        #expect(summary.removed == ["d/orders.so"])
+        #expect(removed.servingPackages == [Self.words])
+        #expect(removed.slots["d/orders.so"] == nil)
+
+        let unreadable: [String: Result<String, ReloadFailure>] = [
+            "d/words.so": .failure(ReloadFailure("permission denied"))
+        ]
+        let (kept, keptSummary, asked) = Self.reload(removed, unreadable, [])
+        #expect(asked.isEmpty)
+        #expect(keptSummary.failed.first?.error == "cannot read: permission denied")
+        #expect(kept.servingPackages == [Self.words])
+    }
+
+    @Test("a new file claiming a served workflow or package name is refused; the served one stays")
+    func clashes() {
+        let (first, _, _) = Self.reload(Generation(), Self.scan(["d/b-orders.so": "a1"]), [Self.ordersV1])
+        let thief = FakePackage("thief", "1", sha: "t1", workflows: ["process_order"])
+        let (next, summary, _) = Self.reload(
+            first,
+            Self.scan(["d/b-orders.so": "a1", "d/a-thief.so": "t1"]),
+            [thief]
+        )
+        #expect(summary.failed.map(\.path) == ["d/a-thief.so"])
+        #expect(summary.failed.first?.error.contains("process_order") == true)
+        #expect(next.servingPackages == [Self.ordersV1])
+
+        let impostor = FakePackage("orders", "9", sha: "i9", workflows: ["other"])
+        let (afterImpostor, impostorSummary, _) = Self.reload(
+            first,
+            Self.scan(["d/b-orders.so": "a1", "d/c-orders.so": "i9"]),
+            [impostor]
+        )
+        #expect(impostorSummary.failed.map(\.path) == ["d/c-orders.so"])
+        #expect(afterImpostor.servingPackages == [Self.ordersV1])
+
+        // Host packages reserve their names.
+        let (_, reservedSummary, _) = Self.reload(
+            Generation(),
+            Self.scan(["d/orders.so": "a1"]),
+            [Self.ordersV1],
+            reserved: [(name: "host", workflows: ["process_order"])]
+        )
+        #expect(reservedSummary.failed.map(\.path) == ["d/orders.so"])
+    }
+
+    @Test("the same content in two files is served once")
+    func duplicates() {
+        let (generation, summary, _) = Self.reload(
+            Generation(),
+            Self.scan(["d/orders.so": "a1", "d/orders-copy.so": "a1"]),
+            [Self.ordersV1]
+        )
+        #expect(generation.servingPackages == [Self.ordersV1])
+        #expect(summary.duplicates == ["d/orders.so"])
+        #expect(summary.failed.isEmpty)
+    }
+}
+
+@Suite("Reload scheduling (pure)")
+struct ReloadSchedulerTests {
+    @Test("one reload at a time; a burst during it becomes one more reload that answers the whole burst")
+    func coalescing() {
+        var scheduler = ReloadScheduler()
+        #expect(scheduler.requested(waiter: 1) == .start(waiters: [1]))
+        #expect(scheduler.isRunning)
+        for waiter in UInt64(2)...21 {
+            #expect(scheduler.requested(waiter: waiter) == ReloadScheduler.Action.none)
+        }
+        #expect(scheduler.requested() == ReloadScheduler.Action.none)
+        let (first, next) = scheduler.finished()
+        #expect(first == [1])
+        #expect(next == .start(waiters: Array(2...21)))
+        let (second, after) = scheduler.finished()
+        #expect(second == Array(2...21))
+        #expect(after == ReloadScheduler.Action.none)
+        #expect(!scheduler.isRunning)
+        #expect(scheduler.requested() == .start(waiters: []))
+    }
+
+    @Test("a signal (no waiter) during a reload still causes one more reload")
+    func signalDuringReload() {
+        var scheduler = ReloadScheduler()
+        _ = scheduler.requested(waiter: 7)
+        _ = scheduler.requested()
+        let (notify, next) = scheduler.finished()
+        #expect(notify == [7])
+        #expect(next == .start(waiters: []))
+        #expect(scheduler.finished().next == ReloadScheduler.Action.none)
+    }
+}
