@@ -12,7 +12,7 @@ public import Logging
 /// Routes (bodies and answers are JSON unless noted; errors are `{"error": "<message>"}`):
 /// - `POST /tenants/{tenant}/workflows` `{"workflow_name", "context"}`: 202 `{execution_id, status}`;
 ///   with `?wait=true`, 200 and the full result (the keys of `cloacina run --output json`).
-/// - `GET /tenants/{tenant}/executions/{id}`: the full result.
+/// - `GET /tenants/{tenant}/executions/{id}`: the full result; with `?wait=true`, once the execution has ended.
 /// - `GET /tenants/{tenant}/executions?status=&workflow=&limit=&offset=`: `{executions, total, limit, offset}`.
 /// - `GET /workflows`, `POST /admin/reload`, `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text).
 public enum HTTPAPI {

@@ -17,7 +17,7 @@ struct HTTPAPITests {
         "started_at", "completed_at",
     ]
 
-    @Test("POST starts an execution (202 with its id); GET follows it until it completes")
+    @Test("POST starts an execution (202 with its id); GET follows it until it ends, or waits with ?wait=true")
     func submitThenPoll() async throws {
         try await APIHarness("submit").run { client in
             let answer = try await client.call(
@@ -36,6 +36,20 @@ struct HTTPAPITests {
             #expect(result["execution_id"]?.stringValue == id)
             #expect(result["final_context"]?["shouted"] == "HELLO ADA")
             #expect(result["final_context"]?["name"] == "ada")
+
+            // GET ?wait=true answers once the execution has ended.
+            let second = try await client.call(
+                .post,
+                "/tenants/acme/workflows",
+                body: #"{"workflow_name": "broken"}"#
+            )
+            let other = try #require(second.json?["execution_id"]?.stringValue)
+            let waited = try await client.call(.get, "/tenants/acme/executions/\(other)?wait=true")
+            #expect(waited.status == .ok)
+            #expect(waited.json?["status"] == "Failed")
+            #expect(waited.json?["completed_at"]?.intValue != nil)
+            let invalid = try await client.call(.get, "/tenants/acme/executions/\(other)?wait=soon")
+            #expect(invalid.status == .badRequest)
         }
     }
 
@@ -199,7 +213,6 @@ struct HTTPAPITests {
             (#"{"workflow_name": "greet", "context": [1]}"#, "context"),
             (#"{"workflow_name": "greet", "context": "x"}"#, "context"),
             (#"{"workflow_name": "greet", "contxt": {}}"#, "contxt"),
-            (String(repeating: "[", count: 100_000), "malformed JSON"),
             ("\u{FEFF}{\"workflow_name\": \"gr\\ud800eet\"}", "malformed JSON"),
         ]
     )
@@ -212,18 +225,25 @@ struct HTTPAPITests {
         }
     }
 
-    @Test("bytes that are not UTF-8 are malformed JSON, not a crash")
-    func invalidUTF8() async throws {
-        try await APIHarness("utf8").run { client in
+    @Test("bytes that are not UTF-8, and nesting deeper than the parser allows, are a 400, not a crash")
+    func hostileBodies() async throws {
+        try await APIHarness("hostile").run { client in
             var bytes = Array(#"{"workflow_name": "gr"#.utf8)
             bytes += [0xFF, 0xFE]
             bytes += Array(#"eet"}"#.utf8)
-            let answer = try await client.execute(
+            let utf8 = try await client.execute(
                 uri: "/tenants/acme/workflows",
                 method: .post,
                 body: ByteBuffer(bytes: bytes)
             ) { $0.status }
-            #expect(answer == .badRequest)
+            #expect(utf8 == .badRequest)
+
+            let depth = JSONValue.maximumNestingDepth * 200
+            let array = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+            let nested = #"{"workflow_name": "greet", "context": {"deep": \#(array)}}"#
+            let deep = try await client.call(.post, "/tenants/acme/workflows", body: nested)
+            #expect(deep.status == .badRequest)
+            #expect(deep.error?.contains("malformed JSON") == true)
         }
     }
 
