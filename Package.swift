@@ -19,6 +19,10 @@ let package = Package(
         .library(name: "TextAnalytics", type: .dynamic, targets: ["TextAnalytics"]),
         .library(name: "CFingerprint", type: .dynamic, targets: ["CFingerprint"]),
         .library(name: "Orders", type: .dynamic, targets: ["Orders"]),
+        .library(name: "BenchWorkflows", type: .dynamic, targets: ["BenchWorkflows"]),
+
+        // The benchmark: standard workloads through the real plugin path, one JSON line each.
+        .executable(name: "cloacina-bench", targets: ["CloacinaBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -130,6 +134,21 @@ let package = Package(
         .target(name: "TextAnalytics", dependencies: ["CloacinaSDK"], path: "workflows/text-analytics"),
         .target(name: "CFingerprint", dependencies: ["CCloacinaABI"], path: "workflows/c-fingerprint"),
         .target(name: "Orders", dependencies: ["CloacinaSDK"], path: "workflows/orders"),
+        .target(name: "BenchWorkflows", dependencies: ["CCloacinaABI"], path: "workflows/bench"),
+
+        // MARK: Benchmark
+
+        .executableTarget(
+            name: "CloacinaBench",
+            dependencies: [
+                "Cloacina",
+                "CloacinaDaemon",
+                "CloacinaPostgres",
+                "CloacinaSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // MARK: Tests
 

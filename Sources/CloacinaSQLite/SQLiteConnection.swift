@@ -1,4 +1,5 @@
 internal import CSQLite
+internal import Synchronization
 
 /// A value bound to a statement parameter.
 public enum SQLiteValue: Sendable, Hashable {
@@ -47,8 +48,13 @@ public final class SQLiteConnection: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
+    /// Statements run by every connection of this process since it started, for benchmarks and idle checks.
+    public static var statementsRun: Int { statementCount.load(ordering: .relaxed) }
+    private static let statementCount = Atomic<Int>(0)
+
     /// Runs one or more statements that take no parameters and return no rows of interest.
     public func execute(_ sql: String) throws(SQLiteError) {
+        Self.statementCount.add(1, ordering: .relaxed)
         var message: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(handle, sql, nil, nil, &message)
         guard status == SQLITE_OK else {
@@ -108,6 +114,7 @@ public final class SQLiteConnection: @unchecked Sendable {
     public var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     private func prepared(_ sql: String, _ values: [SQLiteValue]) throws(SQLiteError) -> OpaquePointer {
+        Self.statementCount.add(1, ordering: .relaxed)
         let statement: OpaquePointer
         if let cached = statements[sql] {
             statement = cached

@@ -1,0 +1,112 @@
+/*
+ * The benchmark workflow package: no-op tasks in the shapes cloacina-bench measures.
+ *
+ *   bench_single   one task
+ *   bench_chain10  t0 -> t1 -> ... -> t9
+ *   bench_fan10    root -> b0..b7 -> join
+ *   bench_wide     root -> w0..w99 -> join
+ *   bench_dag10k   10,000 tasks in 100 layers of 100; each task depends on two of the layer before
+ *
+ * Every task returns OK with no output (the context passes on unchanged), so what is measured is the engine.
+ * Built like any C package: `swift package build-workflows --product BenchWorkflows`, or
+ *   cc -std=c99 -O2 -shared -fPIC -I Sources/CCloacinaABI/include -o libBenchWorkflows.so workflows/bench/bench.c
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cloacina.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+static const cloacina_package_descriptor info = {
+    sizeof(cloacina_package_descriptor), CLOACINA_ABI_MAJOR, CLOACINA_ABI_MINOR, 0, "bench", "1.0.0", NULL,
+};
+
+EXPORT const cloacina_package_descriptor *cloacina_package_info(void) {
+    return &info;
+}
+
+static int32_t noop(void *user_data, const cloacina_task_call *call, cloacina_output *output) {
+    (void)user_data;
+    (void)call;
+    (void)output;
+    return CLOACINA_TASK_OK;
+}
+
+/* Registers one task; `id` and `deps` only need to live for the call (the host copies them). */
+static int add(const cloacina_host_api *api, cloacina_registrar *registrar, const char *workflow, const char *id,
+               const char *const *deps, size_t count) {
+    cloacina_task_def def;
+    memset(&def, 0, sizeof def);
+    def.struct_size = sizeof def;
+    def.workflow = workflow;
+    def.id = id;
+    def.dependencies = deps;
+    def.dependency_count = count;
+    def.function = noop;
+    return api->register_task(registrar, &def) == CLOACINA_REGISTER_OK ? 0 : -1;
+}
+
+static int workflow(const cloacina_host_api *api, cloacina_registrar *registrar, const char *name,
+                    const char *description) {
+    cloacina_workflow_def def = {sizeof def, name, description};
+    return api->register_workflow(registrar, &def) == CLOACINA_REGISTER_OK ? 0 : -1;
+}
+
+/* root -> `width` parallel tasks named prefix0.. -> join */
+static int fan(const cloacina_host_api *api, cloacina_registrar *registrar, const char *name, const char *prefix,
+               int width) {
+    if (workflow(api, registrar, name, "root, parallel no-op tasks, join") != 0) return -1;
+    if (add(api, registrar, name, "root", NULL, 0) != 0) return -1;
+    const char *root[] = {"root"};
+    char **ids = calloc((size_t)width, sizeof(char *));
+    if (!ids) return -1;
+    int status = 0;
+    for (int i = 0; i < width && status == 0; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        size_t length = strlen(id) + 1;
+        ids[i] = malloc(length);
+        if (ids[i]) memcpy(ids[i], id, length);
+        status = ids[i] ? add(api, registrar, name, ids[i], root, 1) : -1;
+    }
+    if (status == 0) status = add(api, registrar, name, "join", (const char *const *)ids, (size_t)width);
+    for (int i = 0; i < width; i++) free(ids[i]);
+    free(ids);
+    return status;
+}
+
+static int dag(const cloacina_host_api *api, cloacina_registrar *registrar) {
+    const char *name = "bench_dag10k";
+    if (workflow(api, registrar, name, "10,000 no-op tasks in 100 layers of 100") != 0) return -1;
+    for (int layer = 0; layer < 100; layer++) {
+        for (int i = 0; i < 100; i++) {
+            char id[32], a[32], b[32];
+            snprintf(id, sizeof id, "l%d_%d", layer, i);
+            snprintf(a, sizeof a, "l%d_%d", layer - 1, i);
+            snprintf(b, sizeof b, "l%d_%d", layer - 1, (i + 1) % 100);
+            const char *deps[] = {a, b};
+            if (add(api, registrar, name, id, deps, layer == 0 ? 0 : 2) != 0) return -1;
+        }
+    }
+    return 0;
+}
+
+EXPORT int32_t cloacina_package_init(const cloacina_host_api *api, cloacina_registrar *registrar) {
+    if (workflow(api, registrar, "bench_single", "one no-op task") != 0) return 1;
+    if (add(api, registrar, "bench_single", "t0", NULL, 0) != 0) return 1;
+
+    if (workflow(api, registrar, "bench_chain10", "ten no-op tasks in a chain") != 0) return 1;
+    for (int i = 0; i < 10; i++) {
+        char id[8], previous[8];
+        snprintf(id, sizeof id, "t%d", i);
+        snprintf(previous, sizeof previous, "t%d", i - 1);
+        const char *deps[] = {previous};
+        if (add(api, registrar, "bench_chain10", id, deps, i == 0 ? 0 : 1) != 0) return 1;
+    }
+    if (fan(api, registrar, "bench_fan10", "b", 8) != 0) return 1;
+    if (fan(api, registrar, "bench_wide", "w", 100) != 0) return 1;
+    if (dag(api, registrar) != 0) return 1;
+    return CLOACINA_INIT_OK;
+}

@@ -1,0 +1,2 @@
+/* The benchmark package exports only the two ABI entry points declared in cloacina.h. */
+#include "cloacina.h"
