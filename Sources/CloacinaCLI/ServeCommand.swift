@@ -92,10 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
             let names = (tenants ?? Environment.value("TENANT_ID") ?? "default").split(separator: ",").map {
                 String($0.filter { $0 != " " })
             }
-            let manager = TenantManager(storage: storage)
             for name in names {
                 do {
-                    try manager.validate(name)
+                    try TenantManager.validate(name, for: storage)
                 } catch {
                     throw UsageError(message: error.message)
                 }

@@ -30,9 +30,9 @@ struct TenantOptions: ParsableArguments {
     /// PostgreSQL schema names (lower-case letters, digits, `_`).
     func tenantID() throws -> String {
         let tenant = tenant ?? Environment.value("TENANT_ID") ?? "default"
-        let manager = TenantManager(storage: try storage())
+        let storage = try storage()
         do throws(CloacinaError) {
-            try manager.validate(tenant)
+            try TenantManager.validate(tenant, for: storage)
         } catch {
             throw UsageError(message: error.message)
         }

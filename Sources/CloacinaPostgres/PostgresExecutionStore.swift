@@ -81,6 +81,10 @@ public final class PostgresExecutionStore: ExecutionStore {
         }
     }
 
+    public func releaseIdleConnections() {
+        pool.dropIdleConnections()
+    }
+
     public func close() {
         pool.close()
     }

@@ -32,6 +32,9 @@ extension DefaultRunner {
         /// The registry of startable workflows to use; nil for one of the runner's own. A host serving many tenants
         /// shares one, so a reload switches every tenant at once.
         public var registry: WorkflowRegistry?
+        /// Threads shared with other runners of the host; nil for the runner's own (sized by
+        /// ``maxConcurrentTasks`` and ``dbPoolSize``). With shared resources, their limits apply to the whole host.
+        public var resources: RunnerResources?
         /// Whether to resume unfinished executions (left by a crashed or stopped runner) on start.
         public var resumeUnfinished: Bool
         /// How long a claim on an execution lasts without renewal; renewed every third of it while running.
@@ -59,6 +62,7 @@ extension DefaultRunner {
             self.embeddedPackages = []
             self.packages = []
             self.registry = nil
+            self.resources = nil
             self.resumeUnfinished = true
             self.leaseDuration = .seconds(30)
             self.shutdownTimeout = .seconds(30)

@@ -170,6 +170,11 @@ extension DefaultRunner {
 
     private func heartbeat() {
         guard hasActiveExecutions else {
+            // Idle: no queries, and no database connections held open (a host may serve many idle tenants).
+            let store = runtime.store
+            runtime.blockingPool.submit(
+                WorkerPool.Job(run: { store.releaseIdleConnections() }, owner: runtime.jobOwner)
+            )
             if !isClosed { scheduleHeartbeat() }
             return
         }
@@ -177,17 +182,20 @@ extension DefaultRunner {
         let owner = runtime.identity.value
         let until = Timestamp.now() + configuration.leaseDuration
         runtime.blockingPool.submit(
-            WorkerPool.Job(run: { [weak self] in
-                guard let self else { return }
-                do {
-                    for id in try store.renewLeases(owner: owner, until: until) {
-                        activeDriver(id)?.cancel(reason: "cancellation requested")
+            WorkerPool.Job(
+                run: { [weak self] in
+                    guard let self else { return }
+                    do {
+                        for id in try store.renewLeases(owner: owner, until: until) {
+                            activeDriver(id)?.cancel(reason: "cancellation requested")
+                        }
+                    } catch {
+                        runtime.logger.error("could not renew execution leases", metadata: ["error": "\(error)"])
                     }
-                } catch {
-                    runtime.logger.error("could not renew execution leases", metadata: ["error": "\(error)"])
-                }
-                if !isClosed { scheduleHeartbeat() }
-            })
+                    if !isClosed { scheduleHeartbeat() }
+                },
+                owner: runtime.jobOwner
+            )
         )
     }
 }

@@ -12,7 +12,7 @@ extension DefaultRunner {
         guard let drivers = close() else { return }
         for driver in drivers { driver.setDispatching(false) }
         // Attempts waiting for a free thread never started: they go back to waiting in the store.
-        runtime.taskPool.stop()
+        runtime.taskPool.discard(owner: runtime.jobOwner)
         let limit = timeout ?? configuration.shutdownTimeout
         if !(await runtime.drained(within: limit)) {
             runtime.logger.warning(
@@ -42,8 +42,11 @@ extension DefaultRunner {
             }
         }
         await runtime.writer.stop()
-        runtime.timers.stop()
-        runtime.blockingPool.stop()
+        if runtime.ownsResources {
+            runtime.resources.shutdown()
+        } else {
+            runtime.blockingPool.discard(owner: runtime.jobOwner)
+        }
         runtime.store.close()
     }
 }

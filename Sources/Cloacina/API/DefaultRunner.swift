@@ -52,6 +52,7 @@ public final class DefaultRunner: Sendable {
             tenant: configuration.tenantName,
             store: store,
             identity: RunnerIdentity(),
+            resources: configuration.resources,
             maxConcurrentTasks: configuration.maxConcurrentTasks,
             blockingThreads: configuration.dbPoolSize,
             invoker: configuration.invoker,

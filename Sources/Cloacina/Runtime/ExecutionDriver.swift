@@ -300,7 +300,8 @@ final class ExecutionDriver: Sendable {
             discarded: { [self] in
                 defer { runtime.attemptEnded() }
                 send { $0.taskNotStarted(task, attempt: attempt, now: .now()) }
-            }
+            },
+            owner: runtime.jobOwner
         )
     }
 

@@ -7,11 +7,15 @@ final class RunnerRuntime: Sendable {
     let tenant: String
     let store: any ExecutionStore
     let writer: StoreWriter
-    /// Threads that run task attempts; their number is the runner's concurrency limit.
-    let taskPool: WorkerPool
-    /// Threads for blocking calls made on behalf of async callers (store reads, package loading).
-    let blockingPool: WorkerPool
-    let timers: TimerQueue
+    /// The threads: the runner's own, or shared with other runners of the host.
+    let resources: RunnerResources
+    /// Whether the runner made ``resources`` (and so stops them when it shuts down).
+    let ownsResources: Bool
+    /// This runner's tag on the jobs it queues in shared pools.
+    let jobOwner: UInt64
+    var taskPool: WorkerPool { resources.taskPool }
+    var blockingPool: WorkerPool { resources.blockingPool }
+    var timers: TimerQueue { resources.timers }
     let invoker: any TaskInvoker
     let identity: RunnerIdentity
     let defaultTimeout: Duration
@@ -30,6 +34,7 @@ final class RunnerRuntime: Sendable {
         tenant: String,
         store: any ExecutionStore,
         identity: RunnerIdentity,
+        resources: RunnerResources?,
         maxConcurrentTasks: Int,
         blockingThreads: Int,
         invoker: any TaskInvoker,
@@ -41,10 +46,12 @@ final class RunnerRuntime: Sendable {
         self.tenant = tenant
         self.store = store
         self.identity = identity
-        self.writer = StoreWriter(store: store, owner: identity.value, logger: logger)
-        self.taskPool = WorkerPool(name: "cloacina-task", limit: maxConcurrentTasks)
-        self.blockingPool = WorkerPool(name: "cloacina-io", limit: blockingThreads)
-        self.timers = TimerQueue(name: "cloacina-timer")
+        self.ownsResources = resources == nil
+        let resources =
+            resources ?? RunnerResources(maxConcurrentTasks: maxConcurrentTasks, blockingThreads: blockingThreads)
+        self.resources = resources
+        self.jobOwner = resources.newOwner()
+        self.writer = StoreWriter(store: store, owner: identity.value, logger: logger, pool: resources.writerPool)
         self.invoker = invoker
         self.defaultTimeout = defaultTimeout
         self.maximumOutputBytes = maximumOutputBytes
@@ -64,7 +71,8 @@ final class RunnerRuntime: Sendable {
                         continuation.resume(
                             returning: .failure(CloacinaError(.shuttingDown, "the runner is shutting down"))
                         )
-                    }
+                    },
+                    owner: jobOwner
                 )
             )
             _ = submitted

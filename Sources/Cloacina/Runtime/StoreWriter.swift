@@ -1,54 +1,68 @@
 internal import CloacinaModel
 internal import CloacinaStorage
 internal import Logging
+internal import Synchronization
 
 #if canImport(Glibc)
 internal import Glibc
 #endif
 
-/// The single writer of a store: one thread that commits everything queued since its last commit in one
-/// transaction (group commit), in the order it was queued.
+/// The single writer of a store: commits everything queued since its last commit in one transaction (group
+/// commit), in the order it was queued.
 ///
 /// Executions queue their transitions without waiting; a caller that must know a write is durable (the end of an
 /// execution, its creation) passes a completion. Because writes commit in order, a completion also means every
-/// write queued before it is durable. A batch that fails is tried again a few times with growing pauses before its
-/// completions are told of the failure.
+/// write queued before it is durable. Commits run as jobs on a writer pool (shared by many stores in a host), at
+/// most one job per store at a time, so a store's writes stay in order without a thread of its own. A batch that
+/// fails is tried again a few times with growing pauses before its completions are told of the failure.
 final class StoreWriter: Sendable {
     typealias Completion = @Sendable (Result<Set<String>, StoreError>) -> Void
 
     private let store: any ExecutionStore
     private let owner: String
     private let logger: Logger
-    private let lock = ConditionLock()
-    nonisolated(unsafe) private var pending: [StoreWrite] = []
-    nonisolated(unsafe) private var completions: [Completion] = []
-    nonisolated(unsafe) private var stopped = false
+    private let pool: WorkerPool
+    private let state = Mutex(State())
     /// Pauses before retrying a failed batch; its length is the number of retries.
     private let retryPauses: [Duration] = [.milliseconds(50), .milliseconds(500), .seconds(2), .seconds(5)]
 
-    init(store: any ExecutionStore, owner: String, logger: Logger) {
+    private struct State {
+        var pending: [StoreWrite] = []
+        var completions: [Completion] = []
+        /// Whether a commit job for this store is queued or running.
+        var scheduled = false
+        var stopped = false
+    }
+
+    init(store: any ExecutionStore, owner: String, logger: Logger, pool: WorkerPool) {
         self.store = store
         self.owner = owner
         self.logger = logger
-        startThread(name: "cloacina-writer") { [self] in loop() }
+        self.pool = pool
     }
 
-    /// Queues `writes` to commit after everything queued before; `completion` (if any) runs on the writer thread
+    /// Queues `writes` to commit after everything queued before; `completion` (if any) runs on a writer thread
     /// once they committed (with the ids of executions whose changes were dropped for want of ownership) or failed.
     func enqueue(_ writes: [StoreWrite], completion: Completion? = nil) {
-        lock.withLock {
-            guard !stopped else {
-                // Callers may hold their own locks while enqueuing: never call back on their thread.
-                if let completion {
-                    startThread(name: "cloacina-writer-late") {
-                        completion(.failure(StoreError(.unavailable, "the runner's store writer has stopped")))
-                    }
+        let (submit, refused) = state.withLock { state -> (Bool, Bool) in
+            guard !state.stopped else { return (false, true) }
+            state.pending.append(contentsOf: writes)
+            if let completion { state.completions.append(completion) }
+            guard !state.scheduled else { return (false, false) }
+            state.scheduled = true
+            return (true, false)
+        }
+        if refused {
+            // Callers may hold their own locks while enqueuing: never call back on their thread.
+            if let completion {
+                startThread(name: "cloacina-writer-late") {
+                    completion(.failure(StoreError(.unavailable, "the runner's store writer has stopped")))
                 }
-                return
             }
-            pending.append(contentsOf: writes)
-            if let completion { completions.append(completion) }
-            lock.signal()
+            return
+        }
+        if submit {
+            pool.submit(WorkerPool.Job(run: { [self] in drain() }, discarded: { [self] in abandon() }))
         }
     }
 
@@ -59,33 +73,43 @@ final class StoreWriter: Sendable {
         }
     }
 
-    /// Commits what is queued, then ends the thread; later writes fail at once.
+    /// Commits what is queued, then refuses later writes.
     func stop() async {
         await flush()
-        lock.withLock {
-            stopped = true
-            lock.signal()
+        state.withLock { $0.stopped = true }
+    }
+
+    /// Commits batches until nothing is queued.
+    private func drain() {
+        while true {
+            let taken = state.withLock { state -> ([StoreWrite], [Completion])? in
+                guard !state.pending.isEmpty || !state.completions.isEmpty else {
+                    state.scheduled = false
+                    return nil
+                }
+                defer {
+                    state.pending.removeAll(keepingCapacity: true)
+                    state.completions.removeAll(keepingCapacity: true)
+                }
+                return (state.pending, state.completions)
+            }
+            guard let (batch, waiting) = taken else { return }
+            let result = commit(batch)
+            for completion in waiting { completion(result) }
         }
     }
 
-    private func loop() {
-        lock.lock()
-        while true {
-            if pending.isEmpty && completions.isEmpty {
-                if stopped { break }
-                lock.wait()
-                continue
-            }
-            let batch = pending
-            let waiting = completions
-            pending.removeAll(keepingCapacity: true)
-            completions.removeAll(keepingCapacity: true)
-            lock.unlock()
-            let result = commit(batch)
-            for completion in waiting { completion(result) }
-            lock.lock()
+    /// The pool stopped before the commit job ran: fail what waits, and refuse more.
+    private func abandon() {
+        let waiting = state.withLock { state in
+            state.stopped = true
+            state.scheduled = false
+            defer { state.completions.removeAll() }
+            state.pending.removeAll()
+            return state.completions
         }
-        lock.unlock()
+        let error = StoreError(.unavailable, "the runner's store writer has stopped")
+        for completion in waiting { completion(.failure(error)) }
     }
 
     private func commit(_ batch: [StoreWrite]) -> Result<Set<String>, StoreError> {

@@ -8,6 +8,8 @@ final class WorkerPool: Sendable {
     struct Job: Sendable {
         var run: @Sendable () -> Void
         var discarded: @Sendable () -> Void = {}
+        /// Who submitted it, for ``discard(owner:)``; 0 for nobody in particular.
+        var owner: UInt64 = 0
     }
 
     private let name: String
@@ -60,6 +62,18 @@ final class WorkerPool: Sendable {
             queueHead = 0
             lock.broadcast()
             return pending
+        }
+        for job in discarded { job.discarded() }
+    }
+
+    /// Discards the jobs of `owner` that have not started (telling each), leaving everyone else's queued.
+    func discard(owner: UInt64) {
+        let discarded: [Job] = lock.withLock {
+            let pending = queue[queueHead...]
+            let (mine, others) = (pending.filter { $0.job.owner == owner }, pending.filter { $0.job.owner != owner })
+            queue = Array(others)
+            queueHead = 0
+            return mine.map(\.job)
         }
         for job in discarded { job.discarded() }
     }

@@ -1,4 +1,5 @@
 internal import CloacinaPostgres
+internal import CloacinaSDK
 public import CloacinaStorage
 internal import Synchronization
 
@@ -18,8 +19,10 @@ public final class TenantManager: Sendable {
     }
 
     public let storage: Storage
-    /// What every tenant's runner is configured with, but for its database and tenant name.
+    /// What every tenant's runner is configured with, but for its database and tenant name. Its resources (threads)
+    /// are shared by every tenant: the template's, or ones the manager makes and stops.
     public let template: DefaultRunner.Configuration
+    private let ownedResources: RunnerResources?
     /// Told every event of every tenant's executions (from runner threads; keep it quick).
     private let observer: (@Sendable (_ tenant: String, _ event: ExecutionEvent) -> Void)?
     private let state = Mutex(State())
@@ -37,6 +40,35 @@ public final class TenantManager: Sendable {
         observer: (@Sendable (_ tenant: String, _ event: ExecutionEvent) -> Void)? = nil
     ) {
         self.storage = storage
+        var template = template
+        // One registry for every tenant: workflows are planned once, and a reload switches all tenants at once.
+        if template.registry == nil {
+            template.registry = WorkflowRegistry()
+        }
+        if !template.embeddedPackages.isEmpty {
+            // Loaded once, so every tenant registers the same package; one that fails stays embedded, and opening
+            // a tenant reports why.
+            let loader = PackageLoader(cacheDirectory: template.packageCacheDirectory, logger: template.logger)
+            var failed: [WorkflowPackage] = []
+            for package in template.embeddedPackages {
+                if let loaded = loader.load(embedded: package).package {
+                    template.packages.append(loaded)
+                } else {
+                    failed.append(package)
+                }
+            }
+            template.embeddedPackages = failed
+        }
+        if template.resources == nil {
+            let resources = RunnerResources(
+                maxConcurrentTasks: template.maxConcurrentTasks,
+                blockingThreads: template.dbPoolSize
+            )
+            template.resources = resources
+            ownedResources = resources
+        } else {
+            ownedResources = nil
+        }
         self.template = template
         self.observer = observer
     }
@@ -52,6 +84,12 @@ public final class TenantManager: Sendable {
 
     /// Throws `invalidInput` naming the problem when `tenant` cannot name a tenant of this storage.
     public func validate(_ tenant: String) throws(CloacinaError) {
+        try Self.validate(tenant, for: storage)
+    }
+
+    /// Throws `invalidInput` naming the problem when `tenant` cannot name a tenant of `storage`: a SQLite file
+    /// name (letters, digits, `_`, `-`) or a PostgreSQL schema name.
+    public static func validate(_ tenant: String, for storage: Storage) throws(CloacinaError) {
         switch storage {
         case .sqliteFiles:
             try SQLiteTenantManager.validate(tenant)
@@ -149,6 +187,7 @@ public final class TenantManager: Sendable {
                 group.addTask { await (try? creation.value)?.shutdown(timeout: timeout) }
             }
         }
+        ownedResources?.shutdown()
     }
 }
 
