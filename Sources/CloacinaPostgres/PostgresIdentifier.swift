@@ -1,9 +1,10 @@
 /// A validated, quotable PostgreSQL identifier: what a tenant schema (or role) name must look like.
 ///
-/// The rule fails closed: `^[A-Za-z_][A-Za-z0-9_]{0,62}$` (ASCII only, at most 63 bytes, so PostgreSQL never
-/// truncates it), and never a reserved schema (`public`, `information_schema`, anything starting with `pg_`, in any
-/// letter case). A valid name cannot contain a quote, so ``quoted`` is always a single, exact identifier. Names are
-/// case-sensitive once quoted: `Acme` and `acme` are different schemas.
+/// The rule fails closed: `^[a-z_][a-z0-9_]{0,62}$` (ASCII only, at most 63 bytes, so PostgreSQL never
+/// truncates it), and never a reserved name (`public`, `information_schema`, anything starting with `pg_`). Upper
+/// case is refused: PostgreSQL folds unquoted names to lower case, so `Acme` quoted and `Acme` typed by hand would be
+/// two different objects. A valid name cannot contain a quote, so ``quoted`` is always a single, exact identifier,
+/// and it means the same quoted or not.
 public struct PostgresIdentifier: Sendable, Hashable, CustomStringConvertible {
     /// The name as given (and as `current_schema()` reports it).
     public let name: String
@@ -33,16 +34,16 @@ public struct PostgresIdentifier: Sendable, Hashable, CustomStringConvertible {
         guard let first = bytes.first else { return "the name is empty" }
         guard bytes.count <= 63 else { return "the name is \(bytes.count) bytes long; at most 63 are allowed" }
         func isLetter(_ byte: UInt8) -> Bool {
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || byte == UInt8(ascii: "_")
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || byte == UInt8(ascii: "_")
         }
-        guard isLetter(first) else { return "the name must start with a letter or an underscore" }
+        if bytes.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) {
+            return "upper-case letters are not allowed (PostgreSQL folds unquoted names to lower case); use lower case"
+        }
+        guard isLetter(first) else { return "the name must start with a lower-case letter or an underscore" }
         guard bytes.allSatisfy({ isLetter($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
-            return "only ASCII letters, digits and underscores are allowed"
+            return "only lower-case ASCII letters, digits and underscores are allowed"
         }
-        let lowered = name.lowercased()
-        if lowered == "public" || lowered == "information_schema" || lowered.hasPrefix("pg_") {
+        if name == "public" || name == "information_schema" || name.hasPrefix("pg_") {
             return "the name is reserved by PostgreSQL"
         }
         return nil

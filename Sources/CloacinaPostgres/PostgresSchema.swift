@@ -8,7 +8,7 @@ internal import CloacinaStorage
 /// ids sort bytewise as they do in SQLite. Every name is schema-qualified. Migrations only ever append; each runs in
 /// its own transaction under a per-schema advisory lock, so concurrent hosts migrate a schema once, in order.
 /// It does not create roles or grant privileges (that is the administrator's job).
-enum PostgresSchema {
+public enum PostgresSchema {
     /// Migrations by version, in order, for the schema quoted as `schema`.
     static func migrations(_ schema: String) -> [(version: Int, sql: String)] {
         [
@@ -159,12 +159,7 @@ enum PostgresSchema {
         try connection.execute("BEGIN")
         do throws(PostgresError) {
             try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [.integer(lockKey(schema))])
-            try connection.execute(
-                """
-                CREATE TABLE IF NOT EXISTS \(schema.quoted).schema_migrations (
-                    version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)
-                """
-            )
+            try connection.execute(migrationsTable(schema.quoted))
             let current = try version(connection, schema: schema)
             if current < migration.version {
                 try connection.execute(migration.sql)
@@ -178,6 +173,14 @@ enum PostgresSchema {
             if connection.isOpen { _ = try? connection.execute("ROLLBACK") }
             throw error
         }
+    }
+
+    /// The table recording applied migrations, for the schema quoted as `schema`.
+    static func migrationsTable(_ schema: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(schema).schema_migrations (
+            version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)
+        """
     }
 
     /// The schema's version: 0 before its first migration.

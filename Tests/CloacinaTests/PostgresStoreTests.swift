@@ -19,7 +19,8 @@ struct PostgresNamingTests {
         "invalid and reserved schema names are refused before any connection is made",
         arguments: [
             "bad\"name", "a;drop table x", "has space", String(repeating: "a", count: 64), "public", "PUBLIC",
-            "information_schema", "pg_x", "Pg_catalog", "", "1abc", "ünïcode", "a-b", "a.b",
+            "information_schema", "pg_x", "Pg_catalog", "", "1abc", "ünïcode", "a-b", "a.b", "Acme", "tenant_A",
+            "ALLCAPS",
         ]
     )
     func refusedNames(_ name: String) throws {
@@ -33,9 +34,9 @@ struct PostgresNamingTests {
         #expect(!PostgresIdentifier.isValid(name))
     }
 
-    @Test("valid names follow ^[A-Za-z_][A-Za-z0-9_]{0,62}$ and are quoted exactly")
+    @Test("valid names follow ^[a-z_][a-z0-9_]{0,62}$ and are quoted exactly")
     func validNames() throws {
-        for name in ["a", "_x", "Tenant_42", String(repeating: "z", count: 63), "publicity", "pgx"] {
+        for name in ["a", "_x", "tenant_42", String(repeating: "z", count: 63), "publicity", "pgx"] {
             #expect(PostgresIdentifier.isValid(name))
             #expect(try PostgresIdentifier(name).quoted == "\"\(name)\"")
         }
@@ -416,7 +417,9 @@ struct PostgresStoreTests {
         try withStore("roles") { _, schema in
             let admin = try PostgresConnection(url)
             let role = StoreBackend.uniqueSchemaName("role")
-            try admin.execute("CREATE ROLE \(role) LOGIN")
+            // Roles other than the test server's admin log in with a password.
+            let password = "pw_\(UInt64.random(in: .min ... .max))"
+            try admin.execute("CREATE ROLE \(role) LOGIN PASSWORD '\(password)'")
             let bare = StoreBackend.uniqueSchemaName("bare")
             defer {
                 StoreBackend.dropSchema(bare, url: url)
@@ -430,7 +433,7 @@ struct PostgresStoreTests {
                 GRANT USAGE ON SCHEMA "\(bare)" TO \(role);
                 """
             )
-            let roleURL = PostgresTestURL.replacing(url, user: role)
+            let roleURL = PostgresTestURL.replacing(url, user: role, password: password)
 
             let tenant = try PostgresExecutionStore(url: roleURL, schema: schema)
             _ = try tenant.write(

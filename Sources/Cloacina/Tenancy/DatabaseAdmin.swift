@@ -1,0 +1,179 @@
+internal import CloacinaPostgres
+
+/// Creates and removes PostgreSQL tenants: per tenant, a schema holding Cloacina's tables and a login role that may
+/// use only that schema.
+///
+/// ```swift
+/// let admin = try DatabaseAdmin(databaseURL: "postgresql://admin:secret@db/cloacina")
+/// let creds = try await admin.createTenant(TenantConfig(schemaName: "acme", username: "acme_app", password: ""))
+/// let runner = try await DefaultRunner.withSchema(creds.connectionString, creds.schemaName)
+/// ```
+///
+/// Each call is one transaction: it happens entirely or not at all, and every SQL error is reported (as
+/// ``CloacinaError``: `invalidInput` for refused names, `conflict` when the schema or role exists, `notFound` when
+/// there is nothing to remove, `storage` otherwise). Calls run one at a time on the admin's own thread and
+/// connection (made on first use, remade when it breaks), never on Swift's cooperative pool. Passwords never reach
+/// the server in clear (it receives a SCRAM-SHA-256 verifier) and never appear in messages, nor does the admin URL
+/// unredacted.
+///
+/// The admin role needs CREATEROLE and CREATE on the database; removing a tenant whose sessions are open also
+/// needs the right to terminate them (`pg_signal_backend`), and from PostgreSQL 16 `DROP OWNED` needs the privileges
+/// of the tenant's role (a superuser has all of these). It does not rotate passwords, and does not upgrade tenants'
+/// tables to a newer Cloacina version (their roles may not create tables; that is left to a later version).
+public final class DatabaseAdmin: Sendable {
+    /// The admin URL with its password replaced by `***`.
+    public let location: String
+    let connections: PostgresConnectionPool
+    /// How tenants' connection strings are made from the admin connection.
+    let template: ConnectionTemplate
+    /// Runs the calls, one at a time. Jobs never hold the admin itself, so it is never released (and its `deinit`
+    /// never stops this pool) on the pool's own thread.
+    private let thread = WorkerPool(name: "cloacina-admin", limit: 1)
+
+    /// An admin for the PostgreSQL database `databaseURL` names (`postgresql://` or `postgres://`, passed to libpq
+    /// unchanged, so `PG*` variables and `.pgpass` apply). Connects on first use; throws `configuration` when the
+    /// URL is not a PostgreSQL URL libpq can parse.
+    public init(databaseURL: String) throws(CloacinaError) {
+        guard case .postgres(let url) = try DatabaseLocation(url: databaseURL) else {
+            throw CloacinaError(
+                .configuration,
+                "tenants with roles are a PostgreSQL feature; \(DatabaseLocation.redact(databaseURL)) is not a "
+                    + "postgresql:// URL (with SQLite each tenant is its own file: see SQLiteTenantManager)"
+            )
+        }
+        let parameters: [(keyword: String, value: String)]
+        do throws(PostgresError) {
+            parameters = try PostgresConnection.parameters(of: url)
+        } catch {
+            throw CloacinaError(.configuration, "invalid PostgreSQL URL: \(error.description)")
+        }
+        self.location = DatabaseLocation.redact(url)
+        self.template = ConnectionTemplate(adminParameters: parameters)
+        self.connections = PostgresConnectionPool(size: 1) { () throws(PostgresError) in try PostgresConnection(url) }
+    }
+
+    deinit {
+        thread.stop()
+        connections.close()
+    }
+
+    /// Creates `config`'s role, schema and tables, and grants the role the use of them, in one transaction.
+    public func createTenant(_ config: TenantConfig) async throws(CloacinaError) -> TenantCredentials {
+        let schema = try Self.identifier(config.schemaName, kind: "schema")
+        let role = try Self.roleIdentifier(config.username)
+        let password = config.password.isEmpty ? Self.generatedPassword() : config.password
+        guard !password.utf8.contains(0) else {
+            throw CloacinaError(.invalidInput, "the password of role \(role.quoted) contains a NUL byte")
+        }
+        let doing = "creating tenant schema \(schema.quoted) with role \(role.quoted)"
+        let template = self.template
+        return try await onAdminThread(doing, secrets: [password]) { connection throws(PostgresError) in
+            try Self.create(schema: schema, role: role, password: password, template: template, on: connection)
+        }
+    }
+
+    /// Removes the tenant's schema (with everything in it) and its role, ending the role's sessions first, in one
+    /// transaction; removes whichever of the two exists. Throws `notFound` when neither does, and `invalidInput`
+    /// (removing nothing) when the schema is not a Cloacina schema with objects in it, or the role is not a plain
+    /// login role (a superuser, or one that may create roles or databases, or the admin itself).
+    public func removeTenant(schemaName: String, username: String) async throws(CloacinaError) {
+        let schema = try Self.identifier(schemaName, kind: "schema")
+        let role = try Self.roleIdentifier(username)
+        let doing = "removing tenant schema \(schema.quoted) and role \(role.quoted)"
+        let outcome = try await onAdminThread(doing) { connection throws(PostgresError) in
+            try Self.remove(schema: schema, role: role, on: connection)
+        }
+        switch outcome {
+        case .removed:
+            return
+        case .notFound:
+            throw CloacinaError(
+                .notFound,
+                "no tenant schema \(schema.quoted) and no role \(role.quoted) in \(location)"
+            )
+        case .refused(let reason):
+            throw CloacinaError(.invalidInput, "refusing to remove tenant: \(reason)")
+        case .remaining(let what):
+            throw CloacinaError(.storage, "\(doing): \(what) still exists after the removal committed")
+        }
+    }
+
+    /// The schemas holding Cloacina's tables (its `schema_migrations` and `executions`), sorted: the tenants made
+    /// here, and those ``DefaultRunner`` or ``TenantManager`` made with a privileged role.
+    public func listTenants() async throws(CloacinaError) -> [String] {
+        let schemas = try await onAdminThread("listing tenant schemas") { connection throws(PostgresError) in
+            try Self.tenantSchemas(on: connection)
+        }
+        return schemas.sorted()
+    }
+
+    /// Closes the admin connection; later calls fail with `shuttingDown`. Calls already running finish first.
+    public func close() {
+        thread.stop()
+        connections.close()
+    }
+
+    /// Runs `body` with the admin connection on the admin thread. A transaction that failed because its connection
+    /// broke before `COMMIT` was sent (the server then rolled it back), or that lost a deadlock, is run once more.
+    private func onAdminThread<T: Sendable>(
+        _ doing: String,
+        secrets: [String] = [],
+        _ body: @escaping @Sendable (PostgresConnection) throws(PostgresError) -> T
+    ) async throws(CloacinaError) -> T {
+        let connections = self.connections
+        let location = self.location
+        let result: Result<T, CloacinaError> = await withCheckedContinuation { continuation in
+            let job = WorkerPool.Job(
+                run: {
+                    var attempts = 0
+                    while true {
+                        attempts += 1
+                        do throws(PostgresError) {
+                            return continuation.resume(returning: .success(try connections.withConnection(body)))
+                        } catch {
+                            let again = error.isConnectionFailure || error.isTransient
+                            if again && attempts < 3 { continue }
+                            let failure = Self.failure(error, doing: doing, at: location, secrets: secrets)
+                            return continuation.resume(returning: .failure(failure))
+                        }
+                    }
+                },
+                discarded: {
+                    continuation.resume(
+                        returning: .failure(CloacinaError(.shuttingDown, "the database admin is closed"))
+                    )
+                }
+            )
+            thread.submit(job)
+        }
+        return try result.get()
+    }
+
+    /// `error` as the API reports it, with every secret scrubbed from its text.
+    private static func failure(
+        _ error: PostgresError,
+        doing: String,
+        at location: String,
+        secrets: [String]
+    ) -> CloacinaError {
+        var text = "\(error.message)" + (error.sqlState.map { " (SQLSTATE \($0))" } ?? "")
+        if error.code == .closed { return CloacinaError(.shuttingDown, "the database admin is closed") }
+        if error.code == .connection { text = "\(error.context): \(text)" }
+        for secret in secrets where !secret.isEmpty { text = text.replacing(secret, with: "***") }
+        switch error.sqlState {
+        case "42710", "42P06", "23505":
+            return CloacinaError(.conflict, "\(doing): \(text)")
+        case "42501":
+            return CloacinaError(
+                .storage,
+                "\(doing): permission denied: the admin role needs CREATEROLE and CREATE on the database (and "
+                    + "pg_signal_backend to end a tenant's sessions): \(text)"
+            )
+        default:
+            if error.code == .outcomeUnknown || error.isConnectionFailure {
+                return CloacinaError(.storage, "\(doing) at \(location): \(text)")
+            }
+            return CloacinaError(.storage, "\(doing): \(text)")
+        }
+    }
+}
