@@ -42,7 +42,7 @@ as_pg cp -a "$pg_root/data" "$pg_root/restart-data"
 # start_pg DATA PORT LOG [OPTIONS]: starts the server in DATA and creates the database cloacina_test.
 start_pg() {
     as_pg "$pg_bin/pg_ctl" -D "$1" -l "$3" -w \
-        -o "-p $2 -k $pg_root -c listen_addresses='' -c fsync=on $4" start >/dev/null ||
+        -o "-p $2 -k $pg_root -c listen_addresses='' -c fsync=on ${4:-}" start >/dev/null ||
         { cat "$3" >&2; return 1; }
     as_pg "$pg_bin/createdb" -h "$pg_root" -p "$2" -U cloacina cloacina_test
 }

@@ -144,11 +144,11 @@ struct CheckCommandTests {
     func installedByPlugin() throws {
         let drop = try #require(TestEnvironment.variable("CLOACINA_TEST_DROP_DIR"))
         let names = try FileManager.default.contentsOfDirectory(atPath: drop).sorted()
-        #expect(names == ["libCFingerprint.so", "libOrders.so", "libReports.so", "libTextAnalytics.so"])
+        #expect(names == ["libBenchWorkflows.so", "libCFingerprint.so", "libOrders.so", "libReports.so", "libTextAnalytics.so"])
         let result = try Self.cloacina("workflows", "list", "--workflows", drop, "--output", "json")
         #expect(result.exitStatus == 0, "\(result.standardOutput)")
         let reports = try Self.reports(result)
-        #expect(reports.map { $0["package"]?["language"] } == ["c", "swift", "swift", "swift"])
+        #expect(reports.map { $0["package"]?["language"] } == ["c", "c", "swift", "swift", "swift"])
         // The C package is compiled by the C compiler: it needs libc only, whatever the Swift toolchain.
         let needed = try runCommand("/usr/bin/env", ["readelf", "-d", "\(drop)/libCFingerprint.so"])
         #expect(!needed.standardOutput.contains("libswiftCore"))

@@ -19,7 +19,12 @@ final class DaemonProcess: Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.cloacinaExecutable)
         process.arguments =
-            ["serve", "--workflows", drop, "--data-dir", data, "--http", "127.0.0.1:\(port)", "--drain-timeout", "30"]
+            [
+                "serve", "--workflows", drop, "--data-dir", data, "--http", "127.0.0.1:\(port)", "--drain-timeout",
+                "30",
+                // Tests hold several tasks at once; each holds a slot.
+                "--max-concurrent-tasks", "32",
+            ]
             + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["CLOACINA_LOG_LEVEL": "info"].merging(environment) { _, new in new }
