@@ -229,3 +229,48 @@ struct ServeCommandTests {
         #expect(stale.exitStatus != 0)
     }
 }
+
+@Suite("cloacina serve on PostgreSQL")
+struct ServePostgresTests {
+    @Test(
+        "tenants as schemas: executions over HTTP in each, invisible across them; unknown tenants are 404",
+        .enabled(if: TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL") != nil, "needs CLOACINA_TEST_POSTGRES_URL")
+    )
+    func schemas() throws {
+        let url = try #require(TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL"))
+        let fixture = try ServeCommandTests.Fixture("serve-pg")
+        try fixture.build("v1", version: "1.0.0")
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let (a, b) = ("srv_a_\(suffix)", "srv_b_\(suffix)")
+        defer {
+            for schema in [a, b] {
+                _ = try? runCommand(
+                    TestEnvironment.cloacinaExecutable,
+                    ["tenant", "remove", schema, "--database", url]
+                )
+            }
+        }
+        let daemon = try DaemonProcess(
+            drop: fixture.drop,
+            data: fixture.data,
+            arguments: ["--database", url, "--tenants", "\(a),\(b)"]
+        )
+        fixture.release(2)
+        let first = try ServeCommandTests.result(daemon, try ServeCommandTests.submit(daemon, tenant: a), tenant: a)
+        #expect(first["status"] == "Completed")
+        #expect(first["tenant"] == .string(a))
+        let id = try #require(first["execution_id"]?.stringValue)
+        #expect(try daemon.request("GET", "/tenants/\(b)/executions/\(id)").status == 404)
+        let second = try ServeCommandTests.result(daemon, try ServeCommandTests.submit(daemon, tenant: b), tenant: b)
+        #expect(second["status"] == "Completed")
+        fixture.awaitStarted(2)
+        let (_, listing) = try daemon.request("GET", "/tenants/\(a)/executions")
+        #expect(listing["total"] == 1)
+        #expect(try daemon.request("GET", "/tenants/nobody_\(suffix)/executions").status == 404)
+        #expect(try daemon.request("GET", "/tenants/Bad-Name/executions").status == 400)
+        let tenants = try runCommand(TestEnvironment.cloacinaExecutable, ["tenant", "list", "--database", url])
+        #expect(tenants.standardOutput.contains(a) && tenants.standardOutput.contains(b))
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+    }
+}
