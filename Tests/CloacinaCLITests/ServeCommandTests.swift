@@ -215,6 +215,30 @@ struct ServeCommandTests {
         #expect(daemon.waitForExit() == 0)
     }
 
+    @Test("--watch reloads when a package is installed, replaced or removed, without a signal")
+    func watch() throws {
+        let fixture = try Fixture("serve-watch")
+        try fixture.build("v1", version: "1.0.0")
+        let daemon = try DaemonProcess(
+            drop: fixture.drop,
+            data: fixture.data,
+            arguments: ["--tenants", "acme", "--watch"]
+        )
+        let v2 = try fixture.sha256(fixture.build("v2", version: "2.0.0"))
+        #expect(daemon.waitForLog("reloaded", times: 2), "\(daemon.logText)")
+        fixture.release(1)
+        let result = try Self.result(daemon, try Self.submit(daemon))
+        #expect(result["package"]?["sha256"] == .string(v2))
+        fixture.awaitStarted(1)
+        #expect(unlink(fixture.package) == 0)
+        #expect(daemon.waitForLog("reloaded", times: 3))
+        #expect(
+            try daemon.request("POST", "/tenants/acme/workflows", body: #"{"workflow_name": "flow"}"#).status == 404
+        )
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+    }
+
     @Test("`cloacina reload` signals the host through its PID file; a stale PID file is an error")
     func reloadCommand() throws {
         let fixture = try Fixture("serve-sighup")
