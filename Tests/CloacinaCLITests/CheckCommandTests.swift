@@ -144,7 +144,11 @@ struct CheckCommandTests {
     func installedByPlugin() throws {
         let drop = try #require(TestEnvironment.variable("CLOACINA_TEST_DROP_DIR"))
         let names = try FileManager.default.contentsOfDirectory(atPath: drop).sorted()
-        #expect(names == ["libBenchWorkflows.so", "libCFingerprint.so", "libOrders.so", "libReports.so", "libTextAnalytics.so"])
+        #expect(
+            names == [
+                "libBenchWorkflows.so", "libCFingerprint.so", "libOrders.so", "libReports.so", "libTextAnalytics.so",
+            ]
+        )
         let result = try Self.cloacina("workflows", "list", "--workflows", drop, "--output", "json")
         #expect(result.exitStatus == 0, "\(result.standardOutput)")
         let reports = try Self.reports(result)
