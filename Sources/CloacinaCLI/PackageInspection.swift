@@ -14,7 +14,7 @@ struct PackageInspection {
     /// Loads each file in `files` (in order) and resolves conflicts between them.
     func inspect(files: [String]) throws -> [PackageReport] {
         try withTemporaryCache { probe in
-            PackageCatalog.resolveConflicts(files.map { probe.load(file: $0) })
+            PackageCatalog.resolveConflicts(probe.load(files: files))
         }
     }
 

@@ -58,8 +58,25 @@ extension Daemon {
             return report
         }
         var loads: [String: Result<LoadedPackage, ReloadFailure>] = [:]
-        for path in generation.filesToLoad(scan) {
-            loads[path] = load(path)
+        let changed = generation.filesToLoad(scan)
+        // Changed files load in one child process first (when configured), so one that crashes while loading is
+        // reported instead of taking the daemon down; only the ones that passed load here.
+        var passed = changed
+        if let probe = configuration.probe, !changed.isEmpty {
+            passed = []
+            for (path, report) in zip(changed, probe.load(files: changed)) {
+                if let error = report.error {
+                    loads[path] = .failure(ReloadFailure(error.description))
+                } else {
+                    passed.append(path)
+                }
+            }
+        }
+        for path in passed {
+            let report = loader.load(file: path)
+            loads[path] =
+                report.package.map { .success($0) }
+                ?? .failure(ReloadFailure(report.error?.description ?? "rejected"))
         }
         let reserved = host.map { (name: $0.info.name, workflows: $0.workflows.map(\.name)) }
         var (next, summary) = generation.next(scan, loads: loads, reserved: reserved)
@@ -96,18 +113,5 @@ extension Daemon {
             loadErrors: next.slots.values.filter { $0.failure != nil }.count
         )
         return report
-    }
-
-    /// Loads one changed file: in a child process first when a probe is configured, then here.
-    private func load(_ path: String) -> Result<LoadedPackage, ReloadFailure> {
-        if let probe = configuration.probe {
-            let probed = probe.load(file: path)
-            if let error = probed.error { return .failure(ReloadFailure(error.description)) }
-        }
-        let report = loader.load(file: path)
-        guard let package = report.package else {
-            return .failure(ReloadFailure(report.error?.description ?? "rejected"))
-        }
-        return .success(package)
     }
 }

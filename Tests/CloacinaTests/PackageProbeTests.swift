@@ -35,6 +35,28 @@ struct PackageProbeTests {
         #expect(aborted.error?.reason.contains("SIGABRT") == true)
     }
 
+    @Test("many files load in one child; one that crashes or hangs it is blamed and the files after it still load")
+    func batch() throws {
+        let directory = try TemporaryDirectory("probe-batch")
+        var files: [String] = []
+        for index in 0..<6 {
+            var package = CorpusPackage()
+            package.name = "batch\(index)"
+            package.workflows = [("batch_flow\(index)", [.init("only")])]
+            if index == 2 { package.initPrologue = "*(volatile int *)0 = 1;" }
+            if index == 4 { package.initPrologue = "for (;;) {}" }
+            files.append(try package.build(in: directory.path, fileName: "batch\(index).so"))
+        }
+        files.insert(directory.file("missing.so"), at: 1)
+        let reports = Self.probe(directory, timeout: .seconds(2)).load(files: files)
+        #expect(reports.map(\.file) == files)
+        #expect(reports.map(\.isLoaded) == [true, false, true, false, true, false, true])
+        #expect(reports[1].error?.stage == .read)
+        #expect(reports[3].error?.reason.contains("SIGSEGV") == true)
+        #expect(reports[5].error?.reason.contains("did not finish within 2 s") == true)
+        #expect(reports[6].info?.name == "batch5")
+    }
+
     @Test("a package whose init never returns is killed after the time limit")
     func hang() throws {
         let directory = try TemporaryDirectory("probe-hang")

@@ -41,11 +41,12 @@ public enum PackageCatalog {
         }
     }
 
-    /// Loads every `*.so` file of `directory` with `load`, in name order (hidden files, such as installs in
-    /// progress, are skipped), then resolves conflicts. Throws only when the directory cannot be read.
+    /// Loads every `*.so` file of `directory` with `load` (given all the paths at once, in name order; hidden files,
+    /// such as installs in progress, are skipped), then resolves conflicts. Throws only when the directory cannot be
+    /// read.
     public static func loadDirectory(
         _ directory: String,
-        with load: (String) -> PackageReport
+        with load: ([String]) -> [PackageReport]
     ) throws(PackageLoadError) -> [PackageReport] {
         let names: [String]
         do {
@@ -53,6 +54,6 @@ public enum PackageCatalog {
         } catch {
             throw PackageLoadError(.read, "\(error)")
         }
-        return resolveConflicts(names.filter { $0.hasSuffix(".so") }.map { load("\(directory)/\($0)") })
+        return resolveConflicts(load(names.filter { $0.hasSuffix(".so") }.map { "\(directory)/\($0)" }))
     }
 }

@@ -161,7 +161,7 @@ public final class PackageLoader: Sendable {
     /// Loads every `*.so` file of `directory` in name order (hidden files are skipped), then rejects packages
     /// that conflict with one loaded earlier. Throws only when the directory cannot be read.
     public func loadDirectory(_ directory: String) throws(PackageLoadError) -> [PackageReport] {
-        try PackageCatalog.loadDirectory(directory) { load(file: $0) }
+        try PackageCatalog.loadDirectory(directory) { $0.map { load(file: $0) } }
     }
 
     /// Registers a package compiled into the host program (a CloacinaSDK `WorkflowPackage`), through the same

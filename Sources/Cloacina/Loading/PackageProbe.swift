@@ -25,45 +25,88 @@ public struct PackageProbe: Sendable {
 
     /// Loads `file` in a child process and reports the outcome. Never crashes the caller; blocks its thread.
     public func load(file: String) -> PackageReport {
+        load(files: [file])[0]
+    }
+
+    /// Loads `files` in one child process (one process start for many files) and reports each, in order. A file
+    /// that crashes or hangs the child is rejected at the stage it reached, and the files after it are loaded
+    /// again in a new child, so one bad file never costs the others their report. Blocks the caller's thread.
+    public func load(files: [String]) -> [PackageReport] {
+        var reports: [PackageReport?] = Array(repeating: nil, count: files.count)
         // Files rejected before any of their code would run need no child process.
-        let report: PackageReport
-        switch PackageLoader.inspect(file: file) {
-        case .rejected(let rejected): return rejected
-        case .candidate(let candidate): report = candidate.report
-        }
-        let outcome: ChildProcess.Outcome
-        do {
-            outcome = try ChildProcess.run(
-                command + [file],
-                environment: ["SWIFT_BACKTRACE": "enable=no"],
-                timeout: timeout
-            )
-        } catch {
-            return report.rejected(PackageLoadError(.isolation, "\(error)"))
-        }
-        var stage = PackageLoadError.Stage.read
-        for line in outcome.output.split(separator: UInt8(ascii: "\n")) {
-            let text = String(decoding: line, as: UTF8.self)
-            if text.hasPrefix("stage "), let next = PackageLoadError.Stage(name: String(text.dropFirst(6))) {
-                stage = next
-            } else if text.hasPrefix("report "), outcome.termination == .exited(0),
-                let json = try? JSONValue(parsing: Array(line.dropFirst(7))), let decoded = PackageReport(json: json)
-            {
-                // What the package logged while loading belongs to the caller's log, as if it had loaded here.
-                Self.forward(outcome.errorOutput)
-                return decoded
+        var pending: [(index: Int, report: PackageReport)] = []
+        for (index, file) in files.enumerated() {
+            switch PackageLoader.inspect(file: file) {
+            case .rejected(let rejected): reports[index] = rejected
+            case .candidate(let candidate): pending.append((index, candidate.report))
             }
         }
-        let reason: String
+        while !pending.isEmpty {
+            let outcome: ChildProcess.Outcome
+            do {
+                outcome = try ChildProcess.run(
+                    command + pending.map { files[$0.index] },
+                    environment: ["SWIFT_BACKTRACE": "enable=no"],
+                    timeout: timeout
+                )
+            } catch {
+                for (index, report) in pending {
+                    reports[index] = report.rejected(PackageLoadError(.isolation, "\(error)"))
+                }
+                break
+            }
+            var current: Int?
+            var stage = PackageLoadError.Stage.read
+            var finished = 0
+            for line in outcome.output.split(separator: UInt8(ascii: "\n")) {
+                let text = String(decoding: line, as: UTF8.self)
+                if text.hasPrefix("file "), let position = Int(text.dropFirst(5)), position < pending.count {
+                    current = position
+                    stage = .read
+                } else if text.hasPrefix("stage "), let next = PackageLoadError.Stage(name: String(text.dropFirst(6))) {
+                    stage = next
+                } else if text.hasPrefix("report "), let position = current,
+                    let json = try? JSONValue(parsing: Array(line.dropFirst(7))),
+                    let decoded = PackageReport(json: json)
+                {
+                    reports[pending[position].index] = decoded
+                    finished = position + 1
+                    current = nil
+                }
+            }
+            // What the packages logged while loading belongs to the caller's log, as if they had loaded here.
+            Self.forward(outcome.errorOutput)
+            if finished == pending.count { break }
+            if outcome.termination == .exited(0) {
+                for (index, report) in pending[finished...] {
+                    reports[index] = report.rejected(
+                        PackageLoadError(.isolation, "the loading process exited without a report")
+                    )
+                }
+                break
+            }
+            // The child died or hung on the first file without a report: blame it, retry the rest.
+            let culprit = pending[finished]
+            reports[culprit.index] = culprit.report.rejected(
+                PackageLoadError(
+                    current == finished ? stage : .read,
+                    reason(outcome) + Self.lastLine(of: outcome.errorOutput)
+                )
+            )
+            pending.removeFirst(finished + 1)
+        }
+        return reports.map { $0! }
+    }
+
+    private func reason(_ outcome: ChildProcess.Outcome) -> String {
         switch outcome.termination {
         case .signalled(let signal):
-            reason = "the package crashed the loading process with \(ChildProcess.signalName(signal))"
+            return "the package crashed the loading process with \(ChildProcess.signalName(signal))"
         case .timedOut:
-            reason = "loading did not finish within \(timeout.inMilliseconds / 1000) s; the loading process was killed"
+            return "loading did not finish within \(timeout.inMilliseconds / 1000) s; the loading process was killed"
         case .exited(let status):
-            reason = "the loading process exited with status \(status) without a report"
+            return "the loading process exited with status \(status) without a report"
         }
-        return report.rejected(PackageLoadError(stage, reason + Self.lastLine(of: outcome.errorOutput)))
     }
 
     /// ": <last non-empty line>" of what the child wrote to standard error, or "" when it wrote nothing.
@@ -77,18 +120,21 @@ public struct PackageProbe: Sendable {
         String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 
-    /// Loads every `*.so` file of `directory` in name order, each in its own process, then rejects conflicts.
+    /// Loads every `*.so` file of `directory` in name order, in a child process, then rejects conflicts.
     public func loadDirectory(_ directory: String) throws(PackageLoadError) -> [PackageReport] {
-        try PackageCatalog.loadDirectory(directory) { load(file: $0) }
+        try PackageCatalog.loadDirectory(directory) { load(files: $0) }
     }
 
-    /// The child's side: loads `file` with `loader`, writing each stage and then the report to
-    /// standard output as lines the parent reads.
-    public static func serve(file: String, loader: PackageLoader) {
-        let report = loader.load(file: file) { stage in
-            emit("stage \(stage.name)\n")
+    /// The child's side: loads `files` in order with `loader`, writing for each a `file` line, each stage, and the
+    /// report to standard output as lines the parent reads.
+    public static func serve(files: [String], loader: PackageLoader) {
+        for (position, file) in files.enumerated() {
+            emit("file \(position)\n")
+            let report = loader.load(file: file) { stage in
+                emit("stage \(stage.name)\n")
+            }
+            emit("report " + report.json.serializedString() + "\n")
         }
-        emit("report " + report.json.serializedString() + "\n")
     }
 
     private static func emit(_ line: String) {
