@@ -177,6 +177,10 @@ final class Bench: Sendable {
             tasksPerSecond: Double(n * 10_000) / seconds
         )
         result["plan_ms"] = .double(Self.percentile(plans.sorted(), 0.5))
+        // Storage work, done once per plan and outside planning: the definition as stored with each execution.
+        let start = clock.now
+        _ = definition.json.serialized()
+        result["definition_json_ms"] = .double((clock.now - start).milliseconds)
         return result
     }
 

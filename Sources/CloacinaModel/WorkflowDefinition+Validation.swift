@@ -27,9 +27,16 @@ extension WorkflowDefinition {
         }
         var missing = false
         for task in tasks {
-            var seen: Set<String> = []
-            for dependency in task.dependencies {
-                if !seen.insert(dependency).inserted {
+            // Most lists are short: scanning the earlier entries is cheaper than a set per task.
+            var seen: Set<String>? = task.dependencies.count > 16 ? [] : nil
+            for (position, dependency) in task.dependencies.enumerated() {
+                let repeated: Bool
+                if seen != nil {
+                    repeated = !seen!.insert(dependency).inserted
+                } else {
+                    repeated = task.dependencies[..<position].contains(dependency)
+                }
+                if repeated {
                     problems.append("task \"\(task.id)\" lists dependency \"\(dependency)\" twice")
                 } else if !ids.contains(dependency) {
                     missing = true
@@ -55,7 +62,6 @@ extension WorkflowDefinition {
     public func topologicalOrder() -> [String]? {
         var position: [String: Int] = [:]
         for (index, task) in tasks.enumerated() { position[task.id] = position[task.id] ?? index }
-        var remaining = tasks.map { $0.dependencies.count }
         var dependents = [[Int]](repeating: [], count: tasks.count)
         for (index, task) in tasks.enumerated() {
             for dependency in task.dependencies {
@@ -63,19 +69,28 @@ extension WorkflowDefinition {
                 dependents[parent].append(index)
             }
         }
+        return Self.topologicalOrder(dependents: dependents, counts: tasks.map(\.dependencies.count))?.map {
+            tasks[$0].id
+        }
+    }
+
+    /// Task indices in dependency order (ties in declaration order), from each task's dependents and number of
+    /// dependencies; nil when they form a cycle.
+    public static func topologicalOrder(dependents: [[Int]], counts: [Int]) -> [Int]? {
+        var remaining = counts
         // A min-heap on declaration index keeps the order deterministic.
         var ready = Heap<Int>(by: <)
-        for index in tasks.indices where remaining[index] == 0 { ready.insert(index) }
-        var order: [String] = []
-        order.reserveCapacity(tasks.count)
+        for index in counts.indices where remaining[index] == 0 { ready.insert(index) }
+        var order: [Int] = []
+        order.reserveCapacity(counts.count)
         while let index = ready.popMin() {
-            order.append(tasks[index].id)
+            order.append(index)
             for dependent in dependents[index] {
                 remaining[dependent] -= 1
                 if remaining[dependent] == 0 { ready.insert(dependent) }
             }
         }
-        return order.count == tasks.count ? order : nil
+        return order.count == counts.count ? order : nil
     }
 
     /// One cycle, as task ids with the first repeated at the end, found by depth-first search in declaration order.

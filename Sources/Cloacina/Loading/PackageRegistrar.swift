@@ -84,7 +84,8 @@ final class PackageRegistrar {
             return CLOACINA_REGISTER_REJECTED
         }
         let label = "task \"\(id)\" of workflow \"\(workflow)\""
-        guard !(tasks[workflow]?.contains { $0.id == id } ?? false) else {
+        // Every registered task has an entry point: a dictionary lookup, not a scan, so large workflows load fast.
+        guard entryPoints[workflow]?[id] == nil else {
             return reject("duplicate task id \"\(id)\" in workflow \"\(workflow)\"")
         }
         guard let function = task.function else { return reject("\(label) has no function") }

@@ -148,16 +148,27 @@ final class ExecutionDriver: Sendable {
 
     // MARK: Handling
 
-    /// Applies one event to the machine and carries out what it asks for.
-    private func send(_ event: (inout ExecutionStateMachine) -> [ExecutionStateMachine.Action]) {
+    /// Applies one event to the machine and carries out what it asks for. With `commitHere`, the caller's thread
+    /// (a task thread, which may block) commits the writes itself when the store is idle, instead of waking a writer
+    /// thread: one thread hand-off less per dependency hop.
+    private func send(
+        commitHere: Bool = false,
+        _ event: (inout ExecutionStateMachine) -> [ExecutionStateMachine.Action]
+    ) {
         let effects: [Effect] = state.withLock { state in
             guard !state.stopped else { return [] }
-            return handle(event(&state.machine), in: &state)
+            return handle(event(&state.machine), in: &state, commitHere: commitHere)
         }
         perform(effects)
+        // Outside the lock: the commit's completions take it again.
+        if commitHere { runtime.writer.commitHere() }
     }
 
-    private func handle(_ actions: [ExecutionStateMachine.Action], in state: inout State) -> [Effect] {
+    private func handle(
+        _ actions: [ExecutionStateMachine.Action],
+        in state: inout State,
+        commitHere: Bool = false
+    ) -> [Effect] {
         var effects: [Effect] = []
         var writes: [StoreWrite] = []
         var ended: ExecutionStatus?
@@ -202,7 +213,9 @@ final class ExecutionDriver: Sendable {
         // loses an attempt (a resumed execution runs it again as the next attempt, and the count is exact).
         let ending = ended
         let starts = effects
-        runtime.writer.enqueue(writes) { [self] result in committed(result, ended: ending, starts: starts) }
+        runtime.writer.enqueue(writes, committer: commitHere ? .caller : .pool) { [self] result in
+            committed(result, ended: ending, starts: starts)
+        }
         return []
     }
 
@@ -348,6 +361,6 @@ final class ExecutionDriver: Sendable {
         case .retryable(let message): event = failed(.retryable, message)
         case .badInput(let message): event = failed(.badInput, message)
         }
-        send(event)
+        send(commitHere: true, event)
     }
 }

@@ -41,14 +41,24 @@ final class StoreWriter: Sendable {
         self.pool = pool
     }
 
-    /// Queues `writes` to commit after everything queued before; `completion` (if any) runs on a writer thread
-    /// once they committed (with the ids of executions whose changes were dropped for want of ownership) or failed.
-    func enqueue(_ writes: [StoreWrite], completion: Completion? = nil) {
+    /// Who commits queued writes when no commit is under way.
+    enum Committer {
+        /// A writer pool thread, woken now.
+        case pool
+        /// The caller's own thread, which promises to call ``commitHere()`` right after (it must be allowed to
+        /// block, and must not hold locks the completions take).
+        case caller
+    }
+
+    /// Queues `writes` to commit after everything queued before; `completion` (if any) runs on the committing
+    /// thread once they committed (with the ids of executions whose changes were dropped for want of ownership) or
+    /// failed.
+    func enqueue(_ writes: [StoreWrite], committer: Committer = .pool, completion: Completion? = nil) {
         let (submit, refused) = state.withLock { state -> (Bool, Bool) in
             guard !state.stopped else { return (false, true) }
             state.pending.append(contentsOf: writes)
             if let completion { state.completions.append(completion) }
-            guard !state.scheduled else { return (false, false) }
+            guard !state.scheduled, committer == .pool else { return (false, false) }
             state.scheduled = true
             return (true, false)
         }
@@ -77,6 +87,16 @@ final class StoreWriter: Sendable {
     func stop() async {
         await flush()
         state.withLock { $0.stopped = true }
+    }
+
+    /// Commits what is queued on the calling thread, unless a commit is already under way (which will take it).
+    func commitHere() {
+        let claimed = state.withLock { state in
+            guard !state.scheduled, !state.pending.isEmpty || !state.completions.isEmpty else { return false }
+            state.scheduled = true
+            return true
+        }
+        if claimed { drain() }
     }
 
     /// Commits batches until nothing is queued.

@@ -1,3 +1,5 @@
+internal import Synchronization
+
 /// A validated workflow in the index-based form the scheduler works with, built once per workflow and shared by
 /// all its executions.
 ///
@@ -12,8 +14,7 @@ public struct ExecutionPlan: Sendable {
     /// Task indices, dependencies first, ties in declaration order.
     let topologicalOrder: [Int]
     let index: [String: Int]
-    /// The workflow definition as JSON, stored with each execution.
-    let definitionJSON: [UInt8]
+    private let serialized = SerializedDefinition()
 
     /// Validates `workflow` and builds its plan.
     public init(_ workflow: WorkflowDefinition) throws(DefinitionError) {
@@ -29,8 +30,16 @@ public struct ExecutionPlan: Sendable {
         self.index = index
         self.dependencies = dependencies
         self.dependents = dependents
-        self.topologicalOrder = workflow.topologicalOrder()!.map { index[$0]! }
-        self.definitionJSON = workflow.json.serialized()
+        self.topologicalOrder = WorkflowDefinition.topologicalOrder(
+            dependents: dependents,
+            counts: dependencies.map(\.count)
+        )!
+    }
+
+    /// The workflow definition as JSON, stored with each execution: written on first use, then shared. (Building a
+    /// plan decides the order; writing the definition out is storage work, done once per plan.)
+    var definitionJSON: [UInt8] {
+        serialized.bytes { workflow.json.serialized() }
     }
 
     /// The number of tasks.
@@ -38,4 +47,18 @@ public struct ExecutionPlan: Sendable {
 
     /// The definition of task `i`.
     func task(_ i: Int) -> TaskDefinition { workflow.tasks[i] }
+}
+
+/// The JSON form of a plan's definition, computed once by whichever thread needs it first.
+private final class SerializedDefinition: Sendable {
+    private let value = Mutex<[UInt8]?>(nil)
+
+    func bytes(_ make: () -> [UInt8]) -> [UInt8] {
+        value.withLock { cached in
+            if let cached { return cached }
+            let bytes = make()
+            cached = bytes
+            return bytes
+        }
+    }
 }
