@@ -21,6 +21,9 @@ struct ProbePackageCommand: ParsableCommand {
         // The parent reports the outcome; only errors are worth logging here.
         var logger = Logger(label: "cloacina.loader")
         logger.logLevel = .error
-        PackageProbe.serve(files: files, loader: PackageLoader(cacheDirectory: cache, logger: logger))
+        PackageProbe.serve(
+            files: files,
+            loader: PackageLoader(cacheDirectory: cache, durableCache: false, logger: logger)
+        )
     }
 }

@@ -6,9 +6,12 @@
 /// it gets executed. Entries are never deleted by the cache itself.
 struct PackageCache: Sendable {
     let directory: String
+    /// Whether copies are forced to disk before they are used (not needed for a throwaway cache).
+    let durable: Bool
 
-    init(directory: String) {
+    init(directory: String, durable: Bool = true) {
         self.directory = FileSystem.absolute(directory)
+        self.durable = durable
     }
 
     /// The path of the image with digest `sha256`.
@@ -28,7 +31,7 @@ struct PackageCache: Sendable {
             return path
         }
         do {
-            try FileSystem.writeAtomically(bytes, to: path, mode: 0o500)
+            try FileSystem.writeAtomically(bytes, to: path, mode: 0o500, sync: durable)
         } catch {
             throw PackageLoadError(.cache, "\(error)")
         }

@@ -31,9 +31,10 @@ public final class PackageLoader: Sendable {
     }
 
     /// Creates a loader that keeps its copies of package images in `cacheDirectory` (created if missing, and
-    /// refused if another user could write to it).
-    public init(cacheDirectory: String, logger: Logger = Logger(label: "cloacina.loader")) {
-        self.cache = PackageCache(directory: cacheDirectory)
+    /// refused if another user could write to it). A `durableCache` forces each copy to disk before opening it, so
+    /// a restarted host finds every version it ran; a throwaway cache (a loading probe's) need not.
+    public init(cacheDirectory: String, durableCache: Bool = true, logger: Logger = Logger(label: "cloacina.loader")) {
+        self.cache = PackageCache(directory: cacheDirectory, durable: durableCache)
         self.logger = logger
     }
 

@@ -48,7 +48,13 @@ enum FileSystem {
     }
 
     /// Writes `bytes` to `path` atomically with permissions `mode`.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(Failure) {
+    /// Without `sync`, the data is not forced to disk before the rename (for throwaway copies).
+    static func writeAtomically(
+        _ bytes: [UInt8],
+        to path: String,
+        mode: mode_t = 0o644,
+        sync: Bool = true
+    ) throws(Failure) {
         let directory = parent(of: path)
         let temporary = "\(directory)/.\(basename(of: path)).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
@@ -67,7 +73,7 @@ enum FileSystem {
             }
             written += count
         }
-        guard fsync(fd) == 0, close(fd) == 0 else {
+        guard !sync || fsync(fd) == 0, close(fd) == 0 else {
             let reason = errorText()
             unlink(temporary)
             throw Failure(description: "cannot flush \(temporary): \(reason)")
