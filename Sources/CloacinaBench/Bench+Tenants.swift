@@ -41,6 +41,7 @@ extension Bench {
         }
         let provision = (clock.now - started).seconds
         let rss = Self.residentMegabytes()
+        let sqliteMemory = Double(SQLiteConnection.memoryInUse) / 1_048_576
 
         // Idle: nothing runs; count the queries the host makes anyway.
         let window = smoke ? 1.0 : 10.0
@@ -51,6 +52,7 @@ extension Bench {
         var result = line(.tenants, n: n)
         result["provision_s"] = .double((provision * 1000).rounded() / 1000)
         result["rss_mb"] = rss.map { .double(($0 * 10).rounded() / 10) } ?? .null
+        result["sqlite_heap_mb"] = .double((sqliteMemory * 10).rounded() / 10)
         result["idle_queries_per_s"] = .double(Double(after - before) / window)
         result["idle_queries_per_s_per_tenant"] = .double(Double(after - before) / window / Double(n))
         return result

@@ -36,6 +36,8 @@ public final class SQLiteConnection: @unchecked Sendable {
         self.handle = handle
         self.path = path
         sqlite3_extended_result_codes(handle, 1)
+        // A small lookaside: connections of idle tenants should cost little memory.
+        _ = cloacina_sqlite3_lookaside(handle, 128, 32)
         sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.components.seconds * 1000))
         if !readOnly {
             try execute("PRAGMA journal_mode = WAL")
@@ -48,9 +50,20 @@ public final class SQLiteConnection: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
+    /// Bytes SQLite has allocated in this process (all connections), for benchmarks.
+    public static var memoryInUse: Int64 { sqlite3_memory_used() }
+
     /// Statements run by every connection of this process since it started, for benchmarks and idle checks.
     public static var statementsRun: Int { statementCount.load(ordering: .relaxed) }
     private static let statementCount = Atomic<Int>(0)
+
+    /// Frees what an idle connection need not hold: its prepared statements and its page cache. They come back as
+    /// needed.
+    public func releaseMemory() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements.removeAll()
+        sqlite3_db_release_memory(handle)
+    }
 
     /// Runs one or more statements that take no parameters and return no rows of interest.
     public func execute(_ sql: String) throws(SQLiteError) {

@@ -35,6 +35,11 @@ public final class SQLiteExecutionStore: ExecutionStore {
         self.reader = Mutex(reader)
     }
 
+    public func releaseIdleConnections() {
+        writer.withLock { $0?.releaseMemory() }
+        reader.withLock { $0?.releaseMemory() }
+    }
+
     public func close() {
         writer.withLock { $0 = nil }
         reader.withLock { $0 = nil }

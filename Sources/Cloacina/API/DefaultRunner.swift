@@ -68,6 +68,13 @@ public final class DefaultRunner: Sendable {
             if configuration.resumeUnfinished {
                 _ = try await resumeUnfinished()
             }
+            if !hasActiveExecutions {
+                // Opening left statements and caches behind; a host may open many tenants that then stay idle.
+                let store = runtime.store
+                runtime.blockingPool.submit(
+                    WorkerPool.Job(run: { store.releaseIdleConnections() }, owner: runtime.jobOwner)
+                )
+            }
         } catch {
             // Nothing may outlive a runner that failed to start: its threads and its store.
             await shutdown(timeout: .zero)
