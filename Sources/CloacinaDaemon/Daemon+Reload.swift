@@ -78,6 +78,14 @@ extension Daemon {
                 report.package.map { .success($0) }
                 ?? .failure(ReloadFailure(report.error?.description ?? "rejected"))
         }
+        // The new images are forced to disk (in one pass) before any execution can be pinned to them.
+        do throws(PackageLoadError) {
+            try loader.syncCache()
+        } catch {
+            for (path, outcome) in loads where (try? outcome.get()) != nil {
+                loads[path] = .failure(ReloadFailure("cannot make its cached copy durable: \(error.reason)"))
+            }
+        }
         let reserved = host.map { (name: $0.info.name, workflows: $0.workflows.map(\.name)) }
         var (next, summary) = generation.next(scan, loads: loads, reserved: reserved)
         do throws(CloacinaError) {

@@ -76,6 +76,7 @@ public final class Daemon: Sendable {
         self.metrics = metrics
         self.loader = PackageLoader(
             cacheDirectory: configuration.runner.packageCacheDirectory,
+            deferSync: true,
             logger: configuration.logger
         )
         var template = configuration.runner

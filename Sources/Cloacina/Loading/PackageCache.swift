@@ -6,10 +6,19 @@
 /// it gets executed. Entries are never deleted by the cache itself.
 struct PackageCache: Sendable {
     let directory: String
-    /// Whether copies are forced to disk before they are used (not needed for a throwaway cache).
-    let durable: Bool
+    /// When copies are forced to disk.
+    enum Durability: Sendable {
+        /// Before each copy is used.
+        case immediate
+        /// When the owner calls ``sync(_:)`` (before anything depends on the copies), so many copies share the cost.
+        case deferred
+        /// Never: a throwaway cache.
+        case none
+    }
 
-    init(directory: String, durable: Bool = true) {
+    let durable: Durability
+
+    init(directory: String, durable: Durability = .immediate) {
         self.directory = FileSystem.absolute(directory)
         self.durable = durable
     }
@@ -31,10 +40,20 @@ struct PackageCache: Sendable {
             return path
         }
         do {
-            try FileSystem.writeAtomically(bytes, to: path, mode: 0o500, sync: durable)
+            try FileSystem.writeAtomically(bytes, to: path, mode: 0o500, sync: durable == .immediate)
         } catch {
             throw PackageLoadError(.cache, "\(error)")
         }
         return path
+    }
+
+    /// Forces `paths` (copies made with deferred durability) and the directory entry to disk.
+    func sync(_ paths: [String]) throws(PackageLoadError) {
+        do {
+            for path in paths { try FileSystem.sync(path) }
+            if !paths.isEmpty { try FileSystem.sync(directory) }
+        } catch {
+            throw PackageLoadError(.cache, "\(error)")
+        }
     }
 }

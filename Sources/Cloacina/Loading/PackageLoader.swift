@@ -20,6 +20,8 @@ public final class PackageLoader: Sendable {
     private let cache: PackageCache
     private let logger: Logger
     private let loaded = Mutex<[String: Outcome]>([:])
+    /// Copies made since the last ``syncCache()``, when syncing is deferred.
+    private let unsynced = Mutex<[String]>([])
 
     /// The logger of the package whose init is running on this thread, for `host->log` calls made without a task.
     @TaskLocal static var initLogger: Logger?
@@ -31,11 +33,30 @@ public final class PackageLoader: Sendable {
     }
 
     /// Creates a loader that keeps its copies of package images in `cacheDirectory` (created if missing, and
-    /// refused if another user could write to it). A `durableCache` forces each copy to disk before opening it, so
-    /// a restarted host finds every version it ran; a throwaway cache (a loading probe's) need not.
-    public init(cacheDirectory: String, durableCache: Bool = true, logger: Logger = Logger(label: "cloacina.loader")) {
-        self.cache = PackageCache(directory: cacheDirectory, durable: durableCache)
+    /// refused if another user could write to it). Copies are forced to disk (so a restarted host finds every
+    /// version it ran) before they are opened, or, with `deferSync`, when ``syncCache()`` is called (a reload of
+    /// many packages pays for one flush); a throwaway cache (a loading probe's) sets `durableCache` to false.
+    public init(
+        cacheDirectory: String,
+        durableCache: Bool = true,
+        deferSync: Bool = false,
+        logger: Logger = Logger(label: "cloacina.loader")
+    ) {
+        self.cache = PackageCache(
+            directory: cacheDirectory,
+            durable: !durableCache ? .none : deferSync ? .deferred : .immediate
+        )
         self.logger = logger
+    }
+
+    /// Forces the copies made since the last call to disk (with `deferSync`); call it before anything that must
+    /// survive a crash depends on them.
+    public func syncCache() throws(PackageLoadError) {
+        let paths = unsynced.withLock { paths in
+            defer { paths.removeAll() }
+            return paths
+        }
+        try cache.sync(paths)
     }
 
     /// The toolchain tag of this host, which Swift packages must carry.
@@ -227,6 +248,7 @@ public final class PackageLoader: Sendable {
         do throws(PackageLoadError) {
             progress(.cache)
             let imagePath = try cache.install(bytes, sha256: sha256)
+            if cache.durable == .deferred { unsynced.withLock { $0.append(imagePath) } }
 
             progress(.dlopen)
             let library = try DynamicLibrary.open(imagePath)

@@ -85,6 +85,14 @@ enum FileSystem {
         }
     }
 
+    /// Forces a file's (or a directory's) data and metadata to disk.
+    static func sync(_ path: String) throws(Failure) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(errorText())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Failure(description: "cannot flush \(path): \(errorText())") }
+    }
+
     /// Creates `path` and missing parents with `mode`. With `private`, the final directory must belong to this
     /// user and not be writable by anyone else.
     static func makeDirectory(_ path: String, mode: mode_t = 0o755, private isPrivate: Bool = false) throws(Failure) {
