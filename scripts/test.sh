@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: checks formatting, builds everything (host, SDK, example workflow packages), installs the
-# examples with the build-workflows plugin, starts a throwaway PostgreSQL, and runs the whole test suite.
+# examples with the build-workflows plugin, starts a throwaway PostgreSQL, runs the whole test suite, and runs the
+# benchmark at smoke size on both backends.
 # Extra arguments go to `swift test` (for example: scripts/test.sh --filter PackageLoader).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,3 +28,11 @@ trap 'stop_postgres; rm -rf "$work"' EXIT
 
 echo "==> swift test"
 swift test "$@"
+
+# The benchmark keeps building and running (tiny sizes; nothing is timed or asserted here: see BENCHMARKS.md).
+if [ $# -eq 0 ]; then
+    echo "==> cloacina-bench --smoke (SQLite, PostgreSQL)"
+    swift run --skip-build cloacina-bench --smoke --package "$work/workflows/libBenchWorkflows.so"
+    swift run --skip-build cloacina-bench --smoke --package "$work/workflows/libBenchWorkflows.so" \
+        --backend postgres --database "$CLOACINA_TEST_POSTGRES_URL"
+fi
