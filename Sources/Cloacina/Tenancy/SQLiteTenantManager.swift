@@ -33,23 +33,14 @@ public final class SQLiteTenantManager: Sendable {
 
     /// The tenants that have a file, sorted.
     public func listTenants() throws(CloacinaError) -> [String] {
-        guard let directory = opendir(dataDirectory) else {
-            throw CloacinaError(
-                .configuration,
-                "cannot list data directory \(dataDirectory): \(FileSystem.errorText())"
-            )
-        }
-        defer { closedir(directory) }
-        var tenants: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        do {
+            return try FileSystem.listDirectory(dataDirectory).filter { $0.hasSuffix(".db") }.map {
+                String($0.dropLast(3))
             }
-            guard name.hasSuffix(".db") else { continue }
-            let tenant = String(name.dropLast(3))
-            if Self.isValid(tenant) { tenants.append(tenant) }
+            .filter(Self.isValid)
+        } catch {
+            throw CloacinaError(.configuration, "cannot list data directory \(dataDirectory): \(error)")
         }
-        return tenants.sorted()
     }
 
     /// Shuts `tenant`'s runner down and deletes its file (with its WAL and shared-memory files). Throws `notFound`
