@@ -131,8 +131,8 @@ public final class DefaultRunner: Sendable {
                 guard PostgresIdentifier.isValid(tenant) else {
                     throw CloacinaError(
                         .configuration,
-                        "the tenant name \"\(tenant)\" is not a valid PostgreSQL schema name (letters, digits and "
-                            + "underscores, at most 63, not reserved); set a schema explicitly"
+                        "the tenant name \"\(tenant)\" is not a valid PostgreSQL schema name (lower-case letters, digits "
+                            + "and underscores, at most 63, not reserved); set a schema explicitly"
                     )
                 }
                 schema = tenant
