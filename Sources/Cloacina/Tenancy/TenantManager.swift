@@ -1,6 +1,7 @@
 internal import CloacinaPostgres
 internal import CloacinaSDK
 public import CloacinaStorage
+internal import Logging
 internal import Synchronization
 
 /// Runners for the tenants of one deployment: each tenant's runner is created on first use and reused after.
@@ -106,6 +107,7 @@ public final class TenantManager: Sendable {
     public func configuration(for tenant: String) -> DefaultRunner.Configuration {
         var configuration = template
         configuration.tenant = tenant
+        configuration.logger[metadataKey: "tenant"] = "\(tenant)"
         if let observer {
             let inner = template.observer
             configuration.observer = { event in
