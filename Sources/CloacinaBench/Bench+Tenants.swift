@@ -52,7 +52,7 @@ extension Bench {
         var result = line(.tenants, n: n)
         result["provision_s"] = .double((provision * 1000).rounded() / 1000)
         result["rss_mb"] = rss.map { .double(($0 * 10).rounded() / 10) } ?? .null
-        result["sqlite_heap_mb"] = .double((sqliteMemory * 10).rounded() / 10)
+        if backend == .sqlite { result["sqlite_heap_mb"] = .double((sqliteMemory * 10).rounded() / 10) }
         result["idle_queries_per_s"] = .double(Double(after - before) / window)
         result["idle_queries_per_s_per_tenant"] = .double(Double(after - before) / window / Double(n))
         return result

@@ -48,7 +48,8 @@ public final class DaemonMetrics: Sendable {
             return
         }
         registry.makeCounter(descriptor: Self.tasks, labels: [("tenant", tenant), ("status", status)]).increment()
-        if status == "completed" || status == "failed" || status == "cancelled" {
+        // Every way an attempt ends, a scheduled retry included, so no start is left behind.
+        if ["completed", "failed", "cancelled", "retry_scheduled"].contains(status) {
             if let started = attemptStarts.withLock({ $0.removeValue(forKey: key) }) {
                 registry.makeDurationHistogram(
                     descriptor: Self.taskDuration,

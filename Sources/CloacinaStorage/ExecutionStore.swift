@@ -64,26 +64,11 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// Records that someone wants the execution cancelled. False when it does not exist or has finished.
     func requestCancel(_ id: String) throws(StoreError) -> Bool
 
-    /// Closes connections nobody is using; later calls open them again. Called while the runner is idle, so a
-    /// host serving many quiet tenants holds no connections for them.
+    /// Frees what an idle store need not hold (unused connections, prepared statements, caches); later calls
+    /// reopen what they need. Called while the runner is idle, so a host serving many quiet tenants holds little
+    /// for them.
     func releaseIdleConnections()
 
     /// Closes connections; the store must not be used afterwards.
     func close()
-}
-
-extension ExecutionStore {
-    /// Nothing to release: for stores whose connections cost nothing while idle (a local file).
-    public func releaseIdleConnections() {}
-
-    /// Counts by status from ``countExecutions(_:)``, without an average: for stores that have no aggregate query
-    /// of their own.
-    public func statistics() throws(StoreError) -> ExecutionStatistics {
-        var counts: [ExecutionStatus: Int] = [:]
-        for status in ExecutionStatus.allCases {
-            let count = try countExecutions(ExecutionQuery(statuses: [status]))
-            if count > 0 { counts[status] = count }
-        }
-        return ExecutionStatistics(countsByStatus: counts)
-    }
 }

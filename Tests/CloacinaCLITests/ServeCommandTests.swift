@@ -239,6 +239,32 @@ struct ServeCommandTests {
         #expect(daemon.waitForExit() == 0)
     }
 
+    @Test("--all-tenants serves every tenant that exists, also ones created while it runs; others are 404")
+    func allTenants() throws {
+        let fixture = try Fixture("serve-all")
+        try fixture.build("v1", version: "1.0.0")
+        let tenant = { (name: String) in
+            try runCommand(TestEnvironment.cloacinaExecutable, ["tenant", "create", name, "--data-dir", fixture.data])
+        }
+        #expect(try tenant("acme").exitStatus == 0)
+        let daemon = try DaemonProcess(drop: fixture.drop, data: fixture.data, arguments: ["--all-tenants"])
+        fixture.release(2)
+        #expect(
+            try Self.result(daemon, try Self.submit(daemon, tenant: "acme"), tenant: "acme")["status"] == "Completed"
+        )
+        let unknown = #"{"workflow_name": "flow"}"#
+        #expect(try daemon.request("POST", "/tenants/globex/workflows", body: unknown).status == 404)
+        #expect(!FileManager.default.fileExists(atPath: "\(fixture.data)/globex.db"))
+        #expect(try tenant("globex").exitStatus == 0)
+        #expect(
+            try Self.result(daemon, try Self.submit(daemon, tenant: "globex"), tenant: "globex")["status"]
+                == "Completed"
+        )
+        fixture.awaitStarted(2)
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+    }
+
     @Test("`cloacina reload` signals the host through its PID file; a stale PID file is an error")
     func reloadCommand() throws {
         let fixture = try Fixture("serve-sighup")

@@ -7,14 +7,9 @@ extension DefaultRunner {
             let (record, tasks) = driver.snapshot()
             return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
         }
-        let store = runtime.store
-        let stored = try await runtime.blocking { () throws(CloacinaError) -> (ExecutionRecord, [TaskRecord])? in
-            do throws(StoreError) {
-                guard let record = try store.execution(id) else { return nil }
-                return (record, try store.tasks(of: id))
-            } catch {
-                throw CloacinaError(error)
-            }
+        let stored = try await runtime.withStore { store throws(StoreError) -> (ExecutionRecord, [TaskRecord])? in
+            guard let record = try store.execution(id) else { return nil }
+            return (record, try store.tasks(of: id))
         }
         guard let (record, tasks) = stored else {
             throw CloacinaError(.notFound, "no execution \(id) in tenant \(tenant)")
@@ -33,51 +28,23 @@ extension DefaultRunner {
     public func listExecutions(
         _ query: ExecutionQuery = ExecutionQuery()
     ) async throws(CloacinaError) -> [ExecutionSummary] {
-        let store = runtime.store
-        let records = try await runtime.blocking { () throws(CloacinaError) in
-            do throws(StoreError) {
-                return try store.executions(query)
-            } catch {
-                throw CloacinaError(error)
-            }
-        }
+        let records = try await runtime.withStore { store throws(StoreError) in try store.executions(query) }
         return records.map { ExecutionSummary(record: $0, tenant: tenant) }
     }
 
     /// The number of executions matching `query`'s filters.
     public func countExecutions(_ query: ExecutionQuery = ExecutionQuery()) async throws(CloacinaError) -> Int {
-        let store = runtime.store
-        return try await runtime.blocking { () throws(CloacinaError) in
-            do throws(StoreError) {
-                return try store.countExecutions(query)
-            } catch {
-                throw CloacinaError(error)
-            }
-        }
+        try await runtime.withStore { store throws(StoreError) in try store.countExecutions(query) }
     }
 
     /// Counts by status and the average duration of ended executions, computed by the store.
     public func statistics() async throws(CloacinaError) -> ExecutionStatistics {
-        let store = runtime.store
-        return try await runtime.blocking { () throws(CloacinaError) in
-            do throws(StoreError) {
-                return try store.statistics()
-            } catch {
-                throw CloacinaError(error)
-            }
-        }
+        try await runtime.withStore { store throws(StoreError) in try store.statistics() }
     }
 
     /// An execution's recorded history, oldest first.
     public func events(of id: String) async throws(CloacinaError) -> [ExecutionEvent] {
-        let store = runtime.store
-        return try await runtime.blocking { () throws(CloacinaError) in
-            do throws(StoreError) {
-                return try store.events(of: id)
-            } catch {
-                throw CloacinaError(error)
-            }
-        }
+        try await runtime.withStore { store throws(StoreError) in try store.events(of: id) }
     }
 
     /// Cancels an execution: running tasks are told to stop, nothing new starts, and it ends `Cancelled`.
@@ -100,25 +67,20 @@ extension DefaultRunner {
         }
         let current = try await executionStatus(id)
         guard !current.status.isFinished else { return current }
-        let store = runtime.store
         let identity = runtime.identity
         let leaseUntil = Timestamp.now() + configuration.leaseDuration
-        let claimed = try await runtime.blocking { () throws(CloacinaError) -> ExecutionRecord? in
-            do throws(StoreError) {
-                if let record = try store.claim(
-                    id,
-                    owner: identity.value,
-                    leaseUntil: leaseUntil,
-                    now: .now(),
-                    ownerIsAlive: identity.isAlive
-                ) {
-                    return record
-                }
-                _ = try store.requestCancel(id)
-                return nil
-            } catch {
-                throw CloacinaError(error)
+        let claimed = try await runtime.withStore { store throws(StoreError) -> ExecutionRecord? in
+            if let record = try store.claim(
+                id,
+                owner: identity.value,
+                leaseUntil: leaseUntil,
+                now: .now(),
+                ownerIsAlive: identity.isAlive
+            ) {
+                return record
             }
+            _ = try store.requestCancel(id)
+            return nil
         }
         if let record = claimed {
             try await end(record, reason: reason, abort: false)

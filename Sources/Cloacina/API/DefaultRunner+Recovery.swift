@@ -18,21 +18,16 @@ extension DefaultRunner {
     /// Runs on start (unless the configuration says not to); call it again after registering more packages.
     @discardableResult
     public func resumeUnfinished() async throws(CloacinaError) -> ResumeReport {
-        let store = runtime.store
         let identity = runtime.identity
         let leaseUntil = Timestamp.now() + configuration.leaseDuration
-        let claimed = try await runtime.blocking { () throws(CloacinaError) -> [(ExecutionRecord, [TaskRecord])] in
-            do throws(StoreError) {
-                let records = try store.claimUnfinished(
-                    owner: identity.value,
-                    leaseUntil: leaseUntil,
-                    now: .now(),
-                    ownerIsAlive: identity.isAlive
-                )
-                return try records.map { record throws(StoreError) in (record, try store.tasks(of: record.id)) }
-            } catch {
-                throw CloacinaError(error)
-            }
+        let claimed = try await runtime.withStore { store throws(StoreError) -> [(ExecutionRecord, [TaskRecord])] in
+            let records = try store.claimUnfinished(
+                owner: identity.value,
+                leaseUntil: leaseUntil,
+                now: .now(),
+                ownerIsAlive: identity.isAlive
+            )
+            return try records.map { record throws(StoreError) in (record, try store.tasks(of: record.id)) }
         }
         var report = ResumeReport()
         for (record, tasks) in claimed where activeDriver(record.id) == nil {
@@ -113,14 +108,8 @@ extension DefaultRunner {
 
     /// Ends a claimed execution without running anything: cancelled on request, or failed when it cannot go on.
     func end(_ record: ExecutionRecord, reason: String, abort: Bool) async throws(CloacinaError) {
-        let store = runtime.store
-        let tasks = try await runtime.blocking { () throws(CloacinaError) in
-            do throws(StoreError) {
-                return try store.tasks(of: record.id)
-            } catch {
-                throw CloacinaError(error)
-            }
-        }
+        let id = record.id
+        let tasks = try await runtime.withStore { store throws(StoreError) in try store.tasks(of: id) }
         let plan: ExecutionPlan
         do {
             plan = try ExecutionPlan(WorkflowDefinition(json: try JSONValue(parsing: record.definition)))
@@ -144,10 +133,7 @@ extension DefaultRunner {
         } catch {
             throw CloacinaError(.storage, "execution \(record.id) has an unreadable task output: \(error.message)")
         }
-        let result: Result<Set<String>, StoreError> = await withCheckedContinuation { continuation in
-            runtime.writer.enqueue(writes) { continuation.resume(returning: $0) }
-        }
-        if case .failure(let error) = result { throw CloacinaError(error) }
+        if case .failure(let error) = await runtime.writer.write(writes) { throw CloacinaError(error) }
     }
 
     private static func input(of record: ExecutionRecord) throws(CloacinaError) -> ContextSnapshot {
@@ -170,11 +156,8 @@ extension DefaultRunner {
 
     private func heartbeat() {
         guard hasActiveExecutions else {
-            // Idle: no queries, and no database connections held open (a host may serve many idle tenants).
-            let store = runtime.store
-            runtime.blockingPool.submit(
-                WorkerPool.Job(run: { store.releaseIdleConnections() }, owner: runtime.jobOwner)
-            )
+            // Idle: no queries; and after a whole quiet period, no connections held (a host may serve many tenants).
+            if isIdle(for: configuration.leaseDuration / 3) { releaseIdleResources() }
             if !isClosed { scheduleHeartbeat() }
             return
         }

@@ -26,16 +26,11 @@ extension DefaultRunner {
             driver.stop(CloacinaError(.shuttingDown, "the runner shut down before execution \(driver.id) ended"))
         }
         if !unfinished.isEmpty {
-            let store = runtime.store
             let owner = runtime.identity.value
             let ids = unfinished.map(\.id)
             do {
-                try await runtime.blocking { () throws(CloacinaError) in
-                    do throws(StoreError) {
-                        try store.releaseLeases(owner: owner, executions: ids)
-                    } catch {
-                        throw CloacinaError(error)
-                    }
+                try await runtime.withStore { store throws(StoreError) in
+                    try store.releaseLeases(owner: owner, executions: ids)
                 }
             } catch {
                 runtime.logger.error("could not release execution claims", metadata: ["error": "\(error)"])

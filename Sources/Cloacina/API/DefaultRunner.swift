@@ -36,6 +36,8 @@ public final class DefaultRunner: Sendable {
         var active: [String: ExecutionDriver] = [:]
         var closed = false
         var heartbeat: UInt64?
+        /// When an execution last started or ended here.
+        var lastActive = ContinuousClock.now
     }
 
     /// Opens the store of `configuration`, registers its embedded packages, and resumes unfinished executions
@@ -67,13 +69,6 @@ public final class DefaultRunner: Sendable {
             for package in configuration.packages { try register(package: package) }
             if configuration.resumeUnfinished {
                 _ = try await resumeUnfinished()
-            }
-            if !hasActiveExecutions {
-                // Opening left statements and caches behind; a host may open many tenants that then stay idle.
-                let store = runtime.store
-                runtime.blockingPool.submit(
-                    WorkerPool.Job(run: { store.releaseIdleConnections() }, owner: runtime.jobOwner)
-                )
             }
         } catch {
             // Nothing may outlive a runner that failed to start: its threads and its store.
@@ -253,35 +248,12 @@ public final class DefaultRunner: Sendable {
         let input = try Self.snapshot(contextJSON)
         guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
         let id = Self.newExecutionID()
-        let now = Timestamp.now()
-        let machine = ExecutionStateMachine(id: id, plan: entry.plan, input: input)
-        let record = ExecutionRecord(
-            id: id,
-            workflow: workflow,
-            package: entry.package.reference,
-            definition: entry.plan.definitionJSON,
-            status: .pending,
-            input: input.bytes,
-            createdAt: now
-        )
+        let (_, writes) = creation(of: entry, id: id, input: input, now: .now())
         guard !isClosed else { throw CloacinaError(.shuttingDown, "the runner is shutting down") }
-        let result: Result<Set<String>, StoreError> = await withCheckedContinuation { continuation in
-            runtime.writer.enqueue(
-                [
-                    .insertExecution(record, tasks: machine.taskRecords()),
-                    .appendEvent(ExecutionEvent(executionID: id, kind: "execution_created", at: now)),
-                ]
-            ) { continuation.resume(returning: $0) }
-        }
-        if case .failure(let error) = result { throw CloacinaError(error) }
-        let store = runtime.store
+        if case .failure(let error) = await runtime.writer.write(writes) { throw CloacinaError(error) }
         let owner = runtime.identity.value
-        try await runtime.blocking { () throws(CloacinaError) in
-            do throws(StoreError) {
-                try store.releaseLeases(owner: owner, executions: [id])
-            } catch {
-                throw CloacinaError(error)
-            }
+        try await runtime.withStore { store throws(StoreError) in
+            try store.releaseLeases(owner: owner, executions: [id])
         }
         return id
     }
@@ -295,13 +267,30 @@ public final class DefaultRunner: Sendable {
     ) throws(CloacinaError) -> ExecutionDriver {
         guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
         let now = Timestamp.now()
-        let machine = ExecutionStateMachine(id: id, plan: entry.plan, input: input)
+        let (machine, writes) = creation(of: entry, id: id, input: input, now: now)
         let driver = ExecutionDriver(machine: machine, package: entry.package, runtime: runtime, createdAt: now) {
             [weak self] driver in self?.ended(driver)
         }
+        try adopt(driver)
+        var completion: StoreWriter.Completion?
+        if let created {
+            completion = { result in created(result.map { _ in () }) }
+        }
+        runtime.writer.enqueue(writes, completion: completion)
+        return driver
+    }
+
+    /// A new execution of `entry`: its state machine, and the writes that record it (owned by this runner).
+    private func creation(
+        of entry: WorkflowRegistry.Entry,
+        id: String,
+        input: ContextSnapshot,
+        now: Timestamp
+    ) -> (ExecutionStateMachine, [StoreWrite]) {
+        let machine = ExecutionStateMachine(id: id, plan: entry.plan, input: input)
         let record = ExecutionRecord(
             id: id,
-            workflow: workflow,
+            workflow: entry.plan.workflow.name,
             package: entry.package.reference,
             definition: entry.plan.definitionJSON,
             status: .pending,
@@ -310,19 +299,13 @@ public final class DefaultRunner: Sendable {
             owner: runtime.identity.value,
             leaseExpiresAt: now + configuration.leaseDuration
         )
-        try adopt(driver)
-        var completion: StoreWriter.Completion?
-        if let created {
-            completion = { result in created(result.map { _ in () }) }
-        }
-        runtime.writer.enqueue(
+        return (
+            machine,
             [
                 .insertExecution(record, tasks: machine.taskRecords()),
                 .appendEvent(ExecutionEvent(executionID: id, kind: "execution_created", at: now)),
-            ],
-            completion: completion
+            ]
         )
-        return driver
     }
 
     private func unknownWorkflow(_ workflow: String) -> CloacinaError {
@@ -356,6 +339,7 @@ public final class DefaultRunner: Sendable {
     func ended(_ driver: ExecutionDriver) {
         state.withLock { state in
             if state.active[driver.id] === driver { state.active[driver.id] = nil }
+            state.lastActive = .now
         }
     }
 
@@ -364,6 +348,7 @@ public final class DefaultRunner: Sendable {
         try state.withLock { state throws(CloacinaError) in
             guard !state.closed else { throw CloacinaError(.shuttingDown, "the runner is shutting down") }
             state.active[driver.id] = driver
+            state.lastActive = .now
         }
     }
 
@@ -372,6 +357,18 @@ public final class DefaultRunner: Sendable {
     }
 
     var hasActiveExecutions: Bool { state.withLock { !$0.active.isEmpty } }
+
+    /// Whether nothing has run here for at least `period`.
+    func isIdle(for period: Duration) -> Bool {
+        state.withLock { $0.active.isEmpty && ContinuousClock.now - $0.lastActive >= period }
+    }
+
+    /// Lets the store release what an idle runner need not hold (statements, caches, connections), in the
+    /// background. A host calls it on tenants that may stay quiet; the next use reopens what it needs.
+    func releaseIdleResources() {
+        let store = runtime.store
+        runtime.blockingPool.submit(WorkerPool.Job(run: { store.releaseIdleConnections() }, owner: runtime.jobOwner))
+    }
     var isClosed: Bool { state.withLock { $0.closed } }
 
     func setHeartbeat(_ timer: UInt64) {

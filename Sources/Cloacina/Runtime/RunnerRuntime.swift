@@ -63,21 +63,25 @@ final class RunnerRuntime: Sendable {
     func blocking<T: Sendable>(
         _ body: @escaping @Sendable () throws(CloacinaError) -> T
     ) async throws(CloacinaError) -> T {
-        let result: Result<T, CloacinaError> = await withCheckedContinuation { continuation in
-            let submitted = blockingPool.submit(
-                WorkerPool.Job(
-                    run: { continuation.resume(returning: Result { () throws(CloacinaError) in try body() }) },
-                    discarded: {
-                        continuation.resume(
-                            returning: .failure(CloacinaError(.shuttingDown, "the runner is shutting down"))
-                        )
-                    },
-                    owner: jobOwner
-                )
-            )
-            _ = submitted
+        try await blockingPool.run(
+            owner: jobOwner,
+            discardedError: CloacinaError(.shuttingDown, "the runner is shutting down"),
+            body
+        )
+    }
+
+    /// Runs `body` with the store on ``blockingPool``, its storage errors reported as ``CloacinaError``s.
+    func withStore<T: Sendable>(
+        _ body: @escaping @Sendable (any ExecutionStore) throws(StoreError) -> T
+    ) async throws(CloacinaError) -> T {
+        let store = store
+        return try await blocking { () throws(CloacinaError) in
+            do throws(StoreError) {
+                return try body(store)
+            } catch {
+                throw CloacinaError(error)
+            }
         }
-        return try result.get()
     }
 
     // MARK: Counting attempts, for draining

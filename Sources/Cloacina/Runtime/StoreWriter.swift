@@ -76,11 +76,16 @@ final class StoreWriter: Sendable {
         }
     }
 
+    /// Queues `writes` and waits until they committed (or failed).
+    func write(_ writes: [StoreWrite]) async -> Result<Set<String>, StoreError> {
+        await withCheckedContinuation { continuation in
+            enqueue(writes) { continuation.resume(returning: $0) }
+        }
+    }
+
     /// Waits until everything queued so far is committed (or failed).
     func flush() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            enqueue([]) { _ in continuation.resume() }
-        }
+        _ = await write([])
     }
 
     /// Commits what is queued, then refuses later writes.

@@ -122,3 +122,24 @@ final class WorkerPool: Sendable {
         }
     }
 }
+
+extension WorkerPool {
+    /// Runs `body` as a job and waits for it without blocking the caller's thread. A job discarded before it
+    /// started (the pool stopped, or its owner's jobs were discarded) fails with `discardedError`.
+    func run<T: Sendable>(
+        owner: UInt64 = 0,
+        discardedError: CloacinaError,
+        _ body: @escaping @Sendable () throws(CloacinaError) -> T
+    ) async throws(CloacinaError) -> T {
+        let result: Result<T, CloacinaError> = await withCheckedContinuation { continuation in
+            submit(
+                Job(
+                    run: { continuation.resume(returning: Result { () throws(CloacinaError) in try body() }) },
+                    discarded: { continuation.resume(returning: .failure(discardedError)) },
+                    owner: owner
+                )
+            )
+        }
+        return try result.get()
+    }
+}

@@ -122,31 +122,20 @@ public final class DatabaseAdmin: Sendable {
     ) async throws(CloacinaError) -> T {
         let connections = self.connections
         let location = self.location
-        let result: Result<T, CloacinaError> = await withCheckedContinuation { continuation in
-            let job = WorkerPool.Job(
-                run: {
-                    var attempts = 0
-                    while true {
-                        attempts += 1
-                        do throws(PostgresError) {
-                            return continuation.resume(returning: .success(try connections.withConnection(body)))
-                        } catch {
-                            let again = error.isConnectionFailure || error.isTransient
-                            if again && attempts < 3 { continue }
-                            let failure = Self.failure(error, doing: doing, at: location, secrets: secrets)
-                            return continuation.resume(returning: .failure(failure))
-                        }
-                    }
-                },
-                discarded: {
-                    continuation.resume(
-                        returning: .failure(CloacinaError(.shuttingDown, "the database admin is closed"))
-                    )
+        return try await thread.run(discardedError: CloacinaError(.shuttingDown, "the database admin is closed")) {
+            () throws(CloacinaError) in
+            var attempts = 0
+            while true {
+                attempts += 1
+                do throws(PostgresError) {
+                    return try connections.withConnection(body)
+                } catch {
+                    let again = error.isConnectionFailure || error.isTransient
+                    if again && attempts < 3 { continue }
+                    throw Self.failure(error, doing: doing, at: location, secrets: secrets)
                 }
-            )
-            thread.submit(job)
+            }
         }
-        return try result.get()
     }
 
     /// `error` as the API reports it, with every secret scrubbed from its text.

@@ -133,7 +133,12 @@ public final class TenantManager: Sendable {
             guard !state.closed else { throw CloacinaError(.shuttingDown, "the tenant manager is shutting down") }
             if let existing = state.runners[tenant] { return existing }
             let configuration = configuration(for: tenant)
-            let creation = Task { try await DefaultRunner(configuration: configuration) }
+            let creation = Task {
+                let runner = try await DefaultRunner(configuration: configuration)
+                // Opening left statements, caches or connections behind; many tenants stay quiet after opening.
+                if !runner.hasActiveExecutions { runner.releaseIdleResources() }
+                return runner
+            }
             state.runners[tenant] = creation
             return creation
         }
