@@ -14,6 +14,8 @@ public struct CloacinaError: Error, Sendable, CustomStringConvertible {
             case storage
             case shuttingDown = "shutting down"
             case ownershipLost = "ownership lost"
+            case unavailable
+            case cancelled
         }
 
         fileprivate let value: Value
@@ -34,6 +36,10 @@ public struct CloacinaError: Error, Sendable, CustomStringConvertible {
         public static let shuttingDown = Code(value: .shuttingDown)
         /// Another runner took the execution over; this one stopped working on it.
         public static let ownershipLost = Code(value: .ownershipLost)
+        /// The runner cannot take work now (its store cannot be written, say); try again later.
+        public static let unavailable = Code(value: .unavailable)
+        /// The caller's task was cancelled while it waited; the execution itself goes on.
+        public static let cancelled = Code(value: .cancelled)
 
         public var description: String { value.rawValue }
     }

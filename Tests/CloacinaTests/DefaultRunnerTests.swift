@@ -62,8 +62,9 @@ struct DefaultRunnerTests {
         #expect(result.tasks.allSatisfy { $0.status == .completed && $0.attempts == 1 })
         // join merges b3, b1, b2 in that order: b2 wrote "last" last.
         #expect(result.finalContext?["seen_last"] == "b2")
-        // The final context folds in topological order, ties by declaration: b1, b2, b3, join.
-        #expect(result.finalContext?["last"] == "b2")
+        // The final context applies every task's delta in topological order, ties by declaration: b1, b2, b3,
+        // join. join only read "last", so b3's write stands.
+        #expect(result.finalContext?["last"] == "b3")
         #expect(result.finalContext?["input"] == true)
         #expect(result.package == PackageReference(name: "fan", version: "1", sha256: nil))
         #expect(result.json["package"]?["sha256"] == .null)
@@ -265,7 +266,7 @@ struct DefaultRunnerTests {
         let package = WorkflowPackage(name: "resume", version: "1") {
             Workflow("resume") {
                 WorkflowTask("prepare") { ctx in ctx["prepared"] = true }
-                WorkflowTask("work", dependsOn: "prepare") { ctx in
+                WorkflowTask("work", dependsOn: "prepare", retry: RetryPolicy(maxAttempts: 2)) { ctx in
                     if ctx.attempt == 1 {
                         firstAttempt.open()
                         // Hold the first attempt until the test is done with the first runner.

@@ -151,8 +151,9 @@ struct ExecutionStateMachineTests {
         // Declared order c, a, b: b is last, so b wins "k" and "from_b".
         #expect(h.running["join"]?.input.object == ["k": "b", "from_b": 1, "only_input": true])
         h.succeed("join")
-        // Final context: topological order (a, b, c, join; ties by declaration), later wins.
-        #expect(h.finalContext == ["k": "b", "from_b": 1, "only_input": true])
+        // Final context: every delta in topological order (a, b, c, join; ties by declaration), later wins; join
+        // passed its input on unchanged, so it changes nothing.
+        #expect(h.finalContext == ["k": "c", "from_b": 3, "only_input": true])
     }
 
     @Test("the final context folds outputs in topological order, ties by declaration")
@@ -391,7 +392,7 @@ struct ExecutionStateMachineTests {
             }
         )
         #expect(outputs["same"] == .some(nil))
-        #expect(outputs["changed"] == .some(Array(#"{"x":1}"#.utf8)))
+        #expect(outputs["changed"] == .some(Array(#"{"set":{"x":1}}"#.utf8)))
     }
 
     @Test("restoring re-runs interrupted attempts as the next attempt, keeps retries and outcomes, decides the ready")
@@ -400,7 +401,8 @@ struct ExecutionStateMachineTests {
             WorkflowDefinition(
                 name: "flow",
                 tasks: [
-                    task("done"), task("interrupted", "done"), task("waiting", "interrupted"),
+                    task("done"), task("interrupted", "done", retry: RetryPolicy(maxAttempts: 3)),
+                    task("waiting", "interrupted"),
                     task("retrying", retry: RetryPolicy(maxAttempts: 3)), task("failed"),
                     task("ready", "done"),
                 ]

@@ -6,16 +6,22 @@ extension DefaultRunner {
     public struct ResumeReport: Sendable {
         /// Executions now running here again.
         public var resumed: [String] = []
-        /// Executions that could not go on (their package is gone, say), now `Failed`, with the reason.
+        /// Executions whose package this runner does not have (not registered, not in the package cache): left as
+        /// they are, unclaimed, with the reason. Registering the package resumes them.
+        public var waiting: [(id: String, reason: String)] = []
+        /// Executions that cannot go on (a corrupt row, a changed workflow definition), now `Failed`, with the
+        /// reason.
         public var failed: [(id: String, reason: String)] = []
     }
 
     /// Takes over the unfinished executions no live runner owns (left by a runner that crashed or stopped) and
     /// carries them on: each with the package version it is pinned to, found among the registered packages or in
-    /// the package cache. Attempts that were running are run again as the next attempt; scheduled retries keep
-    /// their time. Executions that cannot go on are ended `Failed` with the reason.
+    /// the package cache. Attempts that were running are run again as the next attempt while the task has attempts
+    /// left, else the task fails; scheduled retries keep their time. Executions whose package is not known here
+    /// wait (see ``ResumeReport/waiting``); those that cannot go on are ended `Failed` with the reason.
     ///
-    /// Runs on start (unless the configuration says not to); call it again after registering more packages.
+    /// Runs on start (unless the configuration says not to), and again by itself when a package is registered
+    /// while executions wait for one.
     @discardableResult
     public func resumeUnfinished() async throws(CloacinaError) -> ResumeReport {
         let identity = runtime.identity
@@ -32,7 +38,11 @@ extension DefaultRunner {
         var report = ResumeReport()
         for (record, tasks) in claimed where activeDriver(record.id) == nil {
             do throws(CloacinaError) {
-                try await resume(record, tasks: tasks)
+                guard let package = try await pinnedPackage(record) else {
+                    report.waiting.append((record.id, Self.missingPackage(record)))
+                    continue
+                }
+                try resume(record, tasks: tasks, package: package)
                 report.resumed.append(record.id)
             } catch {
                 runtime.logger.error(
@@ -43,14 +53,64 @@ extension DefaultRunner {
                 report.failed.append((record.id, error.message))
             }
         }
+        try await leaveWaiting(report.waiting)
         if !report.resumed.isEmpty {
             runtime.logger.notice("resumed unfinished executions", metadata: ["count": "\(report.resumed.count)"])
         }
         return report
     }
 
-    private func resume(_ record: ExecutionRecord, tasks: [TaskRecord]) async throws(CloacinaError) {
-        let package = try await pinnedPackage(record)
+    /// Releases the claims on executions whose package is not known here, records why they wait (once per
+    /// runner), and remembers them so that registering a package resumes them.
+    private func leaveWaiting(_ waiting: [(id: String, reason: String)]) async throws(CloacinaError) {
+        let fresh = setWaiting(Set(waiting.map(\.id)))
+        let now = Timestamp.now()
+        var writes: [StoreWrite] = []
+        for (id, reason) in waiting where fresh.contains(id) {
+            runtime.logger.warning(
+                "execution waits for its package",
+                metadata: ["execution": "\(id)", "reason": "\(reason)"]
+            )
+            writes.append(
+                .appendEvent(ExecutionEvent(executionID: id, kind: "execution_waiting", detail: reason, at: now))
+            )
+        }
+        if case .failure(let error) = await runtime.writer.write(writes) { throw CloacinaError(error) }
+        guard !waiting.isEmpty else { return }
+        let owner = runtime.identity.value
+        let ids = waiting.map(\.id)
+        try await runtime.withStore { store throws(StoreError) in try store.releaseLeases(owner: owner, executions: ids)
+        }
+    }
+
+    private static func missingPackage(_ record: ExecutionRecord) -> String {
+        guard let reference = record.package else { return "the execution names no package" }
+        guard let sha256 = reference.sha256 else {
+            return "package \(reference.name) \(reference.version), compiled into the program that started the "
+                + "execution, is not registered"
+        }
+        return "package \(reference.name) \(reference.version) (sha256 \(sha256)) is neither registered nor in the "
+            + "package cache"
+    }
+
+    /// Resumes what waits for a package, in the background, once one was registered.
+    func resumeWaiting() {
+        guard hasWaiting, !isClosed else { return }
+        Task { [weak self] in
+            guard let self else { return }
+            do {
+                try await resumeUnfinished()
+            } catch {
+                runtime.logger.error("cannot resume waiting executions", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func resume(
+        _ record: ExecutionRecord,
+        tasks: [TaskRecord],
+        package: LoadedPackage
+    ) throws(CloacinaError) {
         let plan = try registry.plan(for: package, workflow: record.workflow)
         guard plan.definitionJSON == record.definition else {
             throw CloacinaError(
@@ -81,26 +141,28 @@ extension DefaultRunner {
         if record.cancelRequested { driver.cancel(reason: "cancellation requested") }
     }
 
-    /// The package an execution is pinned to: registered, or reloaded from the package cache by its SHA-256.
-    private func pinnedPackage(_ record: ExecutionRecord) async throws(CloacinaError) -> LoadedPackage {
-        guard let reference = record.package else {
-            throw CloacinaError(.notFound, "execution \(record.id) names no package")
-        }
-        if let package = registry.package(matching: reference) { return package }
-        guard let sha256 = reference.sha256 else {
+    /// The package an execution is pinned to: registered, or reloaded from the package cache by its SHA-256; nil
+    /// when neither has it. Throws when the row itself is corrupt: the row is tenant data, so a digest that is not
+    /// 64 lower-case hex digits never reaches the file system or the loader.
+    private func pinnedPackage(_ record: ExecutionRecord) async throws(CloacinaError) -> LoadedPackage? {
+        guard let reference = record.package else { return nil }
+        if let sha256 = reference.sha256, !SHA256.isDigest(sha256) {
             throw CloacinaError(
-                .notFound,
-                "package \(reference.name) \(reference.version), compiled into the program that started the execution, is not registered"
+                .storage,
+                "corrupt execution row \(record.id): its package sha256 is not 64 lower-case hex digits"
             )
         }
+        if let package = registry.package(matching: reference) { return package }
+        guard let sha256 = reference.sha256 else { return nil }
+        let cached = PackageCache(directory: configuration.packageCacheDirectory).path(for: sha256)
+        guard FileSystem.exists(cached) else { return nil }
         let loader = packages
-        let cached = "\(configuration.packageCacheDirectory)/\(sha256).so"
         let report = try await runtime.blocking { () throws(CloacinaError) in loader.load(file: cached) }
         guard let package = report.package, package.sha256 == sha256 else {
             throw CloacinaError(
                 .notFound,
-                "package \(reference.name) \(reference.version) (sha256 \(sha256)) is neither registered nor in the package cache: "
-                    + (report.error?.description ?? "its cached copy differs")
+                "package \(reference.name) \(reference.version) (sha256 \(sha256)): its cached copy does not load: "
+                    + (report.error?.description ?? "its digest differs")
             )
         }
         return package

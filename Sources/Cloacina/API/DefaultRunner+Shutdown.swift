@@ -2,23 +2,32 @@ internal import CloacinaStorage
 internal import Logging
 
 extension DefaultRunner {
-    /// Stops the runner: takes no new executions, starts no new tasks, waits up to `timeout` (default: the
-    /// configuration's shutdown timeout) for running attempts, persists everything, and closes the store.
+    /// Stops the runner: takes no new executions, lets running executions go on to their end for up to `timeout`
+    /// (default: the configuration's shutdown timeout), then starts no new tasks, persists everything, and closes
+    /// the store.
     ///
-    /// Executions that have not ended stay in the store with their state, and their claims are released so that
-    /// the next runner resumes them at once; attempts still running when the time is up are asked to stop, and will
-    /// run again there. Waiters on those executions get a `shuttingDown` error. Calling it again does nothing.
+    /// Executions that have not ended by then stay in the store with their state, and their claims are released so
+    /// that the next runner resumes them at once; attempts still running are asked to stop (each was recorded as
+    /// started, so it counts as an attempt, and the next runner runs the task again as the next attempt). Attempts
+    /// waiting for a free thread never start. Waiters on unfinished executions get a `shuttingDown` error. Calling
+    /// it again does nothing.
     public func shutdown(timeout: Duration? = nil) async {
         guard let drivers = close() else { return }
-        for driver in drivers { driver.setDispatching(false) }
-        // Attempts waiting for a free thread never started: they go back to waiting in the store.
-        runtime.taskPool.discard(owner: runtime.jobOwner)
         let limit = timeout ?? configuration.shutdownTimeout
-        if !(await runtime.drained(within: limit)) {
-            runtime.logger.warning(
-                "attempts still running at shutdown; they will run again when the executions are resumed",
-                metadata: ["running": "\(runtime.runningAttempts)", "waited": "\(limit)"]
-            )
+        if !(await Self.ended(drivers, within: limit)) {
+            let left = activeDrivers
+            for driver in left { driver.setDispatching(false) }
+            // Attempts waiting for a free thread never started: they go back to waiting in the store.
+            runtime.taskPool.discard(owner: runtime.jobOwner)
+            if !left.isEmpty {
+                runtime.logger.warning(
+                    "executions unfinished at shutdown; the next start resumes them",
+                    metadata: [
+                        "executions": "\(left.map(\.id).sorted().joined(separator: ","))",
+                        "running attempts": "\(runtime.runningAttempts)", "waited": "\(limit)",
+                    ]
+                )
+            }
         }
         await runtime.writer.flush()
         let unfinished = activeDrivers
@@ -43,5 +52,24 @@ extension DefaultRunner {
             runtime.blockingPool.discard(owner: runtime.jobOwner)
         }
         runtime.store.close()
+    }
+
+    /// Waits until every one of `drivers` ended (or gave up), or `limit` passed; true when they all ended.
+    private static func ended(_ drivers: [ExecutionDriver], within limit: Duration) async -> Bool {
+        guard !drivers.isEmpty else { return true }
+        guard limit > .zero else { return drivers.allSatisfy { $0.outcome != nil } }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for driver in drivers { try? await driver.wait() }
+                return !Task.isCancelled
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
     }
 }

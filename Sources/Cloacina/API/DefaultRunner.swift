@@ -36,6 +36,10 @@ public final class DefaultRunner: Sendable {
         var active: [String: ExecutionDriver] = [:]
         var closed = false
         var heartbeat: UInt64?
+        /// Unfinished executions left unclaimed because their package is not known here.
+        var waiting: Set<String> = []
+        /// Why the store could not be written, while it cannot.
+        var storeFailure: String?
         /// When an execution last started or ended here.
         var lastActive = ContinuousClock.now
     }
@@ -147,6 +151,7 @@ public final class DefaultRunner: Sendable {
     /// Registers a loaded package file's workflows. Throws when another package already has one of them.
     public func register(package: LoadedPackage) throws(CloacinaError) {
         try registry.register(package)
+        resumeWaiting()
     }
 
     /// Registers a package compiled into this program, through the same checks as a package file.
@@ -156,6 +161,7 @@ public final class DefaultRunner: Sendable {
             throw CloacinaError(.invalidInput, "package \(package.name): \(report.error?.description ?? "rejected")")
         }
         try registry.register(loaded)
+        resumeWaiting()
     }
 
     /// Loads every `*.so` of a drop directory in this process and registers the packages that load.
@@ -170,6 +176,7 @@ public final class DefaultRunner: Sendable {
                 throw CloacinaError(.configuration, "cannot load packages from \(directory): \(error.reason)")
             }
         }
+        defer { resumeWaiting() }
         return reports.map { report in
             guard let package = report.package else { return report }
             do throws(CloacinaError) {
@@ -237,7 +244,7 @@ public final class DefaultRunner: Sendable {
                 continuation.resume(returning: .failure(error))
             }
         }
-        try created.get()
+        if case .failure(let error) = created { throw refusal(error) }
         return id
     }
 
@@ -250,7 +257,8 @@ public final class DefaultRunner: Sendable {
         let id = Self.newExecutionID()
         let (_, writes) = creation(of: entry, id: id, input: input, now: .now())
         guard !isClosed else { throw CloacinaError(.shuttingDown, "the runner is shutting down") }
-        if case .failure(let error) = await runtime.writer.write(writes) { throw CloacinaError(error) }
+        try checkStoreWritable()
+        if case .failure(let error) = await runtime.writer.write(writes) { throw refusal(CloacinaError(error)) }
         let owner = runtime.identity.value
         try await runtime.withStore { store throws(StoreError) in
             try store.releaseLeases(owner: owner, executions: [id])
@@ -266,6 +274,7 @@ public final class DefaultRunner: Sendable {
         created: (@Sendable (Result<Void, StoreError>) -> Void)?
     ) throws(CloacinaError) -> ExecutionDriver {
         guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
+        try checkStoreWritable()
         let now = Timestamp.now()
         let (machine, writes) = creation(of: entry, id: id, input: input, now: now)
         let driver = ExecutionDriver(machine: machine, package: entry.package, runtime: runtime, createdAt: now) {
@@ -341,6 +350,21 @@ public final class DefaultRunner: Sendable {
             if state.active[driver.id] === driver { state.active[driver.id] = nil }
             state.lastActive = .now
         }
+        if case .failure(let error)? = driver.outcome { storeFailed(error) }
+    }
+
+    var storeFailureState: String? { state.withLock { $0.storeFailure } }
+
+    /// Records a store failure; true when the store was thought writable until now.
+    func markStoreFailed(_ message: String) -> Bool {
+        state.withLock { state in
+            defer { state.storeFailure = message }
+            return state.storeFailure == nil
+        }
+    }
+
+    func clearStoreFailure() {
+        state.withLock { $0.storeFailure = nil }
     }
 
     /// Tracks a driver as running here; refused once the runner is shutting down.
@@ -357,6 +381,16 @@ public final class DefaultRunner: Sendable {
     }
 
     var hasActiveExecutions: Bool { state.withLock { !$0.active.isEmpty } }
+
+    /// Replaces the set of executions waiting for their package; returns those that were not waiting before.
+    func setWaiting(_ ids: Set<String>) -> Set<String> {
+        state.withLock { state in
+            defer { state.waiting = ids }
+            return ids.subtracting(state.waiting)
+        }
+    }
+
+    var hasWaiting: Bool { state.withLock { !$0.waiting.isEmpty } }
 
     /// Whether nothing has run here for at least `period`.
     func isIdle(for period: Duration) -> Bool {

@@ -101,21 +101,30 @@ final class ExecutionDriver: Sendable {
         onEnd(self)
     }
 
-    /// Waits until the execution ended durably. Throws when the driver gave up on it.
+    /// Waits until the execution ended durably. Throws when the driver gave up on it, and `cancelled` when the
+    /// caller's task is cancelled first (the execution goes on).
     func wait() async throws(CloacinaError) {
+        let waiter = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
         do {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let outcome: Result<ExecutionStatus, CloacinaError>? = state.withLock { state in
-                    if let outcome = state.outcome { return outcome }
-                    state.nextWaiter += 1
-                    state.waiters[state.nextWaiter] = continuation
-                    return nil
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let outcome: Result<ExecutionStatus, CloacinaError>? = state.withLock { state in
+                        if let outcome = state.outcome { return outcome }
+                        if Task.isCancelled { return .failure(Self.cancelledWait) }
+                        state.waiters[waiter] = continuation
+                        return nil
+                    }
+                    switch outcome {
+                    case .success: continuation.resume()
+                    case .failure(let error): continuation.resume(throwing: error)
+                    case nil: break
+                    }
                 }
-                switch outcome {
-                case .success: continuation.resume()
-                case .failure(let error): continuation.resume(throwing: error)
-                case nil: break
-                }
+            } onCancel: {
+                state.withLock { $0.waiters.removeValue(forKey: waiter) }?.resume(throwing: Self.cancelledWait)
             }
         } catch let error as CloacinaError {
             throw error
@@ -123,6 +132,11 @@ final class ExecutionDriver: Sendable {
             throw CloacinaError(.storage, "\(error)")
         }
     }
+
+    private static let cancelledWait = CloacinaError(.cancelled, "the wait was cancelled; the execution goes on")
+
+    /// How the driver ended: nil while it runs, else the final status or why it gave up.
+    var outcome: Result<ExecutionStatus, CloacinaError>? { state.withLock { $0.outcome } }
 
     /// The execution as it stands now, in the form the store keeps.
     func snapshot() -> (ExecutionRecord, [TaskRecord]) {
@@ -247,9 +261,19 @@ final class ExecutionDriver: Sendable {
             switch effect {
             case .submit(let job, let task, let attempt):
                 // The attempt may have been stopped (cancelled, timed out, the driver gave up) while its start was
-                // being recorded.
-                let current = state.withLock { !$0.stopped && $0.attempts[task]?.attempt == attempt }
+                // being recorded; or dispatching stopped (a drain's deadline passed): then it never starts, and goes
+                // back to waiting as if it had never been handed out.
+                let (current, dispatching) = state.withLock {
+                    (!$0.stopped && $0.attempts[task]?.attempt == attempt, $0.machine.dispatching)
+                }
                 guard current else { continue }
+                guard dispatching else {
+                    state.withLock { state in
+                        if state.attempts[task]?.attempt == attempt { state.attempts[task] = nil }
+                    }
+                    send { $0.taskNotStarted(task, attempt: attempt, now: .now()) }
+                    continue
+                }
                 runtime.attemptStarted()
                 if let id = runtime.taskPool.submit(job) {
                     state.withLock { state in

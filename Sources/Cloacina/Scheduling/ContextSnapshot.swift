@@ -1,7 +1,7 @@
 /// An immutable context: a JSON object and its encoded bytes, shared between tasks without copying.
 ///
-/// A task that passes its input on unchanged, or that has one dependency whose output already holds every input
-/// key, hands the very same snapshot on: no merging, no re-encoding.
+/// A task that passes its input on unchanged, or whose dependencies changed nothing, hands the very same snapshot
+/// on: no merging, no re-encoding.
 public final class ContextSnapshot: Sendable {
     public let object: [String: JSONValue]
     /// The object as JSON text.
@@ -32,26 +32,6 @@ public final class ContextSnapshot: Sendable {
         }
         self.object = object
         self.bytes = bytes
-    }
-
-    /// The empty context.
-    public static let empty = ContextSnapshot(object: [:], bytes: Array("{}".utf8))
-
-    /// This context overlaid with `layers`, in order: later layers win per top-level key.
-    func overlaid(with layers: [ContextSnapshot]) -> ContextSnapshot {
-        switch layers.count {
-        case 0:
-            return self
-        case 1 where object.keys.allSatisfy({ layers[0].object[$0] != nil }):
-            // The layer already holds every key of this context, so the overlay is the layer itself.
-            return layers[0]
-        default:
-            var merged = object
-            for layer in layers {
-                for (key, value) in layer.object { merged[key] = value }
-            }
-            return ContextSnapshot(merged)
-        }
     }
 }
 

@@ -13,6 +13,8 @@ public struct ExecutionPlan: Sendable {
     let dependents: [[Int]]
     /// Task indices, dependencies first, ties in declaration order.
     let topologicalOrder: [Int]
+    /// Each task's position in ``topologicalOrder``.
+    let rank: [Int]
     let index: [String: Int]
     private let serialized = SerializedDefinition()
 
@@ -30,10 +32,26 @@ public struct ExecutionPlan: Sendable {
         self.index = index
         self.dependencies = dependencies
         self.dependents = dependents
-        self.topologicalOrder = WorkflowDefinition.topologicalOrder(
-            dependents: dependents,
-            counts: dependencies.map(\.count)
-        )!
+        let order = WorkflowDefinition.topologicalOrder(dependents: dependents, counts: dependencies.map(\.count))!
+        var rank = [Int](repeating: 0, count: order.count)
+        for (position, task) in order.enumerated() { rank[task] = position }
+        self.topologicalOrder = order
+        self.rank = rank
+    }
+
+    /// Whether task `a` is `b` or one of its (transitive) dependencies.
+    func isAncestor(_ a: Int, orSelfOf b: Int) -> Bool {
+        guard a != b else { return true }
+        guard rank[a] < rank[b] else { return false }
+        var seen: Set<Int> = [b]
+        var stack = [b]
+        while let task = stack.popLast() {
+            for dependency in dependencies[task] where rank[dependency] >= rank[a] && seen.insert(dependency).inserted {
+                if dependency == a { return true }
+                stack.append(dependency)
+            }
+        }
+        return false
     }
 
     /// The workflow definition as JSON, stored with each execution: written on first use, then shared. (Building a

@@ -8,13 +8,15 @@ public import CloacinaStorage
 /// carries out the actions. Readiness is event-driven: when a task ends, only its dependents are looked at.
 ///
 /// Semantics:
-/// - A root task's input is the execution's input. Any other task's input is the execution's input overlaid with
-///   the outputs of its completed dependencies in declared order (later wins per top-level key).
+/// - A task's result is its ``ContextDelta``: the top-level keys it set or changed relative to its input, and the
+///   keys it removed. A root task's input is the execution's input. Any other task's input is the execution's
+///   input with the deltas of its completed dependencies applied in declared order (later wins per key).
 /// - Without a trigger rule a task runs when every dependency completed and is skipped otherwise; with one it runs
 ///   when the rule holds (evaluated against its input once every dependency has finished).
 /// - A failed attempt is retried while the task's retry policy allows; then the task fails.
 /// - The execution ends when every task has finished: `Failed` if any task failed, `Completed` otherwise. Its
-///   final context is the input overlaid with every completed task's output in topological order.
+///   final context is the input with every completed task's delta applied in topological order (ties by
+///   declaration order), so a task that passes a value through never overwrites another branch's write.
 /// - Results for an attempt that is no longer running (timed out, cancelled, superseded) are ignored.
 public struct ExecutionStateMachine: Sendable {
     /// What the shell must do.
@@ -37,10 +39,12 @@ public struct ExecutionStateMachine: Sendable {
         case retryable
         case badInput
         case timedOut
+        /// The host stopped (crashed, or was stopped) while the attempt ran.
+        case interrupted
 
         var retryKind: RetryPolicy.Failure {
             switch self {
-            case .failed: return .failed
+            case .failed, .interrupted: return .failed
             case .retryable: return .retryable
             case .badInput: return .badInput
             case .timedOut: return .timedOut
@@ -55,7 +59,12 @@ public struct ExecutionStateMachine: Sendable {
         public var attempt = 0
         /// The input of the attempt running or last run.
         public var input: ContextSnapshot?
-        public var output: ContextSnapshot?
+        /// What the completed task changed.
+        public var delta: ContextDelta?
+        /// Who wrote which key of ``input``.
+        var inputWriters: [String: Int] = [:]
+        /// The completed task's whole context, for its dependents.
+        var context: TaskContext?
         public var error: String?
         public var startedAt: Timestamp?
         public var completedAt: Timestamp?
@@ -123,7 +132,10 @@ public struct ExecutionStateMachine: Sendable {
     ) -> [Action] {
         guard isRunning(task, attempt) else { return [] }
         tasks[task].status = .completed
-        tasks[task].output = output
+        let given = TaskContext(snapshot: tasks[task].input ?? input, writers: tasks[task].inputWriters)
+        let delta = ContextDelta(from: given.snapshot, to: output)
+        tasks[task].delta = delta
+        tasks[task].context = given.after(delta, by: task, output: output)
         tasks[task].error = nil
         tasks[task].startedAt = startedAt
         tasks[task].completedAt = now
@@ -194,6 +206,12 @@ public struct ExecutionStateMachine: Sendable {
     /// back to waiting, as if it had never been handed out.
     public mutating func taskNotStarted(_ task: Int, attempt: Int, now: Timestamp) -> [Action] {
         guard isRunning(task, attempt) else { return [] }
+        event(
+            "task_not_started",
+            task: task,
+            detail: "attempt \(attempt) never started: the runner stopped first",
+            at: now
+        )
         tasks[task].status = .pending
         tasks[task].attempt = attempt - 1
         tasks[task].startedAt = nil
@@ -287,12 +305,15 @@ public struct ExecutionStateMachine: Sendable {
             state.nextRetryAt = record.nextRetryAt
             switch record.status {
             case .completed:
-                // A task that passed its input on unchanged stored no output: its output is its input.
-                let input = machine.mergedInput(task)
-                state.input = input
-                state.output =
-                    try record.output.map { bytes throws(ContextError) in try ContextSnapshot(parsing: bytes) }
-                    ?? input
+                // A task that changed nothing stored no output.
+                let given = machine.mergedInput(task)
+                let delta =
+                    try record.output.map { bytes throws(ContextError) in try ContextDelta(parsing: bytes) }
+                    ?? .unchanged
+                state.input = given.snapshot
+                state.inputWriters = given.writers
+                state.delta = delta
+                state.context = given.after(delta, by: task, output: given.snapshot.applying([delta]))
             case .running:
                 interrupted.append(task)
             case .retrying:
@@ -310,6 +331,20 @@ public struct ExecutionStateMachine: Sendable {
         machine.event("execution_resumed", at: now)
         for task in interrupted {
             let attempt = machine.tasks[task].attempt + 1
+            let limit = plan.task(task).retry.maxAttempts
+            guard attempt <= limit else {
+                // The interrupted attempt was the last one allowed: it counts, and the task fails.
+                machine.fail(
+                    task,
+                    attempt: attempt - 1,
+                    failure: .interrupted,
+                    message: "attempt \(attempt - 1) was interrupted, no attempts left (max \(limit))",
+                    startedAt: nil,
+                    now: now,
+                    jitter: 0
+                )
+                continue
+            }
             machine.event("task_recovered", task: task, detail: "attempt \(attempt - 1) was interrupted", at: now)
             if dispatching {
                 machine.run(task, attempt: attempt, input: machine.mergedInput(task), now: now)
@@ -324,11 +359,16 @@ public struct ExecutionStateMachine: Sendable {
             machine.actions.append(.retry(task: task, attempt: machine.tasks[task].attempt + 1, at: at))
         }
         for task in machine.tasks.indices
-        where machine.tasks[task].status == .pending && machine.tasks[task].waitingOn == 0 {
+        where machine.tasks[task].status == .pending && machine.tasks[task].waitingOn == 0
+            && !machine.held.contains(task)
+        {
             machine.decide(task, now: now)
         }
         machine.finishIfDone(now: now)
-        return (machine, machine.flush())
+        // Flush before handing the machine out: a machine returned with its actions still buffered would hand
+        // them out again at its next event (running the recovered attempts twice).
+        let actions = machine.flush()
+        return (machine, actions)
     }
 
     // MARK: Decisions
@@ -343,14 +383,14 @@ public struct ExecutionStateMachine: Sendable {
             held.append(task)
             return
         }
-        var input: ContextSnapshot?
+        var input: TaskContext?
         let runs: Bool
         var reason = ""
         if let rule = plan.task(task).trigger {
             if rule.conditions.contains(where: { $0.referencedTask == nil }) { input = mergedInput(task) }
             runs = rule.evaluate(
                 outcome: { id in plan.index[id].flatMap { outcome(of: $0) } },
-                context: input?.object ?? [:]
+                context: input?.snapshot.object ?? [:]
             )
             reason = "its trigger rule did not hold"
         } else {
@@ -373,14 +413,15 @@ public struct ExecutionStateMachine: Sendable {
         }
     }
 
-    private mutating func run(_ task: Int, attempt: Int, input: ContextSnapshot, now: Timestamp) {
+    private mutating func run(_ task: Int, attempt: Int, input: TaskContext, now: Timestamp) {
         tasks[task].status = .running
         tasks[task].attempt = attempt
         tasks[task].startedAt = now
-        tasks[task].input = input
+        tasks[task].input = input.snapshot
+        tasks[task].inputWriters = input.writers
         persist(task)
         event("task_started", task: task, at: now)
-        actions.append(.run(task: task, attempt: attempt, input: input))
+        actions.append(.run(task: task, attempt: attempt, input: input.snapshot))
     }
 
     private mutating func fail(
@@ -436,11 +477,25 @@ public struct ExecutionStateMachine: Sendable {
         }
     }
 
-    /// The execution's input overlaid with the outputs of the task's completed dependencies, in declared order.
-    func mergedInput(_ task: Int) -> ContextSnapshot {
-        input.overlaid(
-            with: plan.dependencies[task].compactMap { tasks[$0].status == .completed ? tasks[$0].output : nil }
-        )
+    /// What task `task` is given: the execution's input with the changes of its completed dependencies (and
+    /// theirs) applied, dependencies in declared order. A later dependency's value for a key wins unless it only
+    /// passed on a value that an earlier one's lineage already changed since (its writer is an ancestor of, or the
+    /// same as, the writer of the value already merged): so a sibling that passes a value through never
+    /// overwrites another branch's write.
+    func mergedInput(_ task: Int) -> TaskContext {
+        let contexts = plan.dependencies[task].compactMap { tasks[$0].status == .completed ? tasks[$0].context : nil }
+        guard var merged = contexts.first else { return TaskContext(snapshot: input, writers: [:]) }
+        var object: [String: JSONValue]?
+        for next in contexts.dropFirst() {
+            for (key, writer) in next.writers {
+                if let current = merged.writers[key], plan.isAncestor(writer, orSelfOf: current) { continue }
+                if object == nil { object = merged.snapshot.object }
+                merged.writers[key] = writer
+                object?[key] = next.snapshot.object[key]
+            }
+        }
+        if let object { merged.snapshot = ContextSnapshot(object) }
+        return merged
     }
 
     private mutating func finishIfDone(now: Timestamp) {
@@ -462,8 +517,8 @@ public struct ExecutionStateMachine: Sendable {
         status = outcome
         completedAt = now
         self.error = error
-        let completed = plan.topologicalOrder.compactMap { tasks[$0].status == .completed ? tasks[$0].output : nil }
-        finalContext = input.overlaid(with: completed)
+        let completed = plan.topologicalOrder.compactMap { tasks[$0].status == .completed ? tasks[$0].delta : nil }
+        finalContext = input.applying(completed)
         writes.append(
             .updateExecution(
                 ExecutionUpdate(
@@ -488,9 +543,7 @@ public struct ExecutionStateMachine: Sendable {
     private func record(_ task: Int) -> TaskRecord {
         let state = tasks[task]
         var output: [UInt8]?
-        if state.status == .completed, let snapshot = state.output, snapshot !== state.input {
-            output = snapshot.bytes
-        }
+        if state.status == .completed, let delta = state.delta, !delta.isEmpty { output = delta.bytes }
         return TaskRecord(
             executionID: id,
             taskID: plan.task(task).id,

@@ -20,4 +20,10 @@ enum SHA256 {
     static func hex(_ bytes: [UInt8]) -> String {
         bytes.withUnsafeBytes { hex($0) }
     }
+
+    /// Whether `text` has the form of a digest: exactly 64 lower-case hex digits (so it is safe in a file name).
+    static func isDigest(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        return utf8.count == 64 && utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
 }
