@@ -44,6 +44,9 @@ extension DefaultRunner {
                 }
                 try resume(record, tasks: tasks, package: package)
                 report.resumed.append(record.id)
+            } catch where activeDriver(record.id) != nil {
+                // Another resumption here took it first.
+                continue
             } catch {
                 runtime.logger.error(
                     "cannot resume execution",

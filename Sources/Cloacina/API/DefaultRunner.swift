@@ -367,10 +367,14 @@ public final class DefaultRunner: Sendable {
         state.withLock { $0.storeFailure = nil }
     }
 
-    /// Tracks a driver as running here; refused once the runner is shutting down.
+    /// Tracks a driver as running here; refused once the runner is shutting down, and when another driver runs
+    /// the same execution here already (two resumptions racing).
     func adopt(_ driver: ExecutionDriver) throws(CloacinaError) {
         try state.withLock { state throws(CloacinaError) in
             guard !state.closed else { throw CloacinaError(.shuttingDown, "the runner is shutting down") }
+            guard state.active[driver.id] == nil else {
+                throw CloacinaError(.conflict, "execution \(driver.id) already runs here")
+            }
             state.active[driver.id] = driver
             state.lastActive = .now
         }

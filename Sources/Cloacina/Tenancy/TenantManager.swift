@@ -1,5 +1,5 @@
 internal import CloacinaPostgres
-internal import CloacinaSDK
+public import CloacinaSDK
 public import CloacinaStorage
 internal import Logging
 internal import Synchronization
@@ -80,6 +80,36 @@ public final class TenantManager: Sendable {
         switch try DatabaseLocation(url: databaseURL) {
         case .postgres(let url): self.init(storage: .postgresSchemas(url: url))
         case .sqlite(let path): self.init(storage: .sqliteFiles(directory: FileSystem.parent(of: path)))
+        }
+    }
+
+    /// Like ``init(databaseURL:)``, with `packages` (compiled into this program) registered for every tenant
+    /// before any tenant's runner opens, so executions a crash left behind resume on them.
+    public convenience init(databaseURL: String, packages: [WorkflowPackage]) throws(CloacinaError) {
+        var template = DefaultRunner.Configuration(databaseURL: "")
+        template.embeddedPackages = packages
+        switch try DatabaseLocation(url: databaseURL) {
+        case .postgres(let url): self.init(storage: .postgresSchemas(url: url), template: template)
+        case .sqlite(let path):
+            self.init(storage: .sqliteFiles(directory: FileSystem.parent(of: path)), template: template)
+        }
+        if let failed = self.template.embeddedPackages.first {
+            throw CloacinaError(.invalidInput, "package \(failed.name) does not load")
+        }
+    }
+
+    /// Registers a package compiled into this program for every tenant, open or not; executions of open tenants
+    /// that were waiting for it resume.
+    public func register(_ package: WorkflowPackage) throws(CloacinaError) {
+        let loader = PackageLoader(cacheDirectory: template.packageCacheDirectory, logger: template.logger)
+        let report = loader.load(embedded: package)
+        guard let loaded = report.package else {
+            throw CloacinaError(.invalidInput, "package \(package.name): \(report.error?.description ?? "rejected")")
+        }
+        try template.registry?.register(loaded)
+        let creations = state.withLock { Array($0.runners.values) }
+        for creation in creations {
+            Task { (try? await creation.value)?.resumeWaiting() }
         }
     }
 
