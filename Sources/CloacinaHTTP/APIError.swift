@@ -40,7 +40,7 @@ struct APIError: Error, Sendable {
         case .invalidInput: return .badRequest
         case .unknownWorkflow, .notFound: return .notFound
         case .conflict: return .conflict
-        case .shuttingDown: return .serviceUnavailable
+        case .shuttingDown, .unavailable: return .serviceUnavailable
         default: return .internalServerError
         }
     }

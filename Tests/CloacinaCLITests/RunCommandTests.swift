@@ -198,7 +198,8 @@ struct RunCommandTests {
         let host = try Host("cli-crash")
         let fifo = host.directory.file("started.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
-        // b signals through the FIFO on its first attempt, then works until cancelled; later attempts finish at once.
+        // b (two attempts allowed) signals through the FIFO on its first attempt, then works until cancelled; later
+        // attempts finish at once.
         let source = """
             #include <fcntl.h>
             #include <string.h>
@@ -228,8 +229,10 @@ struct RunCommandTests {
                 cloacina_task_def t = {0};
                 t.struct_size = sizeof t; t.workflow = "crashy";
                 t.id = "a"; t.function = quick; api->register_task(r, &t);
-                t.id = "b"; t.dependencies = after_a; t.dependency_count = 1; t.function = slow; api->register_task(r, &t);
-                t.id = "c"; t.dependencies = after_b; t.function = quick; api->register_task(r, &t);
+                cloacina_retry_policy twice = { sizeof twice, 2, CLOACINA_BACKOFF_FIXED, CLOACINA_RETRY_ALL_ERRORS, 10, 10, 1.0, 0 };
+                t.id = "b"; t.dependencies = after_a; t.dependency_count = 1; t.function = slow; t.retry = &twice;
+                api->register_task(r, &t);
+                t.id = "c"; t.dependencies = after_b; t.function = quick; t.retry = NULL; api->register_task(r, &t);
                 return 0;
             }
             """

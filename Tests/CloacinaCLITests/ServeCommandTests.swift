@@ -39,7 +39,8 @@ struct ServeCommandTests {
             package.name = "flow"
             package.version = version
             package.behaviour = behaviour
-            package.workflows = [("flow", [.init("hold"), .init("after", after: ["hold"])])]
+            // Three attempts, so that a crash (which costs one) leaves some.
+            package.workflows = [("flow", [.init("hold", retry: (3, 1, 1)), .init("after", after: ["hold"])])]
             package.extraDeclarations = "#include <fcntl.h>\n#include <unistd.h>"
             package.taskPrologue = """
                 if (strcmp(call->task_id, "hold") == 0) {

@@ -44,7 +44,7 @@ extension DefaultRunner {
                 }
                 try resume(record, tasks: tasks, package: package)
                 report.resumed.append(record.id)
-            } catch where activeDriver(record.id) != nil {
+            } catch  where activeDriver(record.id) != nil {
                 // Another resumption here took it first.
                 continue
             } catch {

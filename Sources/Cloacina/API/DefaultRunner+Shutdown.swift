@@ -29,6 +29,8 @@ extension DefaultRunner {
                 )
             }
         }
+        // A store that cannot be written is not waited for: what it has is what the next start resumes.
+        runtime.writer.giveUpWaiting()
         await runtime.writer.flush()
         let unfinished = activeDrivers
         for driver in unfinished {

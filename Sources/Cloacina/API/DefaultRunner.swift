@@ -38,8 +38,6 @@ public final class DefaultRunner: Sendable {
         var heartbeat: UInt64?
         /// Unfinished executions left unclaimed because their package is not known here.
         var waiting: Set<String> = []
-        /// Why the store could not be written, while it cannot.
-        var storeFailure: String?
         /// When an execution last started or ended here.
         var lastActive = ContinuousClock.now
     }
@@ -350,21 +348,6 @@ public final class DefaultRunner: Sendable {
             if state.active[driver.id] === driver { state.active[driver.id] = nil }
             state.lastActive = .now
         }
-        if case .failure(let error)? = driver.outcome { storeFailed(error) }
-    }
-
-    var storeFailureState: String? { state.withLock { $0.storeFailure } }
-
-    /// Records a store failure; true when the store was thought writable until now.
-    func markStoreFailed(_ message: String) -> Bool {
-        state.withLock { state in
-            defer { state.storeFailure = message }
-            return state.storeFailure == nil
-        }
-    }
-
-    func clearStoreFailure() {
-        state.withLock { $0.storeFailure = nil }
     }
 
     /// Tracks a driver as running here; refused once the runner is shutting down, and when another driver runs

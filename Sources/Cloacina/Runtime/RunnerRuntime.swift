@@ -51,7 +51,13 @@ final class RunnerRuntime: Sendable {
             resources ?? RunnerResources(maxConcurrentTasks: maxConcurrentTasks, blockingThreads: blockingThreads)
         self.resources = resources
         self.jobOwner = resources.newOwner()
-        self.writer = StoreWriter(store: store, owner: identity.value, logger: logger, pool: resources.writerPool)
+        self.writer = StoreWriter(
+            store: store,
+            owner: identity.value,
+            logger: logger,
+            pool: resources.writerPool,
+            timers: resources.timers
+        )
         self.invoker = invoker
         self.defaultTimeout = defaultTimeout
         self.maximumOutputBytes = maximumOutputBytes

@@ -14,7 +14,11 @@ internal import Glibc
 /// execution, its creation) passes a completion. Because writes commit in order, a completion also means every
 /// write queued before it is durable. Commits run as jobs on a writer pool (shared by many stores in a host), at
 /// most one job per store at a time, so a store's writes stay in order without a thread of its own. A batch that
-/// fails is tried again a few times with growing pauses before its completions are told of the failure.
+/// fails is tried again a few times with short pauses; if it still fails (a full disk, a database gone), it stays
+/// first in line and is tried again on a timer, with pauses growing to ``longestRetryPause``, holding no thread
+/// meanwhile, while ``failure`` says why. Nothing queued is dropped: executions wait (an attempt starts only once
+/// its start is durable) and go on when the store works again. Only a batch that breaks a constraint, or one that
+/// fails while the writer is stopping, fails its completions.
 final class StoreWriter: Sendable {
     typealias Completion = @Sendable (Result<Set<String>, StoreError>) -> Void
 
@@ -22,9 +26,12 @@ final class StoreWriter: Sendable {
     private let owner: String
     private let logger: Logger
     private let pool: WorkerPool
+    private let timers: TimerQueue
     private let state = Mutex(State())
+    /// The longest pause between tries of a batch the store keeps refusing.
+    let longestRetryPause: Duration = .seconds(10)
     /// Pauses before retrying a failed batch; its length is the number of retries.
-    private let retryPauses: [Duration] = [.milliseconds(50), .milliseconds(500), .seconds(2), .seconds(5)]
+    private let retryPauses: [Duration] = [.milliseconds(50), .milliseconds(500)]
 
     private struct State {
         var pending: [StoreWrite] = []
@@ -32,14 +39,24 @@ final class StoreWriter: Sendable {
         /// Whether a commit job for this store is queued or running.
         var scheduled = false
         var stopped = false
+        /// Set by ``stop()``: a failing batch fails its completions instead of waiting for the store.
+        var stopping = false
+        /// Why the store refuses writes, while a batch waits for its next try.
+        var failure: StoreError?
+        var nextPause: Duration = .seconds(1)
+        var retryTimer: UInt64?
     }
 
-    init(store: any ExecutionStore, owner: String, logger: Logger, pool: WorkerPool) {
+    init(store: any ExecutionStore, owner: String, logger: Logger, pool: WorkerPool, timers: TimerQueue) {
         self.store = store
         self.owner = owner
         self.logger = logger
         self.pool = pool
+        self.timers = timers
     }
+
+    /// Why the store cannot be written, while queued writes wait for it; nil while it works.
+    var failure: StoreError? { state.withLock { $0.failure } }
 
     /// Who commits queued writes when no commit is under way.
     enum Committer {
@@ -88,10 +105,27 @@ final class StoreWriter: Sendable {
         _ = await write([])
     }
 
-    /// Commits what is queued, then refuses later writes.
+    /// Commits what is queued (failing it at once if the store cannot be written), then refuses later writes.
     func stop() async {
+        giveUpWaiting()
         await flush()
         state.withLock { $0.stopped = true }
+    }
+
+    /// From now on, writes the store refuses fail instead of waiting; what waits for a retry fails now.
+    func giveUpWaiting() {
+        let waiting: ([Completion], StoreError)? = state.withLock { state in
+            state.stopping = true
+            guard let failure = state.failure, let timer = state.retryTimer else { return nil }
+            timers.cancel(timer)
+            state.retryTimer = nil
+            state.scheduled = false
+            state.pending.removeAll()
+            defer { state.completions.removeAll() }
+            return (state.completions, failure)
+        }
+        guard let (completions, error) = waiting else { return }
+        for completion in completions { completion(.failure(error)) }
     }
 
     /// Commits what is queued on the calling thread, unless a commit is already under way (which will take it).
@@ -120,7 +154,62 @@ final class StoreWriter: Sendable {
             }
             guard let (batch, waiting) = taken else { return }
             let result = commit(batch)
+            if case .failure(let error) = result, error.code != .constraint, retryLater(batch, waiting, error) {
+                return
+            }
+            switch result {
+            case .success: recovered()
+            case .failure(let error):
+                logger.critical(
+                    "could not persist \(batch.count) state changes",
+                    metadata: ["store": "\(store.location)", "error": "\(error)"]
+                )
+            }
             for completion in waiting { completion(result) }
+        }
+    }
+
+    /// Puts a batch the store refused back first in line and tries again after a pause, without holding a
+    /// thread; false when the writer is stopping (the batch fails instead).
+    private func retryLater(_ batch: [StoreWrite], _ waiting: [Completion], _ error: StoreError) -> Bool {
+        let scheduled = state.withLock { state -> (first: Bool, pause: Duration)? in
+            guard !state.stopping else { return nil }
+            state.pending = batch + state.pending
+            state.completions = waiting + state.completions
+            let first = state.failure == nil
+            state.failure = error
+            let pause = state.nextPause
+            state.nextPause = min(pause * 2, longestRetryPause)
+            state.retryTimer = timers.schedule(after: pause) { [self] in
+                self.state.withLock { $0.retryTimer = nil }
+                pool.submit(WorkerPool.Job(run: { [self] in drain() }, discarded: { [self] in abandon() }))
+            }
+            return (first, pause)
+        }
+        guard let (first, pause) = scheduled else { return false }
+        if first {
+            logger.critical(
+                "the store cannot be written; queued state changes wait for it, new executions are refused",
+                metadata: ["store": "\(store.location)", "error": "\(error)"]
+            )
+        }
+        logger.debug("retrying the store later", metadata: ["store": "\(store.location)", "pause": "\(pause)"])
+        return true
+    }
+
+    private func recovered() {
+        let was = state.withLock { state in
+            defer {
+                state.failure = nil
+                state.nextPause = .seconds(1)
+            }
+            return state.failure
+        }
+        if was != nil {
+            logger.notice(
+                "the store can be written again; taking new executions",
+                metadata: ["store": "\(store.location)"]
+            )
         }
     }
 
@@ -144,11 +233,7 @@ final class StoreWriter: Sendable {
             do {
                 return .success(try store.write(batch, owner: owner))
             } catch {
-                guard attempt < retryPauses.count, error.code != .constraint else {
-                    logger.critical(
-                        "could not persist \(batch.count) state changes",
-                        metadata: ["store": "\(store.location)", "error": "\(error)"]
-                    )
+                guard attempt < retryPauses.count, error.code != .constraint, !state.withLock({ $0.stopping }) else {
                     return .failure(error)
                 }
                 logger.warning(
