@@ -53,7 +53,10 @@ struct TenantCommand: AsyncParsableCommand {
         @Argument(help: "The tenant id (on PostgreSQL, the schema name: lower-case letters, digits, '_').")
         var id: String
 
-        @Option(help: "PostgreSQL login role for the tenant (default: the tenant id).")
+        @Option(
+            help:
+                "PostgreSQL login role for the tenant, created with it (default: the tenant id); it must not exist yet."
+        )
         var username: String?
 
         @Option(

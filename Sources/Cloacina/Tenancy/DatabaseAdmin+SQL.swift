@@ -124,13 +124,10 @@ extension DatabaseAdmin {
             try transaction(connection) { () throws(PostgresError) -> Removal in
                 var recorded: RegistryRow?
                 var keptBecause: String?
-                let registered = try registryExists(on: connection)
-                if registered {
-                    try lockRegistry(on: connection, timeout: lockTimeout)
-                } else {
+                if try !registryExists(on: connection) {
                     try setLockTimeout(lockTimeout, on: connection)
-                }
-                if registered {
+                } else {
+                    try lockRegistry(on: connection, timeout: lockTimeout)
                     let rows = try registryRows(
                         schema: schema.name,
                         role: requested?.name ?? schema.name,
