@@ -99,8 +99,7 @@ extension DatabaseAdmin {
         ).rows.first
         if existing?.bool(0) != false { return "schema \(schema.quoted) exists already" }
         if existing?.bool(1) != false {
-            return "role \(role.quoted) exists already and is no tenant's role recorded by this admin; "
-                + "give the tenant a new role name"
+            return "role \(role.quoted) exists already (it belongs to no tenant); give the tenant a new role name"
         }
         return nil
     }
@@ -247,7 +246,8 @@ extension DatabaseAdmin {
         ).rows.first?.bool(0) != false
     }
 
-    /// The tenants: the schemas holding every Cloacina table (by name) that marks a tenant, and the registry's rows.
+    /// The tenants: the schemas holding every Cloacina table (by name) that marks a tenant, with the registry's role
+    /// for each. (A registry row whose schema is gone is not a tenant; removing the tenant clears it.)
     static func tenants(on connection: PostgresConnection) throws(PostgresError) -> [Tenant] {
         let marks = ["schema_migrations", "executions"]
         let schemas = try connection.query(
@@ -259,16 +259,10 @@ extension DatabaseAdmin {
             """,
             [.textArray(marks), .integer(Int64(marks.count))]
         ).rows.compactMap { $0.text(0) }
-        var tenants: [String: Tenant] = [:]
-        for schema in schemas { tenants[schema] = Tenant(schemaName: schema, roleName: nil, createdAt: nil) }
-        for row in try registryRows(on: connection) {
-            tenants[row.schemaName] = Tenant(
-                schemaName: row.schemaName,
-                roleName: row.roleName,
-                createdAt: row.createdAt
-            )
+        let recorded = Dictionary(try registryRows(on: connection).map { ($0.schemaName, $0) }) { first, _ in first }
+        return schemas.sorted().map { schema in
+            Tenant(schemaName: schema, roleName: recorded[schema]?.roleName, createdAt: recorded[schema]?.createdAt)
         }
-        return tenants.values.sorted { $0.schemaName < $1.schemaName }
     }
 
     /// `body`'s value; when it gave up waiting for a lock (SQLSTATE 55P03), an error naming the sessions that hold

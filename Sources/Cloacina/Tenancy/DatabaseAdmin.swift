@@ -128,9 +128,8 @@ public final class DatabaseAdmin: Sendable {
         }
     }
 
-    /// The schemas holding Cloacina's tables (its `schema_migrations` and `executions`), and those the registry
-    /// records, sorted: the tenants made here, and those ``DefaultRunner`` or ``TenantManager`` made with a
-    /// privileged role.
+    /// The schemas holding Cloacina's tables (its `schema_migrations` and `executions`), sorted: the tenants made
+    /// here, and those ``DefaultRunner`` or ``TenantManager`` made with a privileged role.
     public func listTenants() async throws(CloacinaError) -> [String] {
         try await tenants().map(\.schemaName)
     }
