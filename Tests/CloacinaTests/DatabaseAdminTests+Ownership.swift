@@ -197,6 +197,39 @@ extension DatabaseAdminTests {
         #expect(try catalogHas(url, schema: owning, role: owning) == (false, true))
     }
 
+    @Test("an admin with CREATEROLE and CREATE on the database, no superuser, creates, lists and removes tenants")
+    func createRoleAdmin() async throws {
+        try await withTenant(url, "registry_made") { _, _ in
+            let catalog = try PostgresConnection(url)
+            let adminRole = "r_admin_" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            let password = "admin-pw-\(UUID())"
+            try catalog.execute(
+                """
+                CREATE ROLE "\(adminRole)" LOGIN CREATEROLE PASSWORD \(try catalog.literal(password));
+                GRANT CREATE ON DATABASE "\(catalog.database ?? "")" TO "\(adminRole)";
+                GRANT USAGE ON SCHEMA cloacina_admin TO "\(adminRole)";
+                GRANT ALL ON cloacina_admin.tenants TO "\(adminRole)"
+                """
+            )
+            defer {
+                _ = try? catalog.execute(
+                    "DROP OWNED BY \"\(adminRole)\" CASCADE; DROP ROLE \"\(adminRole)\""
+                )
+            }
+            let admin = try DatabaseAdmin(
+                databaseURL: PostgresTestURL.replacing(url, user: adminRole, password: password)
+            )
+            defer { admin.close() }
+            let (schema, role) = tenantNames("by_createrole")
+            let credentials = try await admin.createTenant(TenantConfig(schemaName: schema, username: role))
+            #expect(Self.logsIn(credentials))
+            #expect(try await admin.tenants().contains { $0.schemaName == schema && $0.roleName == role })
+            let removed = try await admin.removeTenant(schemaName: schema)
+            #expect(removed == DatabaseAdmin.RemovedTenant(schemaName: schema, removedSchema: true, removedRole: role))
+            #expect(try catalogHas(url, schema: schema, role: role) == (false, false))
+        }
+    }
+
     @Test("a tenant's role cannot read or change the registry, nor any other tenant's rows")
     func registryHidden() async throws {
         try await withTenant(url, "peek_a") { _, a in

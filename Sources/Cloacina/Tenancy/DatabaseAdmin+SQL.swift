@@ -191,7 +191,14 @@ extension DatabaseAdmin {
                 roleID = dropsRole ? roleRow?.int64(0) : nil
                 if let roleID { try endSessions(of: roleID, on: connection) }
                 if schemaRow != nil { try connection.execute("DROP SCHEMA \(schema.quoted) CASCADE") }
-                if dropsRole { try connection.execute("DROP OWNED BY \(role.quoted); DROP ROLE \(role.quoted)") }
+                if dropsRole, let roleID {
+                    // What the schema took with it needs no DROP OWNED, which a non-superuser admin may run only as
+                    // a member of the role.
+                    if try dependsOnAnything(roleID: roleID, on: connection) {
+                        try connection.execute("DROP OWNED BY \(role.quoted)")
+                    }
+                    try connection.execute("DROP ROLE \(role.quoted)")
+                }
                 if recorded != nil { try forget(schema: schema, on: connection) }
                 return .removed(
                     RemovedTenant(
@@ -217,6 +224,21 @@ extension DatabaseAdmin {
         if left?.bool(0) != false { return .remaining("schema \(schema.quoted)") }
         if let role = removed.removedRole, left?.bool(1) != false { return .remaining("role \"\(role)\"") }
         return outcome
+    }
+
+    /// Whether anything in this database still belongs to the role with id `roleID` or grants it a privilege.
+    private static func dependsOnAnything(
+        roleID: Int64,
+        on connection: PostgresConnection
+    ) throws(PostgresError) -> Bool {
+        try connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend
+                WHERE refclassid = 'pg_catalog.pg_authid'::regclass AND refobjid = $1::oid
+                    AND dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
+            """,
+            [.integer(roleID)]
+        ).rows.first?.bool(0) != false
     }
 
     /// Whether the role with id `roleID` owns anything but the schema with id `schemaID` and what is in it, or has

@@ -20,9 +20,10 @@ internal import CloacinaPostgres
 /// unredacted.
 ///
 /// The admin role needs CREATEROLE and CREATE on the database, and owns the registry it creates with the first
-/// tenant (another admin role needs all privileges on `cloacina_admin` and its table); removing a tenant whose sessions are open also
-/// needs the right to terminate them (`pg_signal_backend`), and from PostgreSQL 16 `DROP OWNED` needs the privileges
-/// of the tenant's role (a superuser has all of these). It does not rotate passwords, and does not upgrade tenants'
+/// tenant (another admin role needs all privileges on `cloacina_admin` and its table); removing a tenant whose
+/// sessions are open also needs the right to terminate them (`pg_signal_backend`), and removing a role that was
+/// granted privileges outside its schema needs the privileges of that role for `DROP OWNED` (a superuser has all of
+/// these). It does not rotate passwords, and does not upgrade tenants'
 /// tables to a newer Cloacina version (their roles may not create tables; that is left to a later version).
 public final class DatabaseAdmin: Sendable {
     /// The admin URL with its password replaced by `***`.
