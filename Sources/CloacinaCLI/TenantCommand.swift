@@ -53,7 +53,10 @@ struct TenantCommand: AsyncParsableCommand {
         @Argument(help: "The tenant id (on PostgreSQL, the schema name: lower-case letters, digits, '_').")
         var id: String
 
-        @Option(help: "PostgreSQL login role for the tenant (default: the tenant id).")
+        @Option(
+            help:
+                "PostgreSQL login role for the tenant, created with it (default: the tenant id); it must not exist yet."
+        )
         var username: String?
 
         @Option(
@@ -120,7 +123,12 @@ struct TenantCommand: AsyncParsableCommand {
         @Argument(help: "The tenant id.")
         var id: String
 
-        @Option(help: "PostgreSQL login role of the tenant (default: the tenant id).")
+        @Option(
+            help: """
+                PostgreSQL login role of the tenant (default: the role recorded when it was created; for a tenant made \
+                before roles were recorded, the tenant id). A role other than the recorded one is refused.
+                """
+        )
         var username: String?
 
         @OptionGroup var storage: StorageOptions
@@ -130,25 +138,45 @@ struct TenantCommand: AsyncParsableCommand {
             case .sqliteFiles(let directory):
                 let tenants = try TenantCommand.fileTenants(directory)
                 try await TenantCommand.outcome { () async throws(CloacinaError) in try await tenants.deleteTenant(id) }
-            case .postgresSchemas(let url):
-                try await TenantCommand.withAdmin(url) { admin throws(CloacinaError) in
-                    try await admin.removeTenant(schemaName: id, username: username ?? id)
+                switch storage.output {
+                case .json: print(JSONValue.object(["removed": .string(id)]).serializedString(pretty: true))
+                case .text: print("removed tenant \(id)")
                 }
-            }
-            switch storage.output {
-            case .json: print(JSONValue.object(["removed": .string(id)]).serializedString(pretty: true))
-            case .text: print("removed tenant \(id)")
+            case .postgresSchemas(let url):
+                let removed = try await TenantCommand.withAdmin(url) { admin throws(CloacinaError) in
+                    try await admin.removeTenant(schemaName: id, username: username)
+                }
+                switch storage.output {
+                case .json:
+                    let json: JSONValue = [
+                        "removed": .string(id),
+                        "schema": removed.removedSchema ? .string(removed.schemaName) : .null,
+                        "role": removed.removedRole.map(JSONValue.string) ?? .null,
+                        "kept_role": removed.keptRole.map(JSONValue.string) ?? .null,
+                        "kept_role_reason": removed.keptRoleReason.map(JSONValue.string) ?? .null,
+                    ]
+                    print(json.serializedString(pretty: true))
+                case .text: print(removed.description)
+                }
             }
         }
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the tenants.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the tenants (on PostgreSQL with the login role recorded for each).",
+            discussion: """
+                Text: one tenant a line (on PostgreSQL: the tenant, then its role, or "-" when no role is recorded). \
+                JSON: an array of {tenant} objects, on PostgreSQL {tenant, role, created_at} (role and created_at \
+                null when not recorded; created_at in milliseconds since the epoch).
+                """
+        )
 
         @OptionGroup var storage: StorageOptions
 
         func run() async throws {
-            let tenants: [String]
+            let tenants: [DatabaseAdmin.Tenant]
+            var roles = false
             switch try storage.options.storage() {
             case .sqliteFiles(let directory):
                 guard access(directory, F_OK) == 0 else {
@@ -157,14 +185,34 @@ struct TenantCommand: AsyncParsableCommand {
                 }
                 let files = try TenantCommand.fileTenants(directory)
                 tenants = try await TenantCommand.outcome { () async throws(CloacinaError) in try files.listTenants() }
+                    .map { DatabaseAdmin.Tenant(schemaName: $0, roleName: nil, createdAt: nil) }
             case .postgresSchemas(let url):
+                roles = true
                 tenants = try await TenantCommand.withAdmin(url) { admin throws(CloacinaError) in
-                    try await admin.listTenants()
+                    try await admin.tenants()
                 }
             }
             switch storage.output {
-            case .json: print(JSONValue.array(tenants.map(JSONValue.string)).serializedString(pretty: true))
-            case .text: if !tenants.isEmpty { print(tenants.joined(separator: "\n")) }
+            case .json:
+                let rows = tenants.map { tenant -> JSONValue in
+                    var row: [String: JSONValue] = ["tenant": .string(tenant.schemaName)]
+                    if roles {
+                        row["role"] = tenant.roleName.map(JSONValue.string) ?? .null
+                        row["created_at"] = tenant.createdAt.map { .int(Int($0.milliseconds)) } ?? .null
+                    }
+                    return .object(row)
+                }
+                print(JSONValue.array(rows).serializedString(pretty: true))
+            case .text:
+                let width = tenants.map(\.schemaName.count).max() ?? 0
+                for tenant in tenants {
+                    guard roles else {
+                        print(tenant.schemaName)
+                        continue
+                    }
+                    let padding = String(repeating: " ", count: width - tenant.schemaName.count)
+                    print("\(tenant.schemaName)\(padding)  \(tenant.roleName ?? "-")")
+                }
             }
         }
     }

@@ -5,13 +5,14 @@ extension PostgresSchema {
     /// `connection` (it runs no `BEGIN` or `COMMIT`), so that they appear together with whatever else that
     /// transaction creates, or not at all. The schema must exist and hold no Cloacina tables yet.
     ///
-    /// The statements are the store's own migrations, taken under the same per-schema advisory lock, so a schema
-    /// made this way is one the store opens without running DDL. It grants nothing: the administrator does.
+    /// The statements are the store's own migrations, so a schema made this way is one the store opens without
+    /// running DDL. No other session can see the schema before the caller commits, so no lock is taken here (in
+    /// particular no advisory lock, which any role could take first to make this wait). It grants nothing: the
+    /// administrator does.
     public static func createTables(
         _ connection: PostgresConnection,
         in schema: PostgresIdentifier
     ) throws(PostgresError) {
-        try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [.integer(lockKey(schema))])
         try connection.execute(migrationsTable(schema.quoted))
         for migration in migrations(schema.quoted) {
             try connection.execute(migration.sql)
@@ -21,5 +22,4 @@ extension PostgresSchema {
             )
         }
     }
-
 }

@@ -6,7 +6,8 @@ internal import CloacinaStorage
 /// `execution_events`), with BIGINT millisecond timestamps, TEXT for JSON (the bytes come back exactly as stored;
 /// jsonb would normalise them) and an identity column for the event sequence. Text keys use the "C" collation, so
 /// ids sort bytewise as they do in SQLite. Every name is schema-qualified. Migrations only ever append; each runs in
-/// its own transaction under a per-schema advisory lock, so concurrent hosts migrate a schema once, in order.
+/// its own transaction holding a lock on the schema's `schema_migrations` table (one a role that may not use the
+/// schema cannot take), so concurrent hosts migrate a schema once, in order.
 /// It does not create roles or grant privileges (that is the administrator's job).
 public enum PostgresSchema {
     /// Migrations by version, in order, for the schema quoted as `schema`.
@@ -156,10 +157,10 @@ public enum PostgresSchema {
         schema: PostgresIdentifier,
         to migration: (version: Int, sql: String)
     ) throws(PostgresError) {
+        try createMigrationsTable(connection, schema: schema)
         try connection.execute("BEGIN")
         do throws(PostgresError) {
-            try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [.integer(lockKey(schema))])
-            try connection.execute(migrationsTable(schema.quoted))
+            try lockMigrations(connection, schema: schema)
             let current = try version(connection, schema: schema)
             if current < migration.version {
                 try connection.execute(migration.sql)
@@ -173,6 +174,34 @@ public enum PostgresSchema {
             if connection.isOpen { _ = try? connection.execute("ROLLBACK") }
             throw error
         }
+    }
+
+    /// Creates the schema's `schema_migrations` table when it is missing, in a statement of its own (so that the
+    /// migrations can lock it); a host that created it at the same moment is fine.
+    private static func createMigrationsTable(
+        _ connection: PostgresConnection,
+        schema: PostgresIdentifier
+    ) throws(PostgresError) {
+        let exists = try connection.query(
+            "SELECT to_regclass($1) IS NOT NULL",
+            [.text("\(schema.quoted).schema_migrations")]
+        )
+        guard exists.rows.first?.bool(0) != true else { return }
+        do throws(PostgresError) {
+            try connection.execute(migrationsTable(schema.quoted))
+        } catch  where error.sqlState == "42P07" || error.sqlState == "23505" {
+            // Created by a concurrent host between the check and here.
+        }
+    }
+
+    /// Serialises the migrations of `schema` until the transaction ends: a lock on its `schema_migrations` table,
+    /// which only roles that may use the schema can take (never another tenant's role, unlike an advisory lock,
+    /// which any role can take by its number).
+    private static func lockMigrations(
+        _ connection: PostgresConnection,
+        schema: PostgresIdentifier
+    ) throws(PostgresError) {
+        try connection.execute("LOCK TABLE \(schema.quoted).schema_migrations IN SHARE ROW EXCLUSIVE MODE")
     }
 
     /// The table recording applied migrations, for the schema quoted as `schema`.
@@ -210,15 +239,5 @@ public enum PostgresSchema {
     private static func currentDatabase(_ connection: PostgresConnection) throws(PostgresError) -> String {
         let name = try connection.query("SELECT current_database()").rows.first?.text(0) ?? "?"
         return "\"\(name)\""
-    }
-
-    /// The advisory lock serialising migrations of `schema`: FNV-1a of its name, the same in every host.
-    static func lockKey(_ schema: PostgresIdentifier) -> Int64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "cloacina.schema.\(schema.name)".utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return Int64(bitPattern: hash)
     }
 }

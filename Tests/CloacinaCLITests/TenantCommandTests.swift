@@ -23,7 +23,8 @@ struct TenantCommandTests {
         #expect(FileManager.default.fileExists(atPath: "\(host.data)/acme.db"))
         #expect(try tenant(["create", "acme"]).exitStatus == 1)
         #expect(try tenant(["create", "globex"]).exitStatus == 0)
-        #expect(try Self.json(try tenant(["list", "--output", "json"])) == ["acme", "globex"])
+        #expect(try Self.json(try tenant(["list", "--output", "json"])) == [["tenant": "acme"], ["tenant": "globex"]])
+        #expect(try tenant(["list"]).standardOutput == "acme\nglobex\n")
 
         // Runs use the tenant's file.
         let run = try host.cloacina(["run", "fingerprint", "--tenant", "acme", "--output", "json"])
@@ -34,7 +35,7 @@ struct TenantCommandTests {
         let again = try tenant(["remove", "acme"])
         #expect(again.exitStatus == 1)
         #expect(again.standardError.contains("no tenant"))
-        #expect(try Self.json(try tenant(["list", "--output", "json"])) == ["globex"])
+        #expect(try Self.json(try tenant(["list", "--output", "json"])) == [["tenant": "globex"]])
 
         for bad in [["create", "../x"], ["create", "a b"], ["create", "ok", "--username", "u"], ["remove", "-x"]] {
             let result = try tenant(bad)
@@ -94,13 +95,21 @@ struct TenantCommandTests {
         #expect(!crossed.standardError.contains(acmeCredentials["password"]?.stringValue ?? "?"))
 
         let list = try Self.json(try tenant(["list", "--output", "json"])).arrayValue ?? []
-        #expect(list.contains(.string(acme)) && list.contains(.string(globex)))
+        #expect(list.contains { $0["tenant"] == .string(acme) && $0["role"] == .string(acme) })
+        #expect(list.contains { $0["tenant"] == .string(globex) && $0["role"] == .string(globex) })
+        #expect(
+            list.filter { [.string(acme), .string(globex)].contains($0["tenant"]) }
+                .allSatisfy { $0["created_at"]?.intValue != nil }
+        )
 
-        #expect(try tenant(["remove", acme]).exitStatus == 0)
+        let removed = try tenant(["remove", acme, "--output", "json"])
+        #expect(removed.exitStatus == 0, "\(removed.standardError)")
+        let what = try Self.json(removed)
+        #expect(what["removed"] == .string(acme) && what["schema"] == .string(acme) && what["role"] == .string(acme))
         let gone = try tenant(["remove", acme])
         #expect(gone.exitStatus == 1)
         let after = try Self.json(try tenant(["list", "--output", "json"])).arrayValue ?? []
-        #expect(!after.contains(.string(acme)))
+        #expect(!after.contains { $0["tenant"] == .string(acme) })
         let refused = try host.cloacina(["executions", "list", "--tenant", acme, "--database", acmeURL])
         #expect(refused.exitStatus != 0)
 
@@ -111,6 +120,54 @@ struct TenantCommandTests {
             let result = try tenant(bad)
             #expect(result.exitStatus == 2, "\(bad): \(result.standardError)")
         }
+    }
+
+    @Test(
+        "PostgreSQL: a tenant's recorded role is listed and removed with it; another tenant cannot take it",
+        .enabled(if: postgresURL != nil, "needs CLOACINA_TEST_POSTGRES_URL")
+    )
+    func postgresRoles() throws {
+        let admin = try #require(Self.postgresURL)
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let (globex, globexApp, initech) = ("cli_globex_\(suffix)", "cli_globex_\(suffix)_app", "cli_initech_\(suffix)")
+        let tenant = { (arguments: [String]) in
+            try runCommand(TestEnvironment.cloacinaExecutable, ["tenant"] + arguments + ["--database", admin])
+        }
+        defer {
+            _ = try? tenant(["remove", globex])
+            _ = try? tenant(["remove", initech])
+        }
+        let created = try tenant(["create", globex, "--username", globexApp, "--output", "json"])
+        #expect(created.exitStatus == 0, "\(created.standardError)")
+        let connection = try #require(try Self.json(created)["connection_string"]?.stringValue)
+
+        let taken = try tenant(["create", initech, "--username", globexApp])
+        #expect(taken.exitStatus == 1)
+        #expect(
+            taken.standardError.contains("role \"\(globexApp)\" belongs to tenant \"\(globex)\""),
+            "\(taken.standardError)"
+        )
+        let listed = try tenant(["list"])
+        #expect(
+            listed.standardOutput.split(separator: "\n").contains {
+                $0.hasPrefix(globex) && $0.hasSuffix("  \(globexApp)")
+            }
+        )
+        #expect(!listed.standardOutput.contains(initech))
+
+        let wrong = try tenant(["remove", globex, "--username", globex])
+        #expect(wrong.exitStatus == 2)
+        #expect(wrong.standardError.contains("is \"\(globexApp)\""), "\(wrong.standardError)")
+        let removed = try tenant(["remove", globex])
+        #expect(removed.exitStatus == 0, "\(removed.standardError)")
+        #expect(removed.standardOutput == "removed tenant \(globex): schema \"\(globex)\" and role \"\(globexApp)\"\n")
+        // The role is gone: it cannot log in.
+        let login = try runCommand(
+            TestEnvironment.cloacinaExecutable,
+            ["executions", "list", "--tenant", globex, "--database", connection]
+        )
+        #expect(login.exitStatus != 0)
+        #expect(login.standardError.contains("password authentication failed"), "\(login.standardError)")
     }
 
     @Test("settings come from flags, then the environment; bad values are usage errors")

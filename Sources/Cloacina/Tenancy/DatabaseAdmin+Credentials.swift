@@ -14,6 +14,18 @@ extension DatabaseAdmin {
         }
     }
 
+    /// `name` validated as a tenant's schema name: the identifier rule, and not the registry's schema.
+    static func schemaIdentifier(_ name: String) throws(CloacinaError) -> PostgresIdentifier {
+        let schema = try identifier(name, kind: "schema")
+        guard name != registrySchema else {
+            throw CloacinaError(
+                .invalidInput,
+                "refusing the schema name \"\(name)\": the name is reserved (it holds the tenant registry)"
+            )
+        }
+        return schema
+    }
+
     /// `name` validated as a role name: the identifier rule, and none of ``reservedRoleNames``.
     static func roleIdentifier(_ name: String) throws(CloacinaError) -> PostgresIdentifier {
         let role = try identifier(name, kind: "role")
