@@ -14,6 +14,7 @@ public struct CloacinaError: Error, Sendable, CustomStringConvertible {
             case storage
             case shuttingDown = "shutting down"
             case ownershipLost = "ownership lost"
+            case unavailable
         }
 
         fileprivate let value: Value
@@ -34,6 +35,8 @@ public struct CloacinaError: Error, Sendable, CustomStringConvertible {
         public static let shuttingDown = Code(value: .shuttingDown)
         /// Another runner took the execution over; this one stopped working on it.
         public static let ownershipLost = Code(value: .ownershipLost)
+        /// The runner cannot take work now (its store cannot be written, say); try again later.
+        public static let unavailable = Code(value: .unavailable)
 
         public var description: String { value.rawValue }
     }
