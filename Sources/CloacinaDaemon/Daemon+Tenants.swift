@@ -121,7 +121,8 @@ extension Daemon {
     /// Tries every tenant that is out of service again (after a reload: its store may have been repaired).
     func retryUnavailable() async {
         let names = state.withLock { state in
-            for name in state.unavailable.keys { state.unavailable[name]?.since = .now - configuration.unavailableRetryInterval }
+            let due = ContinuousClock.now - configuration.unavailableRetryInterval
+            for name in state.unavailable.keys { state.unavailable[name]?.since = due }
             return state.unavailable.keys.sorted()
         }
         for name in names { _ = try? await runner(for: name, intake: false) }

@@ -124,7 +124,11 @@ public final class Daemon: Sendable {
         }
         if case .only(let names) = configuration.tenants {
             for tenant in names {
-                _ = try? await open(tenant)
+                do {
+                    try await open(tenant)
+                } catch where error.code == .unavailable {
+                    // Out of service alone (logged and reported); the others serve.
+                }
             }
         }
         state.withLock { state in

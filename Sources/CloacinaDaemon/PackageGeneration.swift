@@ -155,7 +155,9 @@ private struct NameClaims<Package: GenerationPackage> {
         }
         for workflow in package.workflowNames {
             if let owner = workflows[workflow] {
-                return .clash("workflow \"\(workflow)\" is already provided by package \"\(owner.package)\" (\(owner.source))")
+                return .clash(
+                    "workflow \"\(workflow)\" is already provided by package \"\(owner.package)\" (\(owner.source))"
+                )
             }
         }
         packages[package.packageName] = (package.contentSHA256, path)

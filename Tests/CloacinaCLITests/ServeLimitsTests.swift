@@ -65,8 +65,10 @@ final class RawConnection {
         }
     }
 
+    typealias Response = (status: Int, headers: [String: String], body: String)
+
     /// Reads one response (its header and a `content-length` body); nil if the server closed first.
-    func readResponse() -> (status: Int, headers: [String: String], body: String)? {
+    func readResponse() -> Response? {
         var received: [UInt8] = []
         let separator = Array("\r\n\r\n".utf8)
         while true {
@@ -92,12 +94,13 @@ final class RawConnection {
     }
 
     /// Sends `method path` with an optional JSON body on this connection and reads the answer.
-    func request(_ method: String, _ path: String, body: String? = nil) -> (
-        status: Int, headers: [String: String], body: String
-    )? {
+    func request(_ method: String, _ path: String, body: String? = nil) -> Response? {
         var text = "\(method) \(path) HTTP/1.1\r\nhost: localhost\r\n"
-        if let body { text += "content-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)" }
-        else { text += "\r\n" }
+        if let body {
+            text += "content-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+        } else {
+            text += "\r\n"
+        }
         send(text)
         return readResponse()
     }
