@@ -126,7 +126,7 @@ public final class Daemon: Sendable {
             for tenant in names {
                 do {
                     try await open(tenant)
-                } catch  where error.code == .unavailable {
+                } catch let error where error.code == .unavailable {
                     // Out of service alone (logged and reported); the others serve.
                 }
             }
