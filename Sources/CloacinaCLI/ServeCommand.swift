@@ -69,6 +69,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var tuning: TuningOptions
 
+    @OptionGroup(title: "Limits") var limits: ServeLimitOptions
+
     func validate() throws {
         if allTenants && tenants != nil { throw ValidationError("give --tenants or --all-tenants, not both") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must not be negative") }
@@ -107,6 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.runner = try options.configuration(tenant: "default", tuning: tuning)
         configuration.runner.resumeUnfinished = true
         configuration.drainTimeout = .seconds(drainTimeout)
+        configuration.maxPendingExecutions = limits.maxPendingExecutions
         configuration.probe = PackageProbe(
             command: ["/proc/self/exe", "probe-package", "--cache", "\(options.dataDirectory)/probe-cache"],
             timeout: .seconds(60)
@@ -118,7 +121,8 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if !noHTTP {
             let (host, port) = try Self.address(http)
-            services.append(.init(service: HTTPAPI.application(daemon: daemon, host: host, port: port, logger: logger)))
+            let api = HTTPAPI.application(daemon: daemon, host: host, port: port, limits: limits.http, logger: logger)
+            services.append(.init(service: api))
         }
         services.append(.init(service: DaemonService(daemon: daemon)))
         services.append(.init(service: ReloadSignalService(daemon: daemon)))

@@ -28,6 +28,8 @@ extension Daemon {
     private func startReload() {
         Task {
             let report = await BlockingCall.run(name: "cloacina-reload") { [self] in performReload() }
+            // A tenant out of service may have been repaired: a reload tries it again.
+            await retryUnavailable()
             let (waiters, next) = state.withLock { state in
                 let (notify, next) = state.scheduler.finished()
                 return (notify.compactMap { state.waiters.removeValue(forKey: $0) }, next)
@@ -51,7 +53,7 @@ extension Daemon {
             // Without a listing nothing can be decided: keep serving everything as it is.
             let message = "cannot read the drop directory \(directory): \(error.reason)"
             logger.error("reload failed", metadata: ["error": "\(message)"])
-            metrics.reloaded(failures: 1, loadErrors: generation.slots.values.filter { $0.failure != nil }.count)
+            metrics.reloaded(failures: 1, loadErrors: generation.slots.values.filter { $0.error != nil }.count)
             var report = ReloadReport(generation: generation, summary: ReloadSummary(generation: generation.number))
             report.error = message
             report.duration = ContinuousClock.now - started
@@ -104,10 +106,13 @@ extension Daemon {
             state.lastReload = report
         }
         for (path, error) in summary.failed {
-            logger.error(
-                "package failed to load; its previous version keeps serving",
-                metadata: ["file": "\(path)", "error": "\(error)"]
-            )
+            var metadata: Logger.Metadata = ["file": "\(path)", "error": "\(error)"]
+            guard let previous = next.slots[path]?.serving else {
+                logger.error("package failed to load; nothing of this file is served", metadata: metadata)
+                continue
+            }
+            metadata["serving"] = "\(previous.info.version) (\(previous.contentSHA256))"
+            logger.error("package failed to load; its previous version keeps serving", metadata: metadata)
         }
         logger.info(
             "reloaded",
@@ -118,7 +123,7 @@ extension Daemon {
         )
         metrics.reloaded(
             failures: summary.failed.count,
-            loadErrors: next.slots.values.filter { $0.failure != nil }.count
+            loadErrors: next.slots.values.filter { $0.error != nil }.count
         )
         return report
     }

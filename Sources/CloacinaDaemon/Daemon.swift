@@ -27,6 +27,12 @@ public final class Daemon: Sendable {
         public var runner: DefaultRunner.Configuration
         /// How long shutdown waits for running task attempts.
         public var drainTimeout: Duration
+        /// The most executions this host holds unfinished (running or waiting), across tenants; a submission
+        /// beyond it is refused as `unavailable` (HTTP 503 with `Retry-After`).
+        public var maxPendingExecutions: Int
+        /// How long a tenant whose store failed to open stays out of service before a request tries it again (a
+        /// reload tries at once).
+        public var unavailableRetryInterval: Duration
         /// Loads changed packages in a child process first, so one that crashes while loading is reported instead
         /// of taking the daemon down; nil loads in this process only.
         public var probe: PackageProbe?
@@ -38,6 +44,8 @@ public final class Daemon: Sendable {
             self.tenants = tenants
             self.runner = DefaultRunner.Configuration(databaseURL: "")
             self.drainTimeout = .seconds(30)
+            self.maxPendingExecutions = 1000
+            self.unavailableRetryInterval = .seconds(30)
             self.probe = nil
             self.logger = Logger(label: "cloacina.daemon")
         }
@@ -66,8 +74,12 @@ public final class Daemon: Sendable {
         var lastReload: ReloadReport?
         /// Packages compiled into the host, served beside the directory's.
         var hostPackages: [LoadedPackage] = []
-        /// Tenants found to exist (for ``TenantSelection/all``).
-        var knownTenants: Set<String> = []
+        /// The tenants being served, with their runners.
+        var served: [String: ServedTenant] = [:]
+        /// Tenants taken out of service because their store failed to open.
+        var unavailable: [String: UnavailableTenant] = [:]
+        /// Submissions admitted and not yet recorded (counted beside the runners' executions).
+        var admitting = 0
     }
 
     public init(configuration: Configuration) {
@@ -91,7 +103,8 @@ public final class Daemon: Sendable {
     public var phase: Phase { state.withLock { $0.phase } }
 
     /// Loads the host's packages and the drop directory, opens the selected tenants (resuming their unfinished
-    /// executions), and starts serving. Throws when a host package or a selected tenant cannot be opened.
+    /// executions), and starts serving. Throws when a host package cannot be loaded; a tenant whose store fails to
+    /// open is taken out of service alone (see ``tenantsJSON()``).
     public func start() async throws(CloacinaError) {
         var host: [LoadedPackage] = []
         for package in configuration.runner.embeddedPackages {
@@ -111,8 +124,11 @@ public final class Daemon: Sendable {
         }
         if case .only(let names) = configuration.tenants {
             for tenant in names {
-                _ = try await tenants.runner(for: tenant)
-                state.withLock { _ = $0.knownTenants.insert(tenant) }
+                do {
+                    try await open(tenant)
+                } catch let error where error.code == .unavailable {
+                    // Out of service alone (logged and reported); the others serve.
+                }
             }
         }
         state.withLock { state in

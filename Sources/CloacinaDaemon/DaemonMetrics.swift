@@ -68,6 +68,12 @@ public final class DaemonMetrics: Sendable {
         registry.makeGauge(descriptor: Self.loadErrors).set(Double(loadErrors))
     }
 
+    /// Sets whether `tenant` is in service (`cloacina_tenant_unavailable{tenant}` is 1 while its store fails to
+    /// open).
+    func tenantAvailable(_ tenant: String, _ available: Bool) {
+        registry.makeGauge(descriptor: Self.tenantUnavailable, labels: [("tenant", tenant)]).set(available ? 0.0 : 1.0)
+    }
+
     /// Every metric in Prometheus' text exposition format.
     public func exposition() -> String {
         registry.emitToString()
@@ -111,6 +117,14 @@ public final class DaemonMetrics: Sendable {
             metricName: "reloads",
             unitName: "total",
             helpText: "Reloads of the drop directory, by result (failed: at least one file failed to load)"
+        )
+    }
+    private static var tenantUnavailable: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "tenant",
+            unitName: "unavailable",
+            helpText: "1 while a tenant is out of service because its store failed to open, by tenant"
         )
     }
     private static var loadErrors: MetricNameDescriptor {

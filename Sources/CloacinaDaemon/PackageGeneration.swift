@@ -9,21 +9,38 @@ public protocol GenerationPackage: Sendable {
 /// What a host serves from its drop directory at one moment, and how the next generation follows from a scan.
 ///
 /// A pure value: no files, no loading, no clock. The shell scans the directory (path → SHA-256), loads only the
-/// files ``filesToLoad(_:)`` names, and hands the outcomes to ``next(_:loads:reserved:)``, which decides:
-/// unchanged files keep their package; a changed file that loaded (and clashes with nothing) serves its new
-/// package; a file that fails keeps serving its previous version, with the error kept until its content changes
-/// again; a removed file serves nothing. Generic over the package so it can be tested without `dlopen`.
+/// files ``filesToLoad(_:)`` names, and hands the outcomes to ``next(_:loads:reserved:)``, which decides: a
+/// changed file that loaded serves its new package; a file that fails to load keeps serving its previous version,
+/// with the error kept until its content changes again; a removed file serves nothing.
+///
+/// Names are claimed by one rule, the same as `cloacina workflows list` and `check` (``PackageCatalog``): packages
+/// compiled into the host first, then files in name order, the first claim winning. A workflow name belongs to one
+/// package and a package name to one content; a later file that claims a taken name is reported as a conflict
+/// (serving its previous version if that one fits), and identical content in a later file is a duplicate, served
+/// once. The rule depends only on the files present, so a reload decides as a restart would. Generic over the
+/// package so it can be tested without `dlopen`.
 public struct PackageGeneration<Package: GenerationPackage>: Sendable {
     /// One file of the drop directory.
     public struct Slot: Sendable {
         public var path: String
-        /// The package this file serves, if any (the newest version that loaded).
+        /// The package this file serves, if any.
         public var serving: Package?
-        /// The SHA-256 of the file's content that failed, and why, while the file holds that content.
+        /// The newest version of this file that loaded (served, or kept out by a conflict or as a duplicate).
+        public var newest: Package?
+        /// The SHA-256 of the file's content that failed to load (nil when it could not be read), and why, while
+        /// the file holds that content.
         public var failure: (sha256: String?, error: String)?
+        /// Why ``newest`` is not served: another file or the host claims one of its names.
+        public var conflict: String?
+
+        /// Why the file's current content is not served, if it is not (and it is no duplicate).
+        public var error: String? { failure?.error ?? conflict }
 
         /// The hash of the content the host last looked at for this file.
-        var lastSeen: String? { failure.map(\.sha256) ?? serving.map(\.contentSHA256) }
+        var lastSeen: String? {
+            if let failure { return failure.sha256 }
+            return newest?.contentSHA256
+        }
     }
 
     /// Counts up from 0 (the empty generation before the first scan).
@@ -58,72 +75,94 @@ public struct PackageGeneration<Package: GenerationPackage>: Sendable {
         var summary = ReloadSummary(generation: next.number)
         summary.removed = slots.keys.filter { scan[$0] == nil }.sorted()
 
-        var names: [String: String] = [:]  // package name → SHA-256 (or "" when reserved)
-        var workflows: [String: String] = [:]  // workflow name → package name
-        for holder in reserved {
-            names[holder.name] = ""
-            for workflow in holder.workflows { workflows[workflow] = holder.name }
-        }
-        /// Whether `package` can serve beside what is already placed; claims its names when it can.
-        func place(_ package: Package) -> Placement {
-            if let sha = names[package.packageName] {
-                return sha == package.contentSHA256
-                    ? .duplicate
-                    : .clash("package \"\(package.packageName)\" is already served from another file or the host")
-            }
-            for workflow in package.workflowNames {
-                if let owner = workflows[workflow] {
-                    return .clash("workflow \"\(workflow)\" is already provided by package \"\(owner)\"")
-                }
-            }
-            names[package.packageName] = package.contentSHA256
-            for workflow in package.workflowNames { workflows[workflow] = package.packageName }
-            return .serve
-        }
+        var claims = NameClaims<Package>()
+        for holder in reserved { claims.reserve(holder.name, workflows: holder.workflows) }
 
-        // Files whose content did not change keep what they serve, and claim their names first.
-        let paths = scan.keys.sorted()
         let changed = Set(filesToLoad(scan))
-        for path in paths where !changed.contains(path) {
+        for path in scan.keys.sorted() {
             var slot = slots[path] ?? Slot(path: path)
-            if case .failure(let error) = scan[path] {
+            let before = (serving: slot.serving, conflict: slot.conflict)
+            var loaded = false
+            var failed = true
+            switch scan[path] {
+            case .failure(let error)?:
                 slot.failure = (nil, "cannot read: \(error.message)")
                 summary.failed.append((path, slot.failure!.error))
+            case .success(let sha256)? where changed.contains(path):
+                switch loads[path] ?? .failure(ReloadFailure("not loaded")) {
+                case .success(let package):
+                    slot.newest = package
+                    slot.failure = nil
+                    loaded = true
+                    failed = false
+                case .failure(let error):
+                    slot.failure = (sha256, error.message)
+                    summary.failed.append((path, error.message))
+                }
+            default:
+                failed = false
+            }
+            // The newest version if it fits, else the one served before (a conflict keeps that one serving).
+            slot.serving = nil
+            slot.conflict = nil
+            var duplicate = false
+            candidates: for candidate in [slot.newest, before.serving].compactMap({ $0 }) {
+                switch claims.place(candidate, from: path) {
+                case .serve:
+                    slot.serving = candidate
+                    break candidates
+                case .duplicate:
+                    duplicate = true
+                    break candidates
+                case .clash(let problem):
+                    if candidate.contentSHA256 == slot.newest?.contentSHA256 { slot.conflict = problem }
+                }
+            }
+            if failed {
+                // Already reported.
+            } else if let conflict = slot.conflict, loaded || conflict != before.conflict {
+                summary.failed.append((path, conflict))
+            } else if loaded {
+                if duplicate { summary.duplicates.append(path) } else { summary.loaded.append(path) }
             } else {
                 summary.unchanged.append(path)
             }
-            if let serving = slot.serving, place(serving) != .serve { slot.serving = nil }
-            next.slots[path] = slot
-        }
-        // Changed files in path order: the new package if it loaded and clashes with nothing, else the old one.
-        for path in paths where changed.contains(path) {
-            guard case .success(let sha256) = scan[path] else { continue }
-            var slot = slots[path] ?? Slot(path: path)
-            let previous = slot.serving
-            slot.serving = nil
-            switch loads[path] ?? .failure(ReloadFailure("not loaded")) {
-            case .success(let package):
-                switch place(package) {
-                case .serve:
-                    slot.serving = package
-                    slot.failure = nil
-                    summary.loaded.append(path)
-                case .duplicate:
-                    slot.failure = nil
-                    summary.duplicates.append(path)
-                case .clash(let problem):
-                    slot.failure = (sha256, problem)
-                    summary.failed.append((path, problem))
-                }
-            case .failure(let error):
-                slot.failure = (sha256, error.message)
-                summary.failed.append((path, error.message))
-            }
-            if slot.failure != nil, let previous, place(previous) == .serve { slot.serving = previous }
             next.slots[path] = slot
         }
         summary.failed.sort { $0.path < $1.path }
         return (next, summary)
+    }
+}
+
+/// Which package holds each package name and workflow name while a generation is decided.
+private struct NameClaims<Package: GenerationPackage> {
+    /// Package name → its content's SHA-256 ("" when the host holds it) and where it comes from.
+    private var packages: [String: (sha256: String, source: String)] = [:]
+    /// Workflow name → the package and source that provide it.
+    private var workflows: [String: (package: String, source: String)] = [:]
+
+    mutating func reserve(_ name: String, workflows names: [String]) {
+        packages[name] = ("", "the host")
+        for workflow in names { workflows[workflow] = (name, "the host") }
+    }
+
+    /// Whether `package` (from `path`) can serve beside what is already placed; claims its names when it can.
+    mutating func place(_ package: Package, from path: String) -> Placement {
+        if let owner = packages[package.packageName] {
+            return owner.sha256 == package.contentSHA256
+                ? .duplicate
+                : .clash("package \"\(package.packageName)\" is already served from \(owner.source)")
+        }
+        for workflow in package.workflowNames {
+            if let owner = workflows[workflow] {
+                return .clash(
+                    "workflow \"\(workflow)\" is already provided by package \"\(owner.package)\" (\(owner.source))"
+                )
+            }
+        }
+        packages[package.packageName] = (package.contentSHA256, path)
+        for workflow in package.workflowNames { workflows[workflow] = (package.packageName, path) }
+        return .serve
     }
 }
 
@@ -153,7 +192,8 @@ public struct ReloadSummary: Sendable {
     public var loaded: [String] = []
     /// Files whose content had not changed.
     public var unchanged: [String] = []
-    /// Files that failed (unreadable, rejected by the loader, clashing); each keeps serving its previous version.
+    /// Files that failed (unreadable, rejected by the loader, newly in conflict); each keeps serving its previous
+    /// version if it has one that fits.
     public var failed: [(path: String, error: String)] = []
     /// Files that disappeared: their workflows take no new executions.
     public var removed: [String] = []

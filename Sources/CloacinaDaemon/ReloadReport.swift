@@ -37,7 +37,7 @@ public struct ReloadReport: Sendable {
                 file: path,
                 serving: slot.serving?.reference,
                 workflows: slot.serving?.workflowNames ?? [],
-                error: slot.failure?.error
+                error: slot.error
             )
         }
     }

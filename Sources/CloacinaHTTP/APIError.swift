@@ -4,14 +4,24 @@ internal import Hummingbird
 /// An error answer of the API: a status and a message, sent as `{"error": "<message>"}`.
 ///
 /// Built from whatever a handler throws: the engine's `CloacinaError` by its code, Hummingbird's errors by their
-/// status, anything else as 500 with its description (engine messages never contain secrets).
+/// status. Only messages the API and the engine write for clients pass through (bad input, unknown names, a
+/// refusal); a store failure or anything unexpected answers a generic message, and its own text (which may quote
+/// SQL or a file path) goes to the host's log only, as ``logDetail``. A 503 says when to try again.
 struct APIError: Error, Sendable {
     var status: HTTPResponse.Status
     var message: String
+    /// The message that was withheld from the client, for the log.
+    var logDetail: String?
+    /// Seconds for `Retry-After`.
+    var retryAfter: Int?
+
+    /// How long a client told 503 should wait before trying again.
+    static let retryAfterSeconds = 1
 
     init(_ status: HTTPResponse.Status, _ message: String) {
         self.status = status
         self.message = message
+        if status == .serviceUnavailable { retryAfter = Self.retryAfterSeconds }
     }
 
     /// The answer for `error`, thrown while answering `request`.
@@ -20,7 +30,12 @@ struct APIError: Error, Sendable {
         case let error as APIError:
             self = error
         case let error as CloacinaError:
-            self.init(Self.status(of: error.code), error.message)
+            if let status = Self.status(of: error.code) {
+                self.init(status, error.message)
+            } else {
+                self.init(.internalServerError, "internal error (\(error.code)); the host's log has the details")
+                logDetail = error.message
+            }
         case let error as HTTPError:
             if error.status == .notFound && error.body == nil {
                 self.init(.notFound, "no route \(request.method.rawValue) \(request.uri.path)")
@@ -30,23 +45,27 @@ struct APIError: Error, Sendable {
         case let error as any HTTPResponseError:
             self.init(error.status, error.status.reasonPhrase)
         default:
-            self.init(.internalServerError, String(describing: error))
+            self.init(.internalServerError, "internal error; the host's log has the details")
+            logDetail = String(describing: error)
         }
     }
 
-    /// The status that answers an engine error with `code`.
-    static func status(of code: CloacinaError.Code) -> HTTPResponse.Status {
+    /// The status that answers an engine error with `code`, when its message is meant for clients; nil for errors
+    /// whose message stays in the log (the store's, the configuration's).
+    static func status(of code: CloacinaError.Code) -> HTTPResponse.Status? {
         switch code {
         case .invalidInput: return .badRequest
         case .unknownWorkflow, .notFound: return .notFound
         case .conflict: return .conflict
         case .shuttingDown, .unavailable: return .serviceUnavailable
-        default: return .internalServerError
+        default: return nil
         }
     }
 
     /// The JSON answer.
     var response: Response {
-        .json(["error": .string(message)], status: status)
+        var headers: HTTPFields = [:]
+        if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
+        return .json(["error": .string(message)], status: status, headers: headers)
     }
 }

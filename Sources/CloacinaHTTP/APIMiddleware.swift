@@ -2,7 +2,8 @@ internal import Hummingbird
 internal import Logging
 
 /// Wraps every route (and the answer for unknown routes): turns a thrown error into its JSON answer, so no error
-/// leaves the API as an empty or HTML body, and logs each request at debug with its method, path and status.
+/// leaves the API as an empty or HTML body, and logs each request at debug with its method, path and status; an
+/// error whose text was withheld from the client is logged at error with it.
 ///
 /// It never logs bodies or query strings.
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -17,7 +18,17 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            response = APIError(error, request: request).response
+            let answer = APIError(error, request: request)
+            if let detail = answer.logDetail {
+                context.logger.error(
+                    "request failed",
+                    metadata: [
+                        "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
+                        "status": "\(answer.status.code)", "error": "\(detail)",
+                    ]
+                )
+            }
+            response = answer.response
         }
         context.logger.debug(
             "request",

@@ -76,11 +76,24 @@ struct APIRoutes: Sendable {
         .json(["status": "ok"])
     }
 
-    /// `GET /ready`: 200 while the daemon serves; 503 while it starts, drains or has stopped.
+    /// `GET /ready`: 200 while the daemon serves (with any tenants out of service listed); 503 while it starts,
+    /// drains or has stopped, or when none of the tenants it was told to serve is in service.
     func ready() -> Response {
+        let unavailable = JSONValue.array(daemon.unavailableTenants.map(JSONValue.string))
+        if daemon.isReady { return .json(["status": "ready", "unavailable_tenants": unavailable]) }
         let phase = daemon.phase
-        if phase == .serving { return .json(["status": "ready"]) }
-        return .json(["status": .string(phase.rawValue)], status: .serviceUnavailable)
+        return .json(
+            [
+                "status": .string(phase == .serving ? "no tenant in service" : phase.rawValue),
+                "unavailable_tenants": unavailable,
+            ],
+            status: .serviceUnavailable
+        )
+    }
+
+    /// `GET /tenants`: the tenants the daemon knows and whether each is in service.
+    func tenants() -> Response {
+        .json(daemon.tenantsJSON())
     }
 
     /// `GET /metrics`: the daemon's metrics in Prometheus' text format.

@@ -1,5 +1,6 @@
 public import CloacinaDaemon
 public import Hummingbird
+internal import HummingbirdCore
 public import Logging
 
 /// The daemon's HTTP API: JSON routes that start executions, read them back, list them, reload the drop directory,
@@ -14,22 +15,29 @@ public import Logging
 ///   with `?wait=true`, 200 and the full result (the keys of `cloacina run --output json`).
 /// - `GET /tenants/{tenant}/executions/{id}`: the full result; with `?wait=true`, once the execution has ended.
 /// - `GET /tenants/{tenant}/executions?status=&workflow=&limit=&offset=`: `{executions, total, limit, offset}`.
+/// - `GET /tenants`: `{tenants: [{tenant, status: "serving"|"unavailable", ...}]}`.
 /// - `GET /workflows`, `POST /admin/reload`, `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text).
+///
+/// A 503 (shutting down, too many unfinished executions, a tenant out of service) carries `Retry-After`. Store
+/// failures answer a generic 500 and are logged.
 public enum HTTPAPI {
     /// The largest request body accepted by default: 1 MiB.
     public static let defaultMaxBodyBytes = 1 << 20
 
-    /// A Hummingbird application serving ``router(daemon:maxBodyBytes:)`` on `host:port`. It is a `Service`: run
-    /// it in the `ServiceGroup` that also runs the daemon. Requests are logged at debug through `logger`.
+    /// A Hummingbird application serving ``router(daemon:maxBodyBytes:)`` on `host:port`, with `limits` on slow
+    /// clients and open connections. It is a `Service`: run it in the `ServiceGroup` that also runs the daemon.
+    /// Requests are logged at debug through `logger`.
     public static func application(
         daemon: Daemon,
         host: String,
         port: Int,
         maxBodyBytes: Int = defaultMaxBodyBytes,
+        limits: HTTPLimits = HTTPLimits(),
         logger: Logger
     ) -> some ApplicationProtocol {
         Application(
             router: router(daemon: daemon, maxBodyBytes: maxBodyBytes),
+            server: HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits) },
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloacina"),
             logger: logger
         )
@@ -57,6 +65,7 @@ public enum HTTPAPI {
         router.post("/admin/reload") { _, _ in await routes.reload() }
         router.get("/health") { _, _ in routes.health() }
         router.get("/ready") { _, _ in routes.ready() }
+        router.get("/tenants") { _, _ in routes.tenants() }
         router.get("/metrics") { _, _ in routes.metrics() }
         return router
     }

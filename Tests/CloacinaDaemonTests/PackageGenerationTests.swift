@@ -113,18 +113,46 @@ struct PackageGenerationTests {
         #expect(kept.servingPackages == [Self.words])
     }
 
-    @Test("a new file claiming a served workflow or package name is refused; the served one stays")
+    @Test("names go to the first file by name, as `workflows list` decides: a reload decides as a restart would")
     func clashes() {
         let (first, _, _) = Self.reload(Generation(), Self.scan(["d/b-orders.so": "a1"]), [Self.ordersV1])
         let thief = FakePackage("thief", "1", sha: "t1", workflows: ["process_order"])
-        let (next, summary, _) = Self.reload(
-            first,
-            Self.scan(["d/b-orders.so": "a1", "d/a-thief.so": "t1"]),
-            [thief]
-        )
-        #expect(summary.failed.map(\.path) == ["d/a-thief.so"])
+        let both = Self.scan(["d/b-orders.so": "a1", "d/a-thief.so": "t1"])
+        let (next, summary, _) = Self.reload(first, both, [thief])
+        #expect(next.servingPackages == [thief])
+        #expect(summary.loaded == ["d/a-thief.so"])
+        #expect(summary.failed.map(\.path) == ["d/b-orders.so"])
         #expect(summary.failed.first?.error.contains("process_order") == true)
-        #expect(next.servingPackages == [Self.ordersV1])
+        #expect(summary.failed.first?.error.contains("d/a-thief.so") == true)
+        #expect(next.slots["d/b-orders.so"]?.error == summary.failed.first?.error)
+
+        // A fresh start on the same files decides the same.
+        let (restarted, restartSummary, _) = Self.reload(Generation(), both, [thief, Self.ordersV1])
+        #expect(restarted.servingPackages == next.servingPackages)
+        #expect(restartSummary.failed.map(\.path) == summary.failed.map(\.path))
+
+        // The conflict is reported once, and ends when the first file goes: the other serves again, unloaded.
+        let (again, againSummary, askedAgain) = Self.reload(next, both, [])
+        #expect(askedAgain.isEmpty && againSummary.failed.isEmpty)
+        #expect(againSummary.unchanged == ["d/a-thief.so", "d/b-orders.so"])
+        #expect(again.servingPackages == [thief])
+        let (alone, aloneSummary, askedAlone) = Self.reload(again, Self.scan(["d/b-orders.so": "a1"]), [])
+        #expect(askedAlone.isEmpty)
+        #expect(aloneSummary.removed == ["d/a-thief.so"])
+        #expect(alone.servingPackages == [Self.ordersV1])
+        #expect(alone.slots["d/b-orders.so"]?.error == nil)
+
+        // A later file's new version that claims a taken name keeps its previous version serving.
+        let (pair, _, _) = Self.reload(
+            Generation(),
+            Self.scan(["d/orders.so": "a1", "d/words.so": "b1"]),
+            [Self.ordersV1, Self.words]
+        )
+        let greedy = FakePackage("words", "2", sha: "b2", workflows: ["word_stats", "process_order"])
+        let (kept, keptSummary, _) = Self.reload(pair, Self.scan(["d/orders.so": "a1", "d/words.so": "b2"]), [greedy])
+        #expect(kept.servingPackages == [Self.ordersV1, Self.words])
+        #expect(keptSummary.failed.map(\.path) == ["d/words.so"])
+        #expect(kept.slots["d/words.so"]?.conflict?.contains("process_order") == true)
 
         let impostor = FakePackage("orders", "9", sha: "i9", workflows: ["other"])
         let (afterImpostor, impostorSummary, _) = Self.reload(

@@ -1,4 +1,5 @@
 internal import CloacinaStorage
+internal import Logging
 
 extension DefaultRunner {
     /// Why the store cannot be written, while it cannot; nil when it works.
@@ -10,10 +11,11 @@ extension DefaultRunner {
 
     /// Throws `unavailable` while the store cannot be written.
     func checkStoreWritable() throws(CloacinaError) {
-        guard let failure = storeFailure else { return }
+        guard storeFailure != nil else { return }
+        // The store's own message is in the log (it may name paths or servers); callers get what to do.
         throw CloacinaError(
             .unavailable,
-            "tenant \(tenant)'s store cannot be written (\(failure)); new executions are refused until it can"
+            "tenant \(tenant)'s store cannot be written now; new executions are refused until it can (see the log)"
         )
     }
 
@@ -21,6 +23,7 @@ extension DefaultRunner {
     /// else `error` itself.
     func refusal(_ error: CloacinaError) -> CloacinaError {
         guard error.code == .storage else { return error }
-        return CloacinaError(.unavailable, "tenant \(tenant)'s store cannot be written: \(error.message)")
+        runtime.logger.error("could not record a new execution", metadata: ["error": "\(error)"])
+        return CloacinaError(.unavailable, "tenant \(tenant)'s store cannot be written now (see the log)")
     }
 }

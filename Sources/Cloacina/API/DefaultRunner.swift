@@ -379,6 +379,9 @@ public final class DefaultRunner: Sendable {
 
     var hasWaiting: Bool { state.withLock { !$0.waiting.isEmpty } }
 
+    /// How many executions this runner holds in memory (running or waiting for a task slot or a retry).
+    public var activeExecutionCount: Int { state.withLock { $0.active.count } }
+
     /// Whether nothing has run here for at least `period`.
     func isIdle(for period: Duration) -> Bool {
         state.withLock { $0.active.isEmpty && ContinuousClock.now - $0.lastActive >= period }
