@@ -42,21 +42,9 @@ struct PackageInspection {
             )
         }
         let cache = String(cString: created)
-        defer { removeTree(cache) }
+        defer { PackageProbe.removeCache(cache) }
         let probe = PackageProbe(command: ["/proc/self/exe", "probe-package", "--cache", cache], timeout: timeout)
         return try body(probe)
-    }
-
-    private func removeTree(_ directory: String) {
-        guard let handle = opendir(directory) else { return }
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { unlink("\(directory)/\(name)") }
-        }
-        closedir(handle)
-        rmdir(directory)
     }
 
     /// Prints `reports` in `format`, then fails with exit status 1 if any file was rejected.

@@ -21,9 +21,6 @@ struct ProbePackageCommand: ParsableCommand {
         // The parent reports the outcome; only errors are worth logging here.
         var logger = Logger(label: "cloacina.loader")
         logger.logLevel = .error
-        PackageProbe.serve(
-            files: files,
-            loader: PackageLoader(cacheDirectory: cache, durableCache: false, logger: logger)
-        )
+        PackageProbe.serve(files: files, cacheDirectory: cache, logger: logger)
     }
 }

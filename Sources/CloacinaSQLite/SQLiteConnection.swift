@@ -40,7 +40,9 @@ public final class SQLiteConnection: @unchecked Sendable {
         _ = cloacina_sqlite3_lookaside(handle, 128, 32)
         sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.components.seconds * 1000))
         if !readOnly {
-            try execute("PRAGMA journal_mode = WAL")
+            // The write-ahead log shrinks back to 4 MiB after a checkpoint, so one large output does not leave a
+            // log of its size behind.
+            try execute("PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = 4194304")
         }
         try execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
     }

@@ -52,6 +52,22 @@ struct CheckCommandTests {
         #expect(reports[1]["workflows"]?[0]?["tasks"]?[1]?["dependencies"] == ["measure"])
     }
 
+    @Test("a package over CLOACINA_MAX_PACKAGE_BYTES is rejected before it is read, naming the limit")
+    func sizeCap() throws {
+        let directory = try TemporaryDirectory("cli-size-cap")
+        let package = try CorpusPackage().build(in: directory.path, fileName: "libcorpus.so")
+        let capped = try runCommand(
+            TestEnvironment.cloacinaExecutable,
+            ["check", package, "--output", "json"],
+            environment: ["CLOACINA_MAX_PACKAGE_BYTES": "1000"]
+        )
+        #expect(capped.exitStatus == 1)
+        let report = try #require(try Self.reports(capped).first)
+        #expect(report["status"] == "rejected")
+        #expect(report["error"]?.stringValue?.contains("larger than the 1000-byte limit") == true, "\(report)")
+        #expect(try Self.cloacina("check", package).exitStatus == 0)
+    }
+
     @Test("damaged and foreign files: each rejected with a reason, exit 1, never a signal")
     func damagedFiles() throws {
         let directory = try TemporaryDirectory("cli-damaged")

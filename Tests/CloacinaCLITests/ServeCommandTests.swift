@@ -274,6 +274,10 @@ struct ServeCommandTests {
         let sent = try runCommand(TestEnvironment.cloacinaExecutable, ["reload", "--data-dir", fixture.data])
         #expect(sent.exitStatus == 0, "\(sent.standardError)")
         #expect(daemon.waitForLog("reloaded", times: 2))
+        // The loading probes kept no copy of the package: the one copy is the host's package cache.
+        let probeCopies = FileManager.default.enumerator(atPath: "\(fixture.data)/probe-cache")?
+            .compactMap { $0 as? String }.filter { $0.hasSuffix(".so") }
+        #expect(probeCopies ?? [] == [])
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit() == 0)
         let stale = try runCommand(TestEnvironment.cloacinaExecutable, ["reload", "--data-dir", fixture.data])

@@ -377,22 +377,30 @@ struct ExecutionStateMachineTests {
         #expect(h.running["c"]?.attempt == attempt)
     }
 
-    @Test("an unchanged output is stored as no output; a changed one is stored")
+    @Test("an unchanged output is stored as no output, a changed one as its delta, and none once the execution ended")
     func storedOutputs() throws {
-        var h = try Harness([task("same"), task("changed")])
+        var h = try Harness([task("same"), task("changed"), task("last")])
         h.start()
         h.succeed("same")
         h.succeed("changed", set: ["x": 1])
-        let outputs: [String: [UInt8]?] = Dictionary(
-            uniqueKeysWithValues: h.writes.compactMap {
-                if case .updateTask(let record) = $0, record.status == .completed {
-                    return (record.taskID, record.output)
-                }
-                return nil
+        func outputs() -> [String: [UInt8]?] {
+            var outputs: [String: [UInt8]?] = [:]
+            for case .updateTask(let record) in h.writes where record.status == .completed {
+                outputs[record.taskID] = record.output
             }
-        )
-        #expect(outputs["same"] == .some(nil))
-        #expect(outputs["changed"] == .some(Array(#"{"set":{"x":1}}"#.utf8)))
+            return outputs
+        }
+        #expect(outputs()["same"] == .some(nil))
+        #expect(outputs()["changed"] == .some(Array(#"{"set":{"x":1}}"#.utf8)))
+        h.succeed("last", set: ["y": 2])
+        // The final context holds every output now: stored once, not again with each task.
+        #expect(outputs()["changed"] == .some(nil))
+        #expect(outputs()["last"] == .some(nil))
+        #expect(h.finalContext == ["x": 1, "y": 2])
+        let lastBatch = h.writes.filter {
+            if case .updateTask(let r) = $0 { return r.taskID == "last" } else { return false }
+        }
+        #expect(lastBatch.count == 2, "the running update, then one completed update: written once per batch")
     }
 
     @Test("restoring re-runs interrupted attempts as the next attempt, keeps retries and outcomes, decides the ready")

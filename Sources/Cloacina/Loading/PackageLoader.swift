@@ -4,6 +4,10 @@ public import CloacinaSDK
 public import Logging
 internal import Synchronization
 
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
 /// Loads workflow package files into this process, one checked step at a time, and remembers what it loaded.
 ///
 /// For each file: read it; check it is a complete ELF shared object for this machine that exports both entry
@@ -58,6 +62,15 @@ public final class PackageLoader: Sendable {
         }
         try cache.sync(paths)
     }
+
+    /// The largest package file loaded: `CLOACINA_MAX_PACKAGE_BYTES` (bytes), else 256 MiB. Read once per process,
+    /// so a host and its loading probes agree.
+    public static let maximumPackageBytes: Int = {
+        guard let text = getenv("CLOACINA_MAX_PACKAGE_BYTES").map({ String(cString: $0) }), let value = Int(text),
+            value > 0
+        else { return 256 << 20 }
+        return value
+    }()
 
     /// The toolchain tag of this host, which Swift packages must carry.
     public static var hostToolchain: String { String(cString: cloacina_toolchain_tag()) }
@@ -138,7 +151,7 @@ public final class PackageLoader: Sendable {
         progress(.read)
         let bytes: [UInt8]
         do {
-            bytes = try FileSystem.readFile(file)
+            bytes = try FileSystem.readFile(file, limit: maximumPackageBytes)
         } catch {
             return .rejected(report.rejected(PackageLoadError(.read, "\(error)")))
         }

@@ -1,5 +1,6 @@
 internal import CloacinaJSON
 internal import CloacinaModel
+public import Logging
 
 #if canImport(Glibc)
 internal import Glibc
@@ -127,6 +128,38 @@ public struct PackageProbe: Sendable {
 
     /// The child's side: loads `files` in order with `loader`, writing for each a `file` line, each stage, and the
     /// report to standard output as lines the parent reads.
+    /// The child side, with its copies of the images in a directory of its own under `cacheDirectory`, removed
+    /// when it is done (and, if a crash left one behind, by the next probe): a probe keeps no copy of a package
+    /// longer than it runs.
+    public static func serve(files: [String], cacheDirectory: String, logger: Logger) {
+        let own = "\(cacheDirectory)/run-\(getpid())"
+        for name in (try? FileSystem.listDirectory(cacheDirectory)) ?? [] where name.hasPrefix("run-") {
+            guard let pid = Int32(name.dropFirst(4)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else {
+                continue
+            }
+            removeFlatDirectory("\(cacheDirectory)/\(name)")
+        }
+        serve(files: files, loader: PackageLoader(cacheDirectory: own, durableCache: false, logger: logger))
+        removeFlatDirectory(own)
+    }
+
+    /// Removes a probe cache directory given to ``serve(files:cacheDirectory:logger:)``, with whatever probes that
+    /// crashed left in it.
+    public static func removeCache(_ directory: String) {
+        for name in (try? FileSystem.listDirectory(directory, includingHidden: true)) ?? [] {
+            let path = "\(directory)/\(name)"
+            removeFlatDirectory(path)
+            unlink(path)
+        }
+        rmdir(directory)
+    }
+
+    /// Removes a directory holding only files.
+    private static func removeFlatDirectory(_ path: String) {
+        for name in (try? FileSystem.listDirectory(path, includingHidden: true)) ?? [] { unlink("\(path)/\(name)") }
+        rmdir(path)
+    }
+
     public static func serve(files: [String], loader: PackageLoader) {
         for (position, file) in files.enumerated() {
             emit("file \(position)\n")

@@ -89,6 +89,8 @@ public struct ExecutionStateMachine: Sendable {
     /// Tasks whose dependencies have all finished but which were held back while not dispatching.
     private var held: [Int] = []
     private var writes: [StoreWrite] = []
+    /// Where each task's record update sits in ``writes``: a task updated twice before a flush is written once.
+    private var taskWrites: [Int: Int] = [:]
     private var actions: [Action] = []
     private var ended: ExecutionStatus?
 
@@ -519,6 +521,9 @@ public struct ExecutionStateMachine: Sendable {
         self.error = error
         let completed = plan.topologicalOrder.compactMap { tasks[$0].status == .completed ? tasks[$0].delta : nil }
         finalContext = input.applying(completed)
+        for task in tasks.indices where tasks[task].status == .completed && tasks[task].delta?.isEmpty == false {
+            persist(task)
+        }
         writes.append(
             .updateExecution(
                 ExecutionUpdate(
@@ -537,13 +542,23 @@ public struct ExecutionStateMachine: Sendable {
     // MARK: Records
 
     private mutating func persist(_ task: Int) {
-        writes.append(.updateTask(record(task)))
+        let update = StoreWrite.updateTask(record(task))
+        if let position = taskWrites[task] {
+            writes[position] = update
+        } else {
+            taskWrites[task] = writes.count
+            writes.append(update)
+        }
     }
 
     private func record(_ task: Int) -> TaskRecord {
         let state = tasks[task]
         var output: [UInt8]?
-        if state.status == .completed, let delta = state.delta, !delta.isEmpty { output = delta.bytes }
+        // Task outputs are kept only while the execution runs (to resume it); once it ended, its final context
+        // holds them, so each value is stored once.
+        if state.status == .completed, !status.isFinished, let delta = state.delta, !delta.isEmpty {
+            output = delta.bytes
+        }
         return TaskRecord(
             executionID: id,
             taskID: plan.task(task).id,
@@ -582,6 +597,7 @@ public struct ExecutionStateMachine: Sendable {
         result.append(contentsOf: actions)
         if let ended { result.append(.finished(ended)) }
         writes.removeAll()
+        taskWrites.removeAll()
         actions.removeAll()
         ended = nil
         return result

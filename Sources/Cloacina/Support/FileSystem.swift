@@ -125,7 +125,7 @@ enum FileSystem {
     }
 
     /// The names in a directory, sorted; hidden entries (starting with ".") are left out.
-    static func listDirectory(_ path: String) throws(Failure) -> [String] {
+    static func listDirectory(_ path: String, includingHidden: Bool = false) throws(Failure) -> [String] {
         guard let directory = opendir(path) else {
             throw Failure(description: "cannot read directory \(path): \(errorText())")
         }
@@ -135,7 +135,7 @@ enum FileSystem {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
             }
-            if !name.hasPrefix(".") { names.append(name) }
+            if includingHidden ? name != "." && name != ".." : !name.hasPrefix(".") { names.append(name) }
         }
         return names.sorted()
     }
