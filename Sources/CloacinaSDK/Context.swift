@@ -2,9 +2,10 @@ internal import CCloacinaABI
 
 /// The context a task reads and changes: a JSON object, plus what the host says about this call.
 ///
-/// The task's input is the execution's input overlaid with its dependencies' outputs; whatever the body leaves in
-/// the context when it returns is the task's output. A context lives only for one call and cannot be copied out of
-/// it, because it borrows the host's call data.
+/// The task's input is the execution's input with its dependencies' changes applied; whatever the body leaves in
+/// the context when it returns is the task's output, of which the host keeps what changed (keys set, changed or
+/// removed). A context lives only for one call and cannot be copied out of it, because it borrows the host's call
+/// data.
 public struct Context: ~Copyable {
     /// The top-level members of the context.
     public var values: [String: JSONValue] {

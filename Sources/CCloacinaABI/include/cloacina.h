@@ -76,6 +76,35 @@
  * - Packages must not install signal handlers, change signal masks of other
  *   threads, fork, exit, or change process-wide state (working directory,
  *   locale, environment, resource limits). The host owns the process.
+ *
+ * ------------------------------------------------------------------------
+ * Contexts
+ * ------------------------------------------------------------------------
+ * - A task's input (`call->context_json`) is a JSON object in compact UTF-8:
+ *   no insignificant white space, object keys sorted by their UTF-8 bytes,
+ *   strings escaped only where JSON requires. It is not NUL-terminated.
+ * - On CLOACINA_TASK_OK a task returns its whole context (any valid JSON
+ *   object; formatting and key order do not matter), or no output to pass its
+ *   input on unchanged. The host compares it with the input and keeps only the
+ *   task's delta: the top-level keys it added or changed, and the keys it
+ *   removed. A key returned with its input value counts as unchanged.
+ * - A task with dependencies receives the execution's input with its
+ *   dependencies' changes applied, dependencies in declared order (later wins
+ *   per key); a dependency that only passed a value on never overwrites a
+ *   change another branch made to it. The final context is the input with
+ *   every completed task's delta applied in topological order, ties in
+ *   declaration order.
+ * - Output is limited in size (64 MiB by default; the host's
+ *   --max-output-bytes or CLOACINA_MAX_OUTPUT_BYTES): a larger output fails
+ *   the attempt, as does one that is not a JSON object.
+ *
+ * ------------------------------------------------------------------------
+ * Building
+ * ------------------------------------------------------------------------
+ * This header needs only C99. A package compiled with `-std=c99` that also
+ * calls POSIX functions (open, usleep, clock_gettime, ...) must define
+ * `_POSIX_C_SOURCE 200809L` before its first #include (strict C99 hides
+ * POSIX declarations), or build with `-std=gnu11`.
  */
 #ifndef CLOACINA_H
 #define CLOACINA_H
@@ -180,7 +209,8 @@ typedef struct cloacina_output {
  *
  * On CLOACINA_TASK_OK the output is the task's full context: a JSON object
  * (UTF-8) that usually starts as a copy of the input with the task's keys
- * added or changed. Leaving the output empty passes the input on unchanged.
+ * added, changed or removed; the host keeps what changed (see "Contexts").
+ * Leaving the output empty passes the input on unchanged.
  * On any other status the output, if any, is a UTF-8 error message. */
 typedef int32_t (*cloacina_task_fn)(void *user_data, const cloacina_task_call *call, cloacina_output *output);
 

@@ -24,7 +24,9 @@ extension DefaultRunner {
         return try await executionStatus(id)
     }
 
-    /// Executions matching `query`, newest first, without their tasks.
+    /// Executions matching `query`, newest first, without their tasks: at most `query.limit` of them (100 unless
+    /// set), starting at `query.offset`. Page through more by raising the offset by the limit until a page comes
+    /// back short; ``countExecutions(_:)`` gives the total.
     public func listExecutions(
         _ query: ExecutionQuery = ExecutionQuery()
     ) async throws(CloacinaError) -> [ExecutionSummary] {
