@@ -29,11 +29,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Database URL: PostgreSQL (a schema per tenant) or none for SQLite files in the data directory (default: $DATABASE_URL).",
+            "PostgreSQL (a schema per tenant), else SQLite files in the data directory. \(DatabaseArgument.help)",
             valueName: "url"
-        )
+        ),
+        transform: DatabaseArgument.fromCommandLine
     )
     var database: String?
+
+    @Option(help: ArgumentHelp(DatabaseArgument.fileHelp, valueName: "path"), transform: DatabaseArgument.fromFile)
+    var databaseFile: String?
 
     @Option(
         help:
@@ -78,6 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var options = TenantOptions()
         options.database = database
+        options.databaseFile = databaseFile
         options.dataDir = dataDir
         let storage = try options.storage()
         let directory = workflows ?? Environment.workflowsDirectory
