@@ -11,7 +11,7 @@ import Glibc
 #endif
 
 /// `cloacina serve`: the long-running host.
-struct ServeCommand: AsyncParsableCommand {
+struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the drop directory's workflows to the tenants, with hot reload and an HTTP API.",
@@ -20,7 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
             executions over HTTP. SIGHUP (or `cloacina reload`, or POST /admin/reload, or --watch) reloads the \
             directory: unchanged files are skipped, changed ones load beside the old versions (running executions \
             finish on the version they started with), a file that fails keeps serving its previous version. \
-            SIGTERM or SIGINT stops intake, waits up to --drain-timeout for running tasks, and exits 0.
+            SIGTERM or SIGINT stops intake, waits up to --drain-timeout for running tasks, and exits 0. The PID \
+            file stays locked while the host runs, so `cloacina reload` never signals another process. Logs go to \
+            standard error: --log-level or $CLOACINA_LOG_LEVEL (default: warning).
             """
     )
 
@@ -47,11 +49,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Serve only these tenants, created when missing (default: $TENANT_ID, else \"default\").",
+            "Serve only these tenants, which must exist, except \"default\" (default: $TENANT_ID, else \"default\").",
             valueName: "a,b"
         )
     )
     var tenants: String?
+
+    @Flag(help: "Create the tenants of --tenants that do not exist.")
+    var createTenant = false
 
     @Flag(help: "Serve every tenant that exists, found when first used.")
     var allTenants = false
@@ -72,6 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
     var watch = false
 
     @OptionGroup var tuning: TuningOptions
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if allTenants && tenants != nil { throw ValidationError("give --tenants or --all-tenants, not both") }
@@ -103,6 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
                 } catch {
                     throw UsageError(message: error.message)
                 }
+                try await TenantOptions.requireExisting(name, in: storage, create: createTenant)
             }
             selection = .only(names)
         }

@@ -14,14 +14,19 @@ extension DefaultRunner {
         // Attempts waiting for a free thread never started: they go back to waiting in the store.
         runtime.taskPool.discard(owner: runtime.jobOwner)
         let limit = timeout ?? configuration.shutdownTimeout
-        if !(await runtime.drained(within: limit)) {
-            runtime.logger.warning(
-                "attempts still running at shutdown; they will run again when the executions are resumed",
+        let drained = await runtime.drained(within: limit)
+        await runtime.writer.flush()
+        let unfinished = activeDrivers
+        if !drained {
+            // With no execution left, they are attempts already given up (timed out, cancelled): discarded.
+            runtime.logger.log(
+                level: unfinished.isEmpty ? .debug : .warning,
+                unfinished.isEmpty
+                    ? "abandoned attempts still running at shutdown; their results are discarded"
+                    : "attempts still running at shutdown; they will run again when the executions are resumed",
                 metadata: ["running": "\(runtime.runningAttempts)", "waited": "\(limit)"]
             )
         }
-        await runtime.writer.flush()
-        let unfinished = activeDrivers
         for driver in unfinished {
             driver.stop(CloacinaError(.shuttingDown, "the runner shut down before execution \(driver.id) ended"))
         }
