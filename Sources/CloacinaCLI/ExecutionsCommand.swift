@@ -127,7 +127,9 @@ struct ExecutionsCommand: AsyncParsableCommand {
                 return try await runner.cancel(id, reason: "cancelled with cloacina executions cancel")
             }
             if let status = finishedBefore {
-                printError("error: execution \(result.executionID) already ended (\(status.rawValue)); nothing to cancel")
+                printError(
+                    "error: execution \(result.executionID) already ended (\(status.rawValue)); nothing to cancel"
+                )
                 throw ExitCode.failure
             }
             switch output {
