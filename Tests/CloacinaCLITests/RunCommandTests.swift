@@ -282,11 +282,11 @@ struct RunCommandTests {
         let resumed = try host.cloacina(["executions", "resume", "--output", "json"])
         #expect(resumed.exitStatus == 0)
         #expect(try JSONValue(parsing: resumed.standardOutput)[0]?["status"] == "Completed")
+        // A finished execution stays as it was, and the command says so.
         let cancelled = try host.cloacina(["executions", "cancel", id, "--output", "json"])
-        #expect(cancelled.exitStatus == 0)
-        #expect(
-            try JSONValue(parsing: cancelled.standardOutput)["status"] == "Completed",
-            "a finished execution stays as it was"
-        )
+        #expect(cancelled.exitStatus == 1)
+        #expect(cancelled.standardError.contains("already ended (Completed)"))
+        let after = try host.cloacina(["executions", "show", id, "--output", "json"])
+        #expect(try JSONValue(parsing: after.standardOutput)["status"] == "Completed")
     }
 }
