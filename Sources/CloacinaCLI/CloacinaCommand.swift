@@ -26,13 +26,9 @@ struct CloacinaCommand: AsyncParsableCommand {
     static func main() async {
         // The host must survive a SIGHUP from its very start: the reload service takes the signal over later.
         if CommandLine.arguments.dropFirst().first == "serve" { signal(SIGHUP, SIG_IGN) }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Environment.logLevel
-            return handler
-        }
         do {
             var command = try parseAsRoot()
+            bootstrapLogging(command as? any LoggingCommand)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -49,6 +45,19 @@ struct CloacinaCommand: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+/// Logs go to standard error at `--log-level`, else `CLOACINA_LOG_LEVEL`, else warning; at that default, the
+/// log lines of tasks (`cloacina.task`) show at info for commands that run them in the foreground.
+private func bootstrapLogging(_ command: (any LoggingCommand)?) {
+    let chosen = command?.logging.logLevel ?? Environment.configuredLogLevel
+    let level = chosen ?? .warning
+    let taskLevel = chosen == nil && command?.showsTaskLogs == true ? Logger.Level.info : level
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = label == "cloacina.task" ? taskLevel : level
+        return handler
     }
 }
 

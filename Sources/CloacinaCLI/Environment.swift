@@ -17,8 +17,8 @@ enum Environment {
         value("CLOACINA_WORKFLOWS_DIR") ?? ".cloacina/workflows"
     }
 
-    /// `CLOACINA_LOG_LEVEL` (trace, debug, info, notice, warning, error, critical), else warning.
-    static var logLevel: Logger.Level {
-        value("CLOACINA_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
+    /// `CLOACINA_LOG_LEVEL` (trace, debug, info, notice, warning, error, critical), nil when unset or unknown.
+    static var configuredLogLevel: Logger.Level? {
+        value("CLOACINA_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0.lowercased()) }
     }
 }

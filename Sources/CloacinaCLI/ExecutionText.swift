@@ -6,7 +6,14 @@ import Glibc
 
 /// Renders executions for people: a header line, a per-task table, and the final context.
 enum ExecutionText {
-    static func render(_ result: ExecutionResult) -> String {
+    /// The most characters a value, error or context entry shows when `truncating`.
+    static let screenWidth = 160
+
+    /// The execution: header, task table, and contexts (the input one too when `showInput`). When `truncating`,
+    /// errors and top-level context values longer than ``screenWidth`` are cut, saying how long they are
+    /// (`--output json` shows them whole).
+    static func render(_ result: ExecutionResult, truncating: Bool = false, showInput: Bool = false) -> String {
+        let cut = { (text: String) in truncating ? truncated(text) : text }
         var out = "execution \(result.executionID) (tenant \(result.tenant))\n"
         out += "workflow  \(result.workflow)"
         if let package = result.package {
@@ -15,7 +22,7 @@ enum ExecutionText {
         out += "\nstatus    \(result.status.rawValue)"
         if let duration = result.duration { out += " in \(format(duration))" }
         out += "\n"
-        if let error = result.error { out += "error     \(error)\n" }
+        if let error = result.error { out += "error     \(cut(error))\n" }
         out +=
             "\n"
             + table(
@@ -23,14 +30,39 @@ enum ExecutionText {
                 result.tasks.map { task in
                     [
                         task.id, task.status.rawValue, String(task.attempts), task.duration.map(format) ?? "-",
-                        task.error ?? "",
+                        cut(task.error ?? ""),
                     ]
                 }
             )
+        if showInput, let context = result.inputContext {
+            out += "\ninput context\n" + self.context(context, truncating: truncating)
+        }
         if let context = result.finalContext {
-            out += "\nfinal context\n" + JSONValue.object(context).serializedString(pretty: true) + "\n"
+            out += "\nfinal context\n" + self.context(context, truncating: truncating)
         }
         return out
+    }
+
+    /// A context as pretty JSON; when `truncating` and a top-level value's JSON is longer than ``screenWidth``,
+    /// one line per key instead, long values cut.
+    static func context(_ context: [String: JSONValue], truncating: Bool) -> String {
+        guard truncating, context.values.contains(where: { $0.serializedString().count > screenWidth }) else {
+            return JSONValue.object(context).serializedString(pretty: true) + "\n"
+        }
+        var lines = ["{"]
+        for (index, key) in context.keys.sorted().enumerated() {
+            let name = JSONValue.string(key).serializedString(pretty: false)
+            let value = context[key]!.serializedString(pretty: false)
+            lines.append("  \(name): \(truncated(value))" + (index < context.count - 1 ? "," : ""))
+        }
+        return (lines + ["}"]).joined(separator: "\n") + "\n"
+    }
+
+    /// `text` cut to ``screenWidth`` characters on one line, saying how long it was.
+    static func truncated(_ text: String) -> String {
+        let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        guard line.count > screenWidth else { return line }
+        return "\(line.prefix(screenWidth - 40))… (\(text.count) characters; --output json shows all)"
     }
 
     static func render(_ summaries: [ExecutionSummary]) -> String {

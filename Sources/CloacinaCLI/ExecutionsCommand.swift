@@ -14,9 +14,10 @@ struct ExecutionsCommand: AsyncParsableCommand {
     )
 
     /// Opens the tenant's runner without resuming anything; nil when its SQLite file does not exist (no
-    /// executions, and nothing is created by looking).
+    /// executions, and nothing is created by looking). A tenant other than the default must exist.
     static func openRunner(_ options: TenantOptions) async throws -> (DefaultRunner?, String) {
         let tenant = try options.tenantID()
+        try await TenantOptions.requireExisting(tenant, in: try options.storage(), create: false)
         let configuration = try options.configuration(tenant: tenant, tuning: nil)
         if let path = try options.sqlitePath(configuration.databaseURL), access(path, F_OK) != 0 {
             return (nil, tenant)
@@ -78,10 +79,10 @@ struct ExecutionsCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show one execution with its tasks and final context (the keys of `run --output json`)."
+            abstract: "Show one execution with its tasks, input and final context (the keys of `run --output json`)."
         )
 
-        @Argument(help: "The execution id.")
+        @Argument(help: "The execution id, or a prefix of it that only one execution has.")
         var id: String
 
         @Option(help: "Output format: text or json.")
@@ -90,7 +91,7 @@ struct ExecutionsCommand: AsyncParsableCommand {
         @OptionGroup var tenantOptions: TenantOptions
 
         func run() async throws {
-            let result = try await ExecutionsCommand.withResult(id, tenantOptions) { runner throws(CloacinaError) in
+            let result = try await ExecutionsCommand.withResult(id, tenantOptions) { runner, id throws(CloacinaError) in
                 try await runner.executionStatus(id)
             }
             ExecutionsCommand.show(result, output)
@@ -101,13 +102,13 @@ struct ExecutionsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Cancel an execution.",
             discussion: """
-                If its host is gone, the execution is cancelled at once; if a live host runs it, the request is \
-                recorded and that host stops it within a third of its lease. Cancelling a finished execution \
-                changes nothing.
+                If its host is gone, the execution is cancelled at once (exit 0); if a live host runs it, the \
+                request is recorded and that host stops it within a third of its lease (exit 0, "cancel pending"). \
+                A finished execution is left as it is, and the command says so (exit 1).
                 """
         )
 
-        @Argument(help: "The execution id.")
+        @Argument(help: "The execution id, or a prefix of it that only one execution has.")
         var id: String
 
         @Option(help: "Output format: text or json.")
@@ -116,14 +117,43 @@ struct ExecutionsCommand: AsyncParsableCommand {
         @OptionGroup var tenantOptions: TenantOptions
 
         func run() async throws {
-            let result = try await ExecutionsCommand.withResult(id, tenantOptions) { runner throws(CloacinaError) in
-                try await runner.cancel(id, reason: "cancelled with cloacina executions cancel")
+            var finishedBefore: ExecutionStatus?
+            let result = try await ExecutionsCommand.withResult(id, tenantOptions) { runner, id throws(CloacinaError) in
+                let current = try await runner.executionStatus(id)
+                guard !current.status.isFinished else {
+                    finishedBefore = current.status
+                    return current
+                }
+                return try await runner.cancel(id, reason: "cancelled with cloacina executions cancel")
             }
-            ExecutionsCommand.show(result, output)
+            if let status = finishedBefore {
+                printError(
+                    "error: execution \(result.executionID) already ended (\(status.rawValue)); nothing to cancel"
+                )
+                throw ExitCode.failure
+            }
+            switch output {
+            case .json:
+                var json = result.json
+                if case .object(var fields) = json {
+                    fields["cancel_pending"] = .bool(!result.status.isFinished)
+                    json = .object(fields)
+                }
+                Swift.print(json.serializedString(pretty: true))
+            case .text:
+                if result.status.isFinished {
+                    Swift.print("execution \(result.executionID) \(result.status.rawValue)")
+                } else {
+                    Swift.print(
+                        "cancel pending: execution \(result.executionID) runs in another host, which has the request "
+                            + "recorded and stops it shortly (see `cloacina executions show \(result.executionID)`)"
+                    )
+                }
+            }
         }
     }
 
-    struct Resume: AsyncParsableCommand {
+    struct Resume: AsyncParsableCommand, LoggingCommand {
         static let configuration = CommandConfiguration(
             abstract: "Resume the tenant's unfinished executions that no live host owns, and wait for them.",
             discussion: """
@@ -138,9 +168,13 @@ struct ExecutionsCommand: AsyncParsableCommand {
 
         @OptionGroup var tenantOptions: TenantOptions
         @OptionGroup var tuning: TuningOptions
+        @OptionGroup var logging: LoggingOptions
+
+        var showsTaskLogs: Bool { true }
 
         func run() async throws {
             let tenant = try tenantOptions.tenantID()
+            try await TenantOptions.requireExisting(tenant, in: try tenantOptions.storage(), create: false)
             let configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
             if let path = try tenantOptions.sqlitePath(configuration.databaseURL), access(path, F_OK) != 0 {
                 print(output == .json ? "[]" : "nothing to resume")
@@ -168,23 +202,51 @@ struct ExecutionsCommand: AsyncParsableCommand {
         }
     }
 
-    /// Runs `body` on the tenant's runner; an execution that does not exist is a usage error.
+    /// Runs `body` on the tenant's runner with the execution `id` names (a whole id or a unique prefix); an
+    /// execution that does not exist, or an ambiguous prefix, is a usage error.
     static func withResult(
         _ id: String,
         _ options: TenantOptions,
-        _ body: (DefaultRunner) async throws(CloacinaError) -> ExecutionResult
+        _ body: (DefaultRunner, String) async throws(CloacinaError) -> ExecutionResult
     ) async throws -> ExecutionResult {
         let (runner, tenant) = try await openRunner(options)
         guard let runner else { throw UsageError(message: "no execution \(id) in tenant \(tenant)") }
-        let result = await capture { () async throws(CloacinaError) in try await body(runner) }
+        let result = await capture { () async throws(CloacinaError) in
+            try await body(runner, try await executionID(id, in: runner))
+        }
         await runner.shutdown()
         return try result.mapError(RunCommand.cliError).get()
+    }
+
+    /// The id of the one execution whose id is or starts with `prefix`.
+    static func executionID(_ prefix: String, in runner: DefaultRunner) async throws(CloacinaError) -> String {
+        // A whole id (36 characters) is looked up directly.
+        guard prefix.count < 36 else { return prefix }
+        guard !prefix.isEmpty else { throw CloacinaError(.invalidInput, "the execution id is empty") }
+        var matches: [String] = []
+        var query = ExecutionQuery(limit: 10_000)
+        while true {
+            let page = try await runner.listExecutions(query)
+            matches += page.map(\.executionID).filter { $0.hasPrefix(prefix.lowercased()) }
+            guard page.count == query.limit else { break }
+            query.offset += query.limit
+        }
+        switch matches.count {
+        case 0: throw CloacinaError(.notFound, "no execution \(prefix) in tenant \(runner.tenant)")
+        case 1: return matches[0]
+        default:
+            throw CloacinaError(
+                .invalidInput,
+                "the execution id prefix \(prefix) is ambiguous: \(matches.count) executions in tenant "
+                    + "\(runner.tenant) start with it (give more characters)"
+            )
+        }
     }
 
     static func show(_ result: ExecutionResult, _ output: OutputFormat) {
         switch output {
         case .json: Swift.print(result.json.serializedString(pretty: true))
-        case .text: Swift.print(ExecutionText.render(result), terminator: "")
+        case .text: Swift.print(ExecutionText.render(result, truncating: true, showInput: true), terminator: "")
         }
     }
 

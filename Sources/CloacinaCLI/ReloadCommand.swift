@@ -9,8 +9,11 @@ struct ReloadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reload",
         abstract: "Ask a running host to reload its drop directory.",
-        discussion:
-            "Sends SIGHUP to the process in the PID file. The host logs what loaded and what failed; for a report, use POST /admin/reload."
+        discussion: """
+            Sends SIGHUP to the host in the PID file, only if that host is alive and holds the file's lock, and \
+            is a `cloacina serve` of this data directory (a stale file naming another process is refused). The \
+            host logs what loaded and what failed; for a report, use POST /admin/reload.
+            """
     )
 
     @Option(help: ArgumentHelp("The host's PID file (default: <data-dir>/cloacina.pid).", valueName: "path"))
@@ -23,7 +26,21 @@ struct ReloadCommand: ParsableCommand {
         var options = TenantOptions()
         options.dataDir = dataDir
         let path = pidFile ?? "\(options.dataDirectory)/cloacina.pid"
-        let pid = try PIDFile.read(path)
+        let pid = try PIDFile.holder(path)
+        let host = HostProcess(pid: pid)
+        guard host.isServe else {
+            throw UsageError(message: "process \(pid) of the PID file \(path) is not a `cloacina serve`; not signalled")
+        }
+        // With --pid-file alone, the lock on that file identifies the host; otherwise it must serve this directory.
+        if pidFile == nil || dataDir != nil || Environment.value("CLOACINA_DATA_DIR") != nil {
+            let mine = HostProcess.resolved(options.dataDirectory, from: nil)
+            guard let theirs = host.dataDirectory, mine != nil, theirs == mine else {
+                throw UsageError(
+                    message: "process \(pid) of the PID file \(path) serves the data directory "
+                        + "\(host.dataDirectory ?? "(unknown)"), not \(options.dataDirectory); not signalled"
+                )
+            }
+        }
         guard kill(pid, SIGHUP) == 0 else {
             printError("error: cannot signal process \(pid) from \(path): \(String(cString: strerror(errno)))")
             throw ExitCode.failure

@@ -6,15 +6,22 @@ import Glibc
 #endif
 
 /// `cloacina run WORKFLOW`: run a workflow from the drop directory and print its result.
-struct RunCommand: AsyncParsableCommand {
+struct RunCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a workflow from the drop directory and print its result.",
         discussion: """
             The packages of the drop directory are checked in separate processes; the one providing WORKFLOW is \
             loaded and the workflow runs here, its state stored for the tenant (by default in a SQLite file under \
-            the data directory). Exits 0 when the execution completed (or was submitted with --no-wait), 1 when it \
-            failed or was cancelled, 2 for usage or configuration errors, in which case nothing is written.
+            the data directory). A tenant other than "default" must exist (`cloacina tenant create`) unless \
+            --create-tenant is given. It reports and exits as soon as the execution ends, also when a task timed out \
+            (the abandoned attempt's late result is discarded). Exits 0 when the execution completed (or was \
+            submitted with --no-wait), 1 when it failed or was cancelled, 2 for usage or configuration errors, in \
+            which case nothing is written.
+
+            Prefer --database-file, $DATABASE_URL, or a URL without a password and $PGPASSWORD or ~/.pgpass \
+            (libpq reads them) to a password in --database. Logs go to standard error: --log-level or \
+            $CLOACINA_LOG_LEVEL (default: warning, and the tasks' own log lines at info).
             """
     )
 
@@ -36,8 +43,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Output format: text or json.")
     var output: OutputFormat = .text
 
+    @Flag(help: "Create the tenant if it does not exist (without it, only \"default\" is created when missing).")
+    var createTenant = false
+
     @OptionGroup var tenantOptions: TenantOptions
     @OptionGroup var tuning: TuningOptions
+    @OptionGroup var logging: LoggingOptions
+
+    var showsTaskLogs: Bool { true }
 
     func validate() throws {
         if context != nil && contextFile != nil {
@@ -48,6 +61,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let input = try readContext()
         let tenant = try tenantOptions.tenantID()
+        try await TenantOptions.requireExisting(tenant, in: try tenantOptions.storage(), create: createTenant)
         let directory = workflows ?? Environment.workflowsDirectory
         let reports = try PackageInspection(timeout: .seconds(60)).inspect(directory: directory)
         for report in reports where !report.isLoaded {
@@ -96,12 +110,18 @@ struct RunCommand: AsyncParsableCommand {
             outcome = .failure(error)
         }
         progress?.finish()
-        await runner.shutdown()
-        guard let result = try outcome.mapError(Self.cliError).get() else { return }
+        guard case .success(let result?) = outcome, result.status.isFinished else {
+            await runner.shutdown()
+            _ = try outcome.mapError(Self.cliError).get()
+            return
+        }
         switch output {
         case .json: print(result.json.serializedString(pretty: true))
-        case .text: print(ExecutionText.render(result), terminator: "")
+        case .text: print(ExecutionText.render(result, truncating: true), terminator: "")
         }
+        // The execution ended: an attempt still running was abandoned (timed out) and its result is discarded, so
+        // there is nothing to wait for.
+        await runner.shutdown(timeout: .zero)
         if result.status != .completed { throw ExitCode.failure }
     }
 

@@ -11,7 +11,7 @@ import Glibc
 #endif
 
 /// `cloacina serve`: the long-running host.
-struct ServeCommand: AsyncParsableCommand {
+struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the drop directory's workflows to the tenants, with hot reload and an HTTP API.",
@@ -20,7 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
             executions over HTTP. SIGHUP (or `cloacina reload`, or POST /admin/reload, or --watch) reloads the \
             directory: unchanged files are skipped, changed ones load beside the old versions (running executions \
             finish on the version they started with), a file that fails keeps serving its previous version. \
-            SIGTERM or SIGINT stops intake, waits up to --drain-timeout for running tasks, and exits 0.
+            SIGTERM or SIGINT stops intake, waits up to --drain-timeout for running tasks, and exits 0. The PID \
+            file stays locked while the host runs, so `cloacina reload` never signals another process. Logs go to \
+            standard error: --log-level or $CLOACINA_LOG_LEVEL (default: warning).
             """
     )
 
@@ -29,11 +31,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Database URL: PostgreSQL (a schema per tenant) or none for SQLite files in the data directory (default: $DATABASE_URL).",
+            "PostgreSQL (a schema per tenant), else SQLite files in the data directory. \(DatabaseArgument.help)",
             valueName: "url"
-        )
+        ),
+        transform: DatabaseArgument.fromCommandLine
     )
     var database: String?
+
+    @Option(help: ArgumentHelp(DatabaseArgument.fileHelp, valueName: "path"), transform: DatabaseArgument.fromFile)
+    var databaseFile: String?
 
     @Option(
         help:
@@ -43,11 +49,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Serve only these tenants, created when missing (default: $TENANT_ID, else \"default\").",
+            "Serve only these tenants, which must exist, except \"default\" (default: $TENANT_ID, else \"default\").",
             valueName: "a,b"
         )
     )
     var tenants: String?
+
+    @Flag(help: "Create the tenants of --tenants that do not exist.")
+    var createTenant = false
 
     @Flag(help: "Serve every tenant that exists, found when first used.")
     var allTenants = false
@@ -68,6 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
     var watch = false
 
     @OptionGroup var tuning: TuningOptions
+    @OptionGroup var logging: LoggingOptions
 
     @OptionGroup(title: "Limits") var limits: ServeLimitOptions
 
@@ -80,6 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var options = TenantOptions()
         options.database = database
+        options.databaseFile = databaseFile
         options.dataDir = dataDir
         let storage = try options.storage()
         let directory = workflows ?? Environment.workflowsDirectory
@@ -100,6 +111,7 @@ struct ServeCommand: AsyncParsableCommand {
                 } catch {
                     throw UsageError(message: error.message)
                 }
+                try await TenantOptions.requireExisting(name, in: storage, create: createTenant)
             }
             selection = .only(names)
         }

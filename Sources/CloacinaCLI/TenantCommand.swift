@@ -25,11 +25,15 @@ struct TenantCommand: AsyncParsableCommand {
     struct StorageOptions: ParsableArguments {
         @Option(
             help: ArgumentHelp(
-                "PostgreSQL admin URL (default: $DATABASE_URL, else $CLOACINA_DATABASE_URL; without one, SQLite).",
+                "PostgreSQL admin URL (without one, SQLite). \(DatabaseArgument.help)",
                 valueName: "url"
-            )
+            ),
+            transform: DatabaseArgument.fromCommandLine
         )
         var database: String?
+
+        @Option(help: ArgumentHelp(DatabaseArgument.fileHelp, valueName: "path"), transform: DatabaseArgument.fromFile)
+        var databaseFile: String?
 
         @Option(help: "Directory of the SQLite tenant files (default: $CLOACINA_DATA_DIR, else .cloacina/data).")
         var dataDir: String?
@@ -40,6 +44,7 @@ struct TenantCommand: AsyncParsableCommand {
         var options: TenantOptions {
             var options = TenantOptions()
             options.database = database
+            options.databaseFile = databaseFile
             options.dataDir = dataDir
             return options
         }

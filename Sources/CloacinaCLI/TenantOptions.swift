@@ -15,11 +15,15 @@ struct TenantOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Database URL (default: $DATABASE_URL, else $CLOACINA_DATABASE_URL, else <data-dir>/<tenant>.db).",
+            "\(DatabaseArgument.help) Without one: $CLOACINA_DATABASE_URL, else <data-dir>/<tenant>.db.",
             valueName: "url"
-        )
+        ),
+        transform: DatabaseArgument.fromCommandLine
     )
     var database: String?
+
+    @Option(help: ArgumentHelp(DatabaseArgument.fileHelp, valueName: "path"), transform: DatabaseArgument.fromFile)
+    var databaseFile: String?
 
     @Option(
         help: "Directory for tenant databases and the package cache (default: $CLOACINA_DATA_DIR, else .cloacina/data)."
@@ -39,13 +43,14 @@ struct TenantOptions: ParsableArguments {
         return tenant
     }
 
-    /// The explicit database URL (flag, then environment), if any.
+    /// The explicit database URL (flags, then environment), if any.
     var explicitDatabaseURL: String? {
-        database ?? Environment.value("DATABASE_URL") ?? Environment.value("CLOACINA_DATABASE_URL")
+        database ?? databaseFile ?? Environment.value("DATABASE_URL") ?? Environment.value("CLOACINA_DATABASE_URL")
     }
 
     /// Where tenants live: schemas of the PostgreSQL database given, else files in the data directory.
     func storage() throws -> TenantManager.Storage {
+        _ = try DatabaseArgument.chosen(database, databaseFile)
         guard let url = explicitDatabaseURL else { return .sqliteFiles(directory: dataDirectory) }
         do {
             switch try DatabaseLocation(url: url) {

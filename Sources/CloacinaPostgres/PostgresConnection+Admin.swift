@@ -78,8 +78,7 @@ extension PostgresConnection {
         guard let options = PQconninfoParse(conninfo, &failure) else {
             var reason = failure.map { String(cString: $0) } ?? "libpq is out of memory"
             if let failure { PQfreemem(failure) }
-            reason = ConnectionStringRedaction.redact(reason)
-            for secret in passwordCandidates(in: conninfo) { reason = scrubbed(reason, password: secret) }
+            reason = scrubbed(reason, conninfo, nil)
             throw PostgresError(
                 .invalidParameter,
                 message: reason.split(whereSeparator: \.isNewline).joined(separator: " "),
@@ -96,22 +95,6 @@ extension PostgresConnection {
             option += 1
         }
         return parameters
-    }
-
-    /// What might be the password of a URL that libpq refused to parse (so it cannot say): the text between the
-    /// user-info colon and the first or the last `@` of the authority, raw as libpq's messages would quote it.
-    private static func passwordCandidates(in conninfo: String) -> [String] {
-        guard let scheme = conninfo.firstRange(of: "://") else { return [] }
-        let rest = conninfo[scheme.upperBound...]
-        let authority = rest[..<(rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex)]
-        guard let colon = authority.firstIndex(of: ":") else { return [] }
-        var candidates: [String] = []
-        for at in [authority.firstIndex(of: "@"), authority.lastIndex(of: "@")] {
-            guard let at, colon < at else { continue }
-            let candidate = String(authority[authority.index(after: colon)..<at])
-            if !candidate.isEmpty { candidates.append(candidate) }
-        }
-        return candidates.sorted { $0.count > $1.count }
     }
 
     private static func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String? {

@@ -26,6 +26,8 @@ final class DaemonProcess: Sendable {
                 "--max-concurrent-tasks", "32",
             ]
             + arguments
+            // Tests serve tenants such as acme without creating them first (not with --all-tenants).
+            + (arguments.contains("--tenants") ? ["--create-tenant"] : [])
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["CLOACINA_LOG_LEVEL": "info"].merging(environment) { _, new in new }
         ) { _, new in new }

@@ -27,11 +27,11 @@ struct RunCommandTests {
             )
         }
 
-        func cloacina(_ arguments: [String]) throws -> CommandResult {
+        func cloacina(_ arguments: [String], _ environment: [String: String] = [:]) throws -> CommandResult {
             var all = arguments
             if arguments.first == "run" { all += ["--workflows", drop] }
             if arguments.first == "run" || arguments.first == "executions" { all += ["--data-dir", data] }
-            return try runCommand(TestEnvironment.cloacinaExecutable, all)
+            return try runCommand(TestEnvironment.cloacinaExecutable, all, environment: environment)
         }
 
         func run(
@@ -107,11 +107,12 @@ struct RunCommandTests {
         let contextFile = host.directory.file("context.json")
         try #"{"text": "alpha beta"}"#.write(toFile: contextFile, atomically: true, encoding: .utf8)
         let acme = try host.cloacina([
-            "run", "word_stats", "--tenant", "acme", "--context-file", contextFile, "--output", "json",
+            "run", "word_stats", "--tenant", "acme", "--create-tenant", "--context-file", contextFile, "--output",
+            "json",
         ])
         #expect(acme.exitStatus == 0, "\(acme.standardError)")
         let id = try #require(try JSONValue(parsing: acme.standardOutput)["execution_id"]?.stringValue)
-        _ = try host.cloacina(["run", "fingerprint", "--tenant", "globex"])
+        _ = try host.cloacina(["run", "fingerprint", "--tenant", "globex", "--create-tenant"])
         #expect(FileManager.default.fileExists(atPath: "\(host.data)/acme.db"))
         #expect(FileManager.default.fileExists(atPath: "\(host.data)/globex.db"))
 
@@ -127,13 +128,17 @@ struct RunCommandTests {
         #expect(shown["final_context"]?["words"] == ["alpha", "beta"])
         #expect(shown["tasks"]?.arrayValue?.count == 5)
 
-        // The other tenant does not see it; an unknown tenant has nothing and gets no file.
+        // The other tenant does not see it; an unknown tenant is an error and gets no file; the default one, not
+        // used yet, has nothing.
         let elsewhere = try host.cloacina(["executions", "show", id, "--tenant", "globex"])
         #expect(elsewhere.exitStatus == 2)
-        let empty = try host.cloacina(["executions", "list", "--tenant", "nobody", "--output", "json"])
+        let unknown = try host.cloacina(["executions", "list", "--tenant", "nobody", "--output", "json"])
+        #expect(unknown.exitStatus == 2)
+        #expect(!FileManager.default.fileExists(atPath: "\(host.data)/nobody.db"))
+        let empty = try host.cloacina(["executions", "list", "--output", "json"])
         #expect(empty.exitStatus == 0)
         #expect(empty.standardOutput == "[]\n")
-        #expect(!FileManager.default.fileExists(atPath: "\(host.data)/nobody.db"))
+        #expect(!FileManager.default.fileExists(atPath: "\(host.data)/default.db"))
 
         let filtered = try host.cloacina([
             "executions", "list", "--tenant", "acme", "--status", "failed", "--output", "json",
@@ -280,11 +285,11 @@ struct RunCommandTests {
         let resumed = try host.cloacina(["executions", "resume", "--output", "json"])
         #expect(resumed.exitStatus == 0)
         #expect(try JSONValue(parsing: resumed.standardOutput)[0]?["status"] == "Completed")
+        // A finished execution stays as it was, and the command says so.
         let cancelled = try host.cloacina(["executions", "cancel", id, "--output", "json"])
-        #expect(cancelled.exitStatus == 0)
-        #expect(
-            try JSONValue(parsing: cancelled.standardOutput)["status"] == "Completed",
-            "a finished execution stays as it was"
-        )
+        #expect(cancelled.exitStatus == 1)
+        #expect(cancelled.standardError.contains("already ended (Completed)"))
+        let after = try host.cloacina(["executions", "show", id, "--output", "json"])
+        #expect(try JSONValue(parsing: after.standardOutput)["status"] == "Completed")
     }
 }

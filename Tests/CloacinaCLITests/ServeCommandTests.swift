@@ -266,21 +266,63 @@ struct ServeCommandTests {
         #expect(daemon.waitForExit() == 0)
     }
 
-    @Test("`cloacina reload` signals the host through its PID file; a stale PID file is an error")
+    @Test(
+        "`cloacina reload` signals only a live host holding the PID file: a stale file naming another process, or 1, is refused"
+    )
     func reloadCommand() throws {
         let fixture = try Fixture("serve-sighup")
         try fixture.build("v1", version: "1.0.0")
+        try FileManager.default.createDirectory(atPath: fixture.data, withIntermediateDirectories: true)
+        let pidFile = "\(fixture.data)/cloacina.pid"
+        let reload = { try runCommand(TestEnvironment.cloacinaExecutable, ["reload", "--data-dir", fixture.data]) }
+
+        // A stale file that names an unrelated live process: refused, and the process lives on.
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["600"]
+        try sleeper.run()
+        defer {
+            kill(sleeper.processIdentifier, SIGKILL)
+            sleeper.waitUntilExit()
+        }
+        for pid in [sleeper.processIdentifier, 1] {
+            try "\(pid)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+            let refused = try reload()
+            #expect(refused.exitStatus == 2, "\(refused.standardOutput)")
+            #expect(refused.standardError.contains("is stale"), "\(refused.standardError)")
+        }
+        #expect(sleeper.isRunning)
+        #expect(kill(sleeper.processIdentifier, 0) == 0)
+        try FileManager.default.removeItem(atPath: pidFile)
+
         let daemon = try DaemonProcess(drop: fixture.drop, data: fixture.data, arguments: ["--tenants", "acme"])
-        let sent = try runCommand(TestEnvironment.cloacinaExecutable, ["reload", "--data-dir", fixture.data])
+        let sent = try reload()
         #expect(sent.exitStatus == 0, "\(sent.standardError)")
         #expect(daemon.waitForLog("reloaded", times: 2))
         // The loading probes kept no copy of the package: the one copy is the host's package cache.
         let probeCopies = FileManager.default.enumerator(atPath: "\(fixture.data)/probe-cache")?
             .compactMap { $0 as? String }.filter { $0.hasSuffix(".so") }
         #expect(probeCopies ?? [] == [])
+        // Another host on the same PID file is refused while this one holds it; so is a data directory it does
+        // not serve.
+        let second = try runCommand(
+            TestEnvironment.cloacinaExecutable,
+            ["serve", "--workflows", fixture.drop, "--data-dir", fixture.data, "--no-http"]
+        )
+        #expect(second.exitStatus == 2)
+        #expect(second.standardError.contains("another host (pid \(daemon.pid))"), "\(second.standardError)")
+        let elsewhere = fixture.directory.file("elsewhere")
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        let wrongDirectory = try runCommand(
+            TestEnvironment.cloacinaExecutable,
+            ["reload", "--pid-file", pidFile, "--data-dir", elsewhere]
+        )
+        #expect(wrongDirectory.exitStatus == 2)
+        #expect(wrongDirectory.standardError.contains("serves the data directory"))
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit() == 0)
-        let stale = try runCommand(TestEnvironment.cloacinaExecutable, ["reload", "--data-dir", fixture.data])
+        #expect(!FileManager.default.fileExists(atPath: pidFile))
+        let stale = try reload()
         #expect(stale.exitStatus != 0)
     }
 }

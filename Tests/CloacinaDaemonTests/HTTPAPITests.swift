@@ -9,8 +9,8 @@ import Testing
 @Suite("HTTP API")
 struct HTTPAPITests {
     static let resultKeys: Set<String> = [
-        "execution_id", "tenant", "workflow", "status", "package", "final_context", "error", "tasks", "duration_ms",
-        "created_at", "started_at", "completed_at",
+        "execution_id", "tenant", "workflow", "status", "package", "input_context", "final_context", "error", "tasks",
+        "duration_ms", "created_at", "started_at", "completed_at",
     ]
     static let summaryKeys: Set<String> = [
         "execution_id", "tenant", "workflow", "status", "package", "error", "duration_ms", "created_at",

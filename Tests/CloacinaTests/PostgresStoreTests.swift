@@ -66,6 +66,41 @@ struct PostgresNamingTests {
             #expect(DatabaseLocation.redact(input) == expected)
         }
     }
+
+    @Test(
+        "libpq's connection errors never show a password, also a malformed URL's (raw @, /, :, bad escapes)",
+        arguments: [
+            "postgresql://acme:Sekr1t@[::1:5432/db",
+            "postgresql://acme:Sekr1t@tail@nohost.invalid:1/db",
+            "postgresql://acme:Sekr1t/tail@localhost:1/db",
+            "postgresql://acme:Sekr1t:tail@/db?host=/nonexistent-cloacina-socket-dir&port=1",
+            "postgresql://acme:Sekr1t?tail@/db?host=/nonexistent-cloacina-socket-dir&port=1",
+            "postgresql://acme:Sekr1t%zztail@h/db",
+            "postgresql://acme@/db?host=/nonexistent-cloacina-socket-dir&port=1&password=Sekr1t%40tail",
+            "host=/nonexistent-cloacina-socket-dir port=1 password='Sekr1t tail'",
+            "postgresql://acme:Sekr1t@/db?host=/nonexistent-cloacina-socket-dir&port=x",
+        ]
+    )
+    func connectionErrorsAreRedacted(_ url: String) {
+        do throws(PostgresError) {
+            _ = try PostgresConnection(url)
+            Issue.record("connected with \(url)")
+        } catch {
+            for fragment in ["Sekr1t", "tail", "zz"] {
+                #expect(!error.description.contains(fragment), "\(error.description)")
+            }
+        }
+        do throws(StoreError) {
+            _ = try PostgresExecutionStore(url: url, schema: "acme")
+        } catch {
+            #expect(!"\(error)".contains("Sekr1t") && !"\(error)".contains("tail"), "\(error)")
+        }
+        do throws(PostgresError) {
+            _ = try PostgresConnection.parameters(of: url)
+        } catch {
+            #expect(!error.description.contains("Sekr1t") && !error.description.contains("tail"), "\(error)")
+        }
+    }
 }
 
 /// PostgreSQL-only behaviour against the test server named by `CLOACINA_TEST_POSTGRES_URL`.

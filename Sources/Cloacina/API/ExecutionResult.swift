@@ -31,6 +31,8 @@ public struct ExecutionResult: Sendable {
     public var package: PackageReference?
     /// The final context once the execution ended (also for failed and cancelled ones: what completed tasks
     /// produced).
+    /// The context the execution was started with.
+    public var inputContext: [String: JSONValue]?
     public var finalContext: [String: JSONValue]?
     public var error: String?
     public var tasks: [Task]
@@ -50,6 +52,7 @@ public struct ExecutionResult: Sendable {
         self.workflow = record.workflow
         self.status = record.status
         self.package = record.package
+        self.inputContext = try? JSONValue(parsing: record.input).objectValue
         self.finalContext = record.finalContext.flatMap { try? JSONValue(parsing: $0).objectValue }
         self.error = record.error
         self.tasks = tasks.sorted { $0.position < $1.position }.map {
@@ -68,7 +71,7 @@ public struct ExecutionResult: Sendable {
     }
 
     /// The result as JSON: `execution_id`, `tenant`, `workflow`, `status`, `package` (`name`, `version`, `sha256`;
-    /// null for embedded workflows), `final_context`, `tasks` (`id`, `status`, `attempts`, `error`,
+    /// null for embedded workflows), `input_context`, `final_context`, `tasks` (`id`, `status`, `attempts`, `error`,
     /// `duration_ms`), `duration_ms`, `error`, and the timestamps in milliseconds since the epoch.
     public var json: JSONValue {
         [
@@ -77,6 +80,7 @@ public struct ExecutionResult: Sendable {
             "workflow": .string(workflow),
             "status": .string(status.rawValue),
             "package": package.map(Self.json) ?? .null,
+            "input_context": inputContext.map(JSONValue.object) ?? .null,
             "final_context": finalContext.map(JSONValue.object) ?? .null,
             "error": error.map(JSONValue.string) ?? .null,
             "tasks": .array(
