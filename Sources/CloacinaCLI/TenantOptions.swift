@@ -122,6 +122,12 @@ struct TuningOptions: ParsableArguments {
     @Option(help: "Database connections for reads (default: $DB_POOL_SIZE, else 4).")
     var dbPoolSize: Int?
 
+    @Option(
+        help:
+            "The largest task output kept, in bytes; a larger one fails its attempt (default: $CLOACINA_MAX_OUTPUT_BYTES, else 64 MiB)."
+    )
+    var maxOutputBytes: Int?
+
     func apply(to configuration: inout DefaultRunner.Configuration) throws {
         if let value = try Self.setting(maxConcurrentTasks, "MAX_CONCURRENT_TASKS", flag: "--max-concurrent-tasks") {
             configuration.maxConcurrentTasks = value
@@ -131,6 +137,9 @@ struct TuningOptions: ParsableArguments {
         }
         if let value = try Self.setting(dbPoolSize, "DB_POOL_SIZE", flag: "--db-pool-size") {
             configuration.dbPoolSize = value
+        }
+        if let value = try Self.setting(maxOutputBytes, "CLOACINA_MAX_OUTPUT_BYTES", flag: "--max-output-bytes") {
+            configuration.maximumOutputBytes = value
         }
     }
 

@@ -8,9 +8,10 @@ import Testing
 @Suite("cloacina run and executions: timeouts, tenants, logs and messages")
 struct RunFrictionTests {
     /// A drop directory holding one C package, `corpus_flow` (one task, `only`), whose task runs `prologue` first.
-    static func host(_ label: String, prologue: String = "") throws -> RunCommandTests.Host {
+    static func host(_ label: String, prologue: String = "", behaviour: String = "v1") throws -> RunCommandTests.Host {
         let host = try RunCommandTests.Host(label)
         var package = CorpusPackage()
+        package.behaviour = behaviour
         package.extraDeclarations = "#include <fcntl.h>\n#include <unistd.h>"
         package.taskPrologue = prologue
         try package.build(in: host.drop, fileName: "libcorpus.so")
@@ -36,6 +37,18 @@ struct RunFrictionTests {
         #expect(json["status"] == "Failed")
         #expect(json["tasks"]?[0]?["error"] == "timed out after 1 s")
         #expect(!result.standardError.contains("will run again"), "\(result.standardError)")
+    }
+
+    @Test("an output over --max-output-bytes (or $CLOACINA_MAX_OUTPUT_BYTES) fails the attempt, naming the limit")
+    func outputCap() throws {
+        let host = try Self.host("cli-output-cap")
+        let (capped, json) = try host.run("corpus_flow", ["--max-output-bytes", "10"])
+        #expect(capped.exitStatus == 1)
+        let error = json["tasks"]?[0]?["error"]?.stringValue ?? ""
+        #expect(error.contains("over the 10-byte limit (--max-output-bytes)"), "\(json)")
+        let fromEnvironment = try host.cloacina(["run", "corpus_flow"], ["CLOACINA_MAX_OUTPUT_BYTES": "10"])
+        #expect(fromEnvironment.exitStatus == 1)
+        #expect(try host.run("corpus_flow", []).0.exitStatus == 0)
     }
 
     @Test("only the default tenant is created by using it; a typo is `unknown tenant`, exit 2, nothing created")
@@ -101,8 +114,14 @@ struct RunFrictionTests {
         #expect(text.standardOutput.contains("5002 characters"))
         let whole = try host.cloacina(["executions", "show", String(id.prefix(8)), "--output", "json"])
         #expect(try JSONValue(parsing: whole.standardOutput)["input_context"]?["long"] == .string(long))
-        let run = try host.cloacina(["run", "corpus_flow", "--context", #"{"long": "\#(long)"}"#])
-        #expect(!run.standardOutput.contains(long) && run.standardOutput.contains("characters"))
+        // The task's output holds the long value (its own context replaces the input's keys: see "Context").
+        let wide = String(repeating: "y", count: 300)
+        let chatty = try Self.host("cli-show-long", behaviour: wide)
+        let run = try chatty.cloacina(["run", "corpus_flow"])
+        #expect(
+            !run.standardOutput.contains(wide) && run.standardOutput.contains("characters"),
+            "\(run.standardOutput)"
+        )
 
         // 17 ids cannot all start with different hex digits.
         for _ in 0..<16 { #expect(try host.cloacina(["run", "corpus_flow", "--no-wait"]).exitStatus == 0) }

@@ -87,7 +87,9 @@
  *   object; formatting and key order do not matter), or no output to pass its
  *   input on unchanged. The host compares it with the input and keeps only the
  *   task's delta: the top-level keys it added or changed, and the keys it
- *   removed. A key returned with its input value counts as unchanged.
+ *   removed. A key returned with its input value counts as unchanged; a key
+ *   of the input left out of the output counts as removed, so return a copy
+ *   of the input with your changes, not only the keys you add.
  * - A task with dependencies receives the execution's input with its
  *   dependencies' changes applied, dependencies in declared order (later wins
  *   per key); a dependency that only passed a value on never overwrites a

@@ -371,7 +371,7 @@ final class ExecutionDriver: Sendable {
             if bytes.count > runtime.maximumOutputBytes {
                 event = failed(
                     .failed,
-                    "the task's output is \(bytes.count) bytes, over the \(runtime.maximumOutputBytes)-byte limit"
+                    "the task's output is \(bytes.count) bytes, over the \(runtime.maximumOutputBytes)-byte limit (--max-output-bytes)"
                 )
             } else {
                 do throws(ContextError) {

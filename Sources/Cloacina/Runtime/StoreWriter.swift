@@ -28,6 +28,8 @@ final class StoreWriter: Sendable {
     private let pool: WorkerPool
     private let timers: TimerQueue
     private let state = Mutex(State())
+    /// Whether ``State/failure`` is set.
+    private let failing = Atomic<Bool>(false)
     /// The longest pause between tries of a batch the store keeps refusing.
     let longestRetryPause: Duration = .seconds(10)
     /// Pauses before retrying a failed batch; its length is the number of retries.
@@ -56,7 +58,11 @@ final class StoreWriter: Sendable {
     }
 
     /// Why the store cannot be written, while queued writes wait for it; nil while it works.
-    var failure: StoreError? { state.withLock { $0.failure } }
+    var failure: StoreError? {
+        // Read on every new execution: no lock while the store works.
+        guard failing.load(ordering: .relaxed) else { return nil }
+        return state.withLock { $0.failure }
+    }
 
     /// Who commits queued writes when no commit is under way.
     enum Committer {
@@ -178,6 +184,7 @@ final class StoreWriter: Sendable {
             state.completions = waiting + state.completions
             let first = state.failure == nil
             state.failure = error
+            failing.store(true, ordering: .relaxed)
             let pause = state.nextPause
             state.nextPause = min(pause * 2, longestRetryPause)
             state.retryTimer = timers.schedule(after: pause) { [self] in
@@ -198,10 +205,12 @@ final class StoreWriter: Sendable {
     }
 
     private func recovered() {
+        guard failing.load(ordering: .relaxed) else { return }
         let was = state.withLock { state in
             defer {
                 state.failure = nil
                 state.nextPause = .seconds(1)
+                failing.store(false, ordering: .relaxed)
             }
             return state.failure
         }

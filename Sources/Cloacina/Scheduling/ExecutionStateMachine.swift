@@ -89,8 +89,10 @@ public struct ExecutionStateMachine: Sendable {
     /// Tasks whose dependencies have all finished but which were held back while not dispatching.
     private var held: [Int] = []
     private var writes: [StoreWrite] = []
-    /// Where each task's record update sits in ``writes``: a task updated twice before a flush is written once.
-    private var taskWrites: [Int: Int] = [:]
+    /// Where each task's record update sits in ``writes`` (-1: none yet), so a task updated twice before a flush
+    /// is written once; ``updated`` lists the tasks to reset at the flush.
+    private var writePosition: [Int]
+    private var updated: [Int] = []
     private var actions: [Action] = []
     private var ended: ExecutionStatus?
 
@@ -101,6 +103,7 @@ public struct ExecutionStateMachine: Sendable {
         self.input = input
         self.tasks = plan.dependencies.map { TaskState(waitingOn: $0.count) }
         self.unfinished = plan.count
+        self.writePosition = [Int](repeating: -1, count: plan.count)
     }
 
     /// Every task's current state as a record (for a new execution: the records to insert with it).
@@ -543,10 +546,11 @@ public struct ExecutionStateMachine: Sendable {
 
     private mutating func persist(_ task: Int) {
         let update = StoreWrite.updateTask(record(task))
-        if let position = taskWrites[task] {
-            writes[position] = update
+        if writePosition[task] >= 0 {
+            writes[writePosition[task]] = update
         } else {
-            taskWrites[task] = writes.count
+            writePosition[task] = writes.count
+            updated.append(task)
             writes.append(update)
         }
     }
@@ -597,7 +601,8 @@ public struct ExecutionStateMachine: Sendable {
         result.append(contentsOf: actions)
         if let ended { result.append(.finished(ended)) }
         writes.removeAll()
-        taskWrites.removeAll()
+        for task in updated { writePosition[task] = -1 }
+        updated.removeAll(keepingCapacity: true)
         actions.removeAll()
         ended = nil
         return result
