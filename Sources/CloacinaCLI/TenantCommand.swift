@@ -243,7 +243,7 @@ struct TenantCommand: AsyncParsableCommand {
             _ = try await tenants.executor(for: id)
             await tenants.manager.shutdown()
         }
-        let path = "\(directory)/\(id).db"
+        let path = SQLiteTenantManager.path(of: id, in: directory)
         switch output {
         case .json:
             print(JSONValue.object(["tenant": .string(id), "database": .string(path)]).serializedString(pretty: true))

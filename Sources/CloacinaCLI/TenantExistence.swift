@@ -22,13 +22,6 @@ extension TenantOptions {
 
     /// Whether `tenant` has storage: its SQLite file, or its PostgreSQL schema with Cloacina's tables.
     static func exists(_ tenant: String, in storage: TenantManager.Storage) async throws -> Bool {
-        switch storage {
-        case .sqliteFiles(let directory):
-            return access("\(directory)/\(tenant).db", F_OK) == 0
-        case .postgresSchemas(let url):
-            return try await TenantCommand.withAdmin(url) { admin throws(CloacinaError) in
-                try await admin.listTenants().contains(tenant)
-            }
-        }
+        try await TenantManager.exists(tenant, in: storage)
     }
 }

@@ -68,7 +68,7 @@ struct TenantOptions: ParsableArguments {
 
     /// The database URL for `tenant`.
     func databaseURL(tenant: String) -> String {
-        explicitDatabaseURL ?? "sqlite://\(dataDirectory)/\(tenant).db"
+        explicitDatabaseURL ?? "sqlite://" + SQLiteTenantManager.path(of: tenant, in: dataDirectory)
     }
 
     /// The SQLite file behind `url`, if it is a SQLite URL.

@@ -145,23 +145,15 @@ extension Daemon {
 
     private func sqlitePath(_ tenant: String) -> String? {
         guard case .sqliteFiles(let directory) = configuration.storage else { return nil }
-        return "\(directory)/\(tenant).db"
+        return SQLiteTenantManager.path(of: tenant, in: directory)
     }
 
     private func unknown(_ tenant: String) -> CloacinaError {
         CloacinaError(.notFound, "unknown tenant \"\(tenant)\"")
     }
 
-    /// Whether `tenant` has storage: its SQLite file, or its PostgreSQL schema with Cloacina's tables.
     private func exists(_ tenant: String) async throws(CloacinaError) -> Bool {
-        switch configuration.storage {
-        case .sqliteFiles:
-            return sqlitePath(tenant).map { access($0, F_OK) == 0 } ?? false
-        case .postgresSchemas(let url):
-            let admin = try DatabaseAdmin(databaseURL: url)
-            defer { admin.close() }
-            return try await admin.listTenants().contains(tenant)
-        }
+        try await TenantManager.exists(tenant, in: configuration.storage)
     }
 
     /// Tenants out of service, by name.

@@ -103,8 +103,9 @@ public final class Daemon: Sendable {
     public var phase: Phase { state.withLock { $0.phase } }
 
     /// Loads the host's packages and the drop directory, opens the selected tenants (resuming their unfinished
-    /// executions), and starts serving. Throws when a host package cannot be loaded; a tenant whose store fails to
-    /// open is taken out of service alone (see ``tenantsJSON()``).
+    /// executions), and starts serving. Throws when a host package cannot be loaded, or when none of a fixed list
+    /// of tenants opens; a tenant whose store fails to open is otherwise taken out of service alone (see
+    /// ``tenantsJSON()``).
     public func start() async throws(CloacinaError) {
         var host: [LoadedPackage] = []
         for package in configuration.runner.embeddedPackages {
@@ -123,12 +124,22 @@ public final class Daemon: Sendable {
             logger.warning("some packages failed to load", metadata: ["failed": "\(report.failed.count)"])
         }
         if case .only(let names) = configuration.tenants {
+            var down: [String] = []
             for tenant in names {
                 do {
                     try await open(tenant)
                 } catch let error where error.code == .unavailable {
                     // Out of service alone (logged and reported); the others serve.
+                    down.append(tenant)
                 }
+            }
+            // A host none of whose tenants opens has nothing to serve: a wrong URL, say. Say so and stop, rather
+            // than run on serving nothing.
+            if !names.isEmpty && down.count == names.count {
+                throw CloacinaError(
+                    .configuration,
+                    "none of the tenants could be opened (\(down.joined(separator: ", "))); the log says why"
+                )
             }
         }
         state.withLock { state in

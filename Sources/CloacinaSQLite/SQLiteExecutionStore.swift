@@ -47,9 +47,18 @@ public final class SQLiteExecutionStore: ExecutionStore {
 
     // MARK: Writing
 
+    /// A batch carrying more context than this is followed by a checkpoint that truncates the write-ahead log, so
+    /// a large output does not leave a log of its size beside the database.
+    static let truncatingCheckpointBytes = 8 << 20
+
     public func write(_ writes: [StoreWrite], owner: String) throws(StoreError) -> Set<String> {
         try withWriter { connection throws(SQLiteError) in
-            try connection.transaction { () throws(SQLiteError) in
+            defer {
+                if writes.reduce(0, { $0 + $1.contextBytes }) > Self.truncatingCheckpointBytes {
+                    try? connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                }
+            }
+            return try connection.transaction { () throws(SQLiteError) in
                 var inserted: Set<String> = []
                 var owned: [String: Bool] = [:]
                 var lost: Set<String> = []

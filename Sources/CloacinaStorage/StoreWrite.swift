@@ -17,6 +17,16 @@ public enum StoreWrite: Sendable, Hashable {
         case .appendEvent(let event): return event.executionID
         }
     }
+
+    /// The bytes of context the write carries (inputs, outputs, final contexts), to tell large batches apart.
+    public var contextBytes: Int {
+        switch self {
+        case .insertExecution(let record, _): return record.input.count
+        case .updateExecution(let update): return update.finalContext?.count ?? 0
+        case .updateTask(let task): return task.output?.count ?? 0
+        case .appendEvent: return 0
+        }
+    }
 }
 
 /// The fields of an execution a runner changes as it runs.

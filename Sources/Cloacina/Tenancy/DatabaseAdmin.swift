@@ -132,7 +132,9 @@ public final class DatabaseAdmin: Sendable {
     /// The schemas holding Cloacina's tables (its `schema_migrations` and `executions`), sorted: the tenants made
     /// here, and those ``DefaultRunner`` or ``TenantManager`` made with a privileged role.
     public func listTenants() async throws(CloacinaError) -> [String] {
-        try await tenants().map(\.schemaName)
+        try await onAdminThread("listing tenants") { connection throws(PostgresError) in
+            try Self.tenantSchemas(on: connection)
+        }
     }
 
     /// The tenants of ``listTenants()``, sorted by schema, each with the role the registry records for it.

@@ -31,11 +31,18 @@ public final class SQLiteTenantManager: Sendable {
         try await manager.runner(for: tenant)
     }
 
+    /// The file of `tenant` in `directory`: the one place that says a tenant is `<directory>/<tenant>.db`.
+    public static func path(of tenant: String, in directory: String) -> String {
+        "\(directory)/\(tenant)\(fileSuffix)"
+    }
+
+    private static let fileSuffix = ".db"
+
     /// The tenants that have a file, sorted.
     public func listTenants() throws(CloacinaError) -> [String] {
         do {
-            return try FileSystem.listDirectory(dataDirectory).filter { $0.hasSuffix(".db") }.map {
-                String($0.dropLast(3))
+            return try FileSystem.listDirectory(dataDirectory).filter { $0.hasSuffix(Self.fileSuffix) }.map {
+                String($0.dropLast(Self.fileSuffix.count))
             }
             .filter(Self.isValid)
         } catch {
@@ -47,7 +54,7 @@ public final class SQLiteTenantManager: Sendable {
     /// when the tenant has no file.
     public func deleteTenant(_ tenant: String) async throws(CloacinaError) {
         try Self.validate(tenant)
-        let path = "\(dataDirectory)/\(tenant).db"
+        let path = Self.path(of: tenant, in: dataDirectory)
         guard access(path, F_OK) == 0 else {
             throw CloacinaError(.notFound, "no tenant \"\(tenant)\" in \(dataDirectory)")
         }

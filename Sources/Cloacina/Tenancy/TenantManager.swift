@@ -133,6 +133,19 @@ public final class TenantManager: Sendable {
         }
     }
 
+    /// Whether `tenant` has storage in `storage`: its SQLite file, or its PostgreSQL schema with Cloacina's
+    /// tables (read from the catalogs, so any role may ask).
+    public static func exists(_ tenant: String, in storage: Storage) async throws(CloacinaError) -> Bool {
+        switch storage {
+        case .sqliteFiles(let directory):
+            return FileSystem.exists(SQLiteTenantManager.path(of: tenant, in: directory))
+        case .postgresSchemas(let url):
+            let admin = try DatabaseAdmin(databaseURL: url)
+            defer { admin.close() }
+            return try await admin.listTenants().contains(tenant)
+        }
+    }
+
     /// The configuration of `tenant`'s runner.
     public func configuration(for tenant: String) -> DefaultRunner.Configuration {
         var configuration = template
@@ -150,7 +163,7 @@ public final class TenantManager: Sendable {
             configuration.databaseURL = url
             configuration.schema = tenant
         case .sqliteFiles(let directory):
-            configuration.databaseURL = "sqlite://\(directory)/\(tenant).db"
+            configuration.databaseURL = "sqlite://" + SQLiteTenantManager.path(of: tenant, in: directory)
             configuration.schema = nil
         }
         return configuration
