@@ -184,6 +184,9 @@ struct ExecutionsCommand: AsyncParsableCommand {
             let results = await capture { () async throws(CloacinaError) -> [ExecutionResult] in
                 let report = try await runner.resumeUnfinished()
                 for (id, reason) in report.failed { printError("execution \(id) cannot be resumed: \(reason)") }
+                for (id, reason) in report.waiting {
+                    printError("execution \(id) waits for its package: \(reason); it resumes once the package is here")
+                }
                 var results: [ExecutionResult] = []
                 for id in report.resumed + report.failed.map(\.id) {
                     results.append(try await runner.waitForExecution(id))
