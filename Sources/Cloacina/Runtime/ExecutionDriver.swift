@@ -6,9 +6,9 @@ internal import Synchronization
 /// a timer fired, a cancellation) and carries out the actions it returns.
 ///
 /// Each event is handled under the driver's lock, and the writes it produces are queued to the store writer before
-/// the lock is released, so transitions reach the database in the order the machine made them. Task attempts run
-/// on the runner's task threads; the driver never waits for one. The end of the execution is announced only once
-/// its final writes are durable.
+/// the lock is released, so transitions reach the database in the order the machine made them; observers hear the
+/// events after the lock is released. Task attempts run on the runner's task threads; the driver never waits for
+/// one. The end of the execution is announced only once its final writes are durable.
 final class ExecutionDriver: Sendable {
     let id: String
     let package: LoadedPackage
@@ -40,6 +40,8 @@ final class ExecutionDriver: Sendable {
     private enum Effect {
         case submit(WorkerPool.Job, task: Int, attempt: Int)
         case resume([CheckedContinuation<Void, any Error>], Result<Void, CloacinaError>)
+        /// Tell the runner's observer these events (outside the lock: an observer may call back into the driver).
+        case observe([ExecutionEvent])
     }
 
     init(
@@ -219,10 +221,15 @@ final class ExecutionDriver: Sendable {
                 state.retryTimers.removeAll()
             }
         }
-        if let observer = runtime.observer {
-            for case .appendEvent(let event) in writes { observer(event) }
+        var observed: [Effect] = []
+        if runtime.observer != nil {
+            let events = writes.compactMap { write -> ExecutionEvent? in
+                if case .appendEvent(let event) = write { return event }
+                return nil
+            }
+            if !events.isEmpty { observed.append(.observe(events)) }
         }
-        guard !writes.isEmpty || ended != nil else { return effects }
+        guard !writes.isEmpty || ended != nil else { return effects + observed }
         // Write-ahead: an attempt starts only once the record saying it started is durable, so a crash never
         // loses an attempt (a resumed execution runs it again as the next attempt, and the count is exact).
         let ending = ended
@@ -230,7 +237,7 @@ final class ExecutionDriver: Sendable {
         runtime.writer.enqueue(writes, committer: commitHere ? .caller : .pool) { [self] result in
             committed(result, ended: ending, starts: starts)
         }
-        return []
+        return observed
     }
 
     /// A batch of this execution's writes committed (or failed); `starts` are the attempts it recorded as started.
@@ -280,6 +287,8 @@ final class ExecutionDriver: Sendable {
                         if state.attempts[task]?.attempt == attempt { state.attempts[task]?.job = id }
                     }
                 }
+            case .observe(let events):
+                if let observer = runtime.observer { for event in events { observer(event) } }
             case .resume(let waiters, let result):
                 for waiter in waiters {
                     switch result {

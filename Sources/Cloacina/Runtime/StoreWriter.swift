@@ -1,11 +1,6 @@
-internal import CloacinaModel
 internal import CloacinaStorage
 internal import Logging
 internal import Synchronization
-
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// The single writer of a store: commits everything queued since its last commit in one transaction (group
 /// commit), in the order it was queued.
@@ -14,11 +9,11 @@ internal import Glibc
 /// execution, its creation) passes a completion. Because writes commit in order, a completion also means every
 /// write queued before it is durable. Commits run as jobs on a writer pool (shared by many stores in a host), at
 /// most one job per store at a time, so a store's writes stay in order without a thread of its own. A batch that
-/// fails is tried again a few times with short pauses; if it still fails (a full disk, a database gone), it stays
-/// first in line and is tried again on a timer, with pauses growing to ``longestRetryPause``, holding no thread
-/// meanwhile, while ``failure`` says why. Nothing queued is dropped: executions wait (an attempt starts only once
-/// its start is durable) and go on when the store works again. Only a batch that breaks a constraint, or one that
-/// fails while the writer is stopping, fails its completions.
+/// fails stays first in line and is tried again on a timer, holding no thread meanwhile, with pauses growing from
+/// ``firstPause`` to ``longestRetryPause``; once it has failed for a second or so (a full disk, a database gone),
+/// ``failure`` says why, so the runner refuses new executions. Nothing queued is dropped: executions wait (an
+/// attempt starts only once its start is durable) and go on when the store works again. Only a batch that breaks a
+/// constraint, or one that fails while the writer is stopping, fails its completions.
 final class StoreWriter: Sendable {
     typealias Completion = @Sendable (Result<Set<String>, StoreError>) -> Void
 
@@ -27,13 +22,17 @@ final class StoreWriter: Sendable {
     private let logger: Logger
     private let pool: WorkerPool
     private let timers: TimerQueue
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// Whether ``State/failure`` is set.
     private let failing = Atomic<Bool>(false)
+    /// Whether a batch failed since the last commit that worked.
+    private let retried = Atomic<Bool>(false)
+    /// The pause before the first retry of a failed batch; each later one is four times longer, up to
+    /// ``longestRetryPause``.
+    let firstPause: Duration
     /// The longest pause between tries of a batch the store keeps refusing.
     let longestRetryPause: Duration = .seconds(10)
     /// Pauses before retrying a failed batch; its length is the number of retries.
-    private let retryPauses: [Duration] = [.milliseconds(50), .milliseconds(500)]
 
     private struct State {
         var pending: [StoreWrite] = []
@@ -45,16 +44,27 @@ final class StoreWriter: Sendable {
         var stopping = false
         /// Why the store refuses writes, while a batch waits for its next try.
         var failure: StoreError?
-        var nextPause: Duration = .seconds(1)
+        var nextPause: Duration
         var retryTimer: UInt64?
+        /// The error of the batch waiting for its retry.
+        var lastError: StoreError?
     }
 
-    init(store: any ExecutionStore, owner: String, logger: Logger, pool: WorkerPool, timers: TimerQueue) {
+    init(
+        store: any ExecutionStore,
+        owner: String,
+        logger: Logger,
+        pool: WorkerPool,
+        timers: TimerQueue,
+        firstPause: Duration = .milliseconds(50)
+    ) {
         self.store = store
         self.owner = owner
         self.logger = logger
         self.pool = pool
         self.timers = timers
+        self.firstPause = firstPause
+        self.state = Mutex(State(nextPause: firstPause))
     }
 
     /// Why the store cannot be written, while queued writes wait for it; nil while it works.
@@ -86,11 +96,10 @@ final class StoreWriter: Sendable {
             return (true, false)
         }
         if refused {
-            // Callers may hold their own locks while enqueuing: never call back on their thread.
+            // Callers may hold their own locks while enqueuing: never call back on their thread. (A completion is
+            // quick: it resumes a waiter or hands a driver its result.)
             if let completion {
-                startThread(name: "cloacina-writer-late") {
-                    completion(.failure(StoreError(.unavailable, "the runner's store writer has stopped")))
-                }
+                Task { completion(.failure(StoreError(.unavailable, "the runner's store writer has stopped"))) }
             }
             return
         }
@@ -122,7 +131,7 @@ final class StoreWriter: Sendable {
     func giveUpWaiting() {
         let waiting: ([Completion], StoreError)? = state.withLock { state in
             state.stopping = true
-            guard let failure = state.failure, let timer = state.retryTimer else { return nil }
+            guard let failure = state.lastError, let timer = state.retryTimer else { return nil }
             timers.cancel(timer)
             state.retryTimer = nil
             state.scheduled = false
@@ -182,11 +191,17 @@ final class StoreWriter: Sendable {
             guard !state.stopping else { return nil }
             state.pending = batch + state.pending
             state.completions = waiting + state.completions
-            let first = state.failure == nil
-            state.failure = error
-            failing.store(true, ordering: .relaxed)
+            state.lastError = error
+            retried.store(true, ordering: .relaxed)
             let pause = state.nextPause
-            state.nextPause = min(pause * 2, longestRetryPause)
+            state.nextPause = min(pause * 4, longestRetryPause)
+            // A failure that outlasts the short pauses means the store cannot be written (not a passing hiccup).
+            var first = false
+            if pause >= .seconds(1) {
+                first = state.failure == nil
+                state.failure = error
+                failing.store(true, ordering: .relaxed)
+            }
             state.retryTimer = timers.schedule(after: pause) { [self] in
                 self.state.withLock { $0.retryTimer = nil }
                 pool.submit(WorkerPool.Job(run: { [self] in drain() }, discarded: { [self] in abandon() }))
@@ -199,18 +214,25 @@ final class StoreWriter: Sendable {
                 "the store cannot be written; queued state changes wait for it, new executions are refused",
                 metadata: ["store": "\(store.location)", "error": "\(error)"]
             )
+        } else {
+            logger.warning(
+                "persisting state changes failed; trying again",
+                metadata: ["store": "\(store.location)", "error": "\(error)", "pause": "\(pause)"]
+            )
         }
-        logger.debug("retrying the store later", metadata: ["store": "\(store.location)", "pause": "\(pause)"])
         return true
     }
 
     private func recovered() {
-        guard failing.load(ordering: .relaxed) else { return }
+        // Hot path: one relaxed load while nothing failed.
+        guard retried.load(ordering: .relaxed) else { return }
         let was = state.withLock { state in
             defer {
                 state.failure = nil
-                state.nextPause = .seconds(1)
+                state.lastError = nil
+                state.nextPause = firstPause
                 failing.store(false, ordering: .relaxed)
+                retried.store(false, ordering: .relaxed)
             }
             return state.failure
         }
@@ -237,21 +259,10 @@ final class StoreWriter: Sendable {
 
     private func commit(_ batch: [StoreWrite]) -> Result<Set<String>, StoreError> {
         guard !batch.isEmpty else { return .success([]) }
-        var attempt = 0
-        while true {
-            do {
-                return .success(try store.write(batch, owner: owner))
-            } catch {
-                guard attempt < retryPauses.count, error.code != .constraint, !state.withLock({ $0.stopping }) else {
-                    return .failure(error)
-                }
-                logger.warning(
-                    "persisting state changes failed; retrying",
-                    metadata: ["store": "\(store.location)", "error": "\(error)", "attempt": "\(attempt + 1)"]
-                )
-                usleep(UInt32(retryPauses[attempt].inMilliseconds * 1000))
-                attempt += 1
-            }
+        do {
+            return .success(try store.write(batch, owner: owner))
+        } catch {
+            return .failure(error)
         }
     }
 }
