@@ -69,6 +69,28 @@ struct ExecutionRecoveryTests {
         #expect(h.events("task_started").count == 2)
     }
 
+    @Test("restoring asks for exactly the recovered runs, after the writes that record them")
+    func restoreActions() throws {
+        let (_, actions) = try ExecutionStateMachine.restore(
+            id: "exec",
+            plan: Self.plan,
+            input: ContextSnapshot(["k": 1]),
+            startedAt: Timestamp(milliseconds: 500),
+            records: Self.records(first: 0, second: 1),
+            now: Timestamp(milliseconds: 5_000)
+        )
+        guard case .persist = actions.first else {
+            Issue.record("the writes come first: \(actions)")
+            return
+        }
+        #expect(
+            Array(actions.dropFirst()) == [
+                .run(task: 0, attempt: 1, input: ContextSnapshot(["k": 1])),
+                .run(task: 1, attempt: 2, input: ContextSnapshot(["k": 1])),
+            ]
+        )
+    }
+
     @Test("an interrupted last attempt counts: the task fails with no attempts left, its dependents are skipped")
     func noAttemptsLeft() throws {
         var h = try Self.restore(first: 1, second: 2)

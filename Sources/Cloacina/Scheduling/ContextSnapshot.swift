@@ -35,6 +35,13 @@ public final class ContextSnapshot: Sendable {
     }
 }
 
+extension ContextSnapshot: Equatable {
+    /// Snapshots are equal when they encode the same object (the same snapshot, or the same bytes).
+    public static func == (lhs: ContextSnapshot, rhs: ContextSnapshot) -> Bool {
+        lhs === rhs || lhs.bytes == rhs.bytes
+    }
+}
+
 /// Bytes that are not a JSON object where a context was expected.
 public struct ContextError: Error, Sendable, CustomStringConvertible {
     public var message: String

@@ -19,8 +19,8 @@ public import CloacinaStorage
 ///   declaration order), so a task that passes a value through never overwrites another branch's write.
 /// - Results for an attempt that is no longer running (timed out, cancelled, superseded) are ignored.
 public struct ExecutionStateMachine: Sendable {
-    /// What the shell must do.
-    public enum Action: Sendable {
+    /// What the shell must do. Equatable, so tests compare what the machine asks for directly.
+    public enum Action: Sendable, Equatable {
         /// Run attempt `attempt` of task `task` with `input`, then report back.
         case run(task: Int, attempt: Int, input: ContextSnapshot)
         /// Report ``ExecutionStateMachine/retryDue(_:attempt:now:)`` for task `task` at `at`.
