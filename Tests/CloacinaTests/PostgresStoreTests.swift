@@ -359,7 +359,9 @@ struct PostgresStoreTests {
             let lost = try store.write(
                 [
                     .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
-                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "once", at: .init(milliseconds: 1))),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "e1", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
                 ],
                 owner: "runner"
             )
@@ -415,7 +417,9 @@ struct PostgresStoreTests {
             let lost = try store.write(
                 [
                     .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
-                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "once", at: .init(milliseconds: 1))),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "e1", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
                 ],
                 owner: "runner"
             )
@@ -474,7 +478,9 @@ struct PostgresStoreTests {
             _ = try tenant.write(
                 [
                     .insertExecution(Self.execution("e1"), tasks: []),
-                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "created", at: .init(milliseconds: 1))),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "e1", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
                 ],
                 owner: "runner"
             )

@@ -310,7 +310,7 @@ public final class DefaultRunner: Sendable {
             machine,
             [
                 .insertExecution(record, tasks: machine.taskRecords()),
-                .appendEvent(ExecutionEvent(executionID: id, kind: "execution_created", at: now)),
+                .appendEvent(ExecutionEvent(executionID: id, kind: .executionCreated, at: now)),
             ]
         )
     }
