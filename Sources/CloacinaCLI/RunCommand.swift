@@ -63,11 +63,26 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         let tenant = try tenantOptions.tenantID()
         try await TenantOptions.requireExisting(tenant, in: try tenantOptions.storage(), create: createTenant)
         let directory = workflows ?? Environment.workflowsDirectory
-        let reports = try PackageInspection(timeout: .seconds(60)).inspect(directory: directory)
+        var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
+        // Every package is checked in a child process; only the one providing the workflow is loaded here, its image
+        // kept in the runner's package cache (so a host can resume the execution on it later).
+        let loader = PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger)
+        let workflow = self.workflow
+        // Package code and child processes block: off the cooperative pool.
+        let reports = try await BlockingCall.run(name: "cloacina-load") {
+            Result {
+                try CommandPipeline.withTemporaryProbe(timeout: .seconds(60), loader: loader) { pipeline in
+                    try CommandPipeline.load(directory: directory, with: pipeline) { report in
+                        report.workflows.contains { $0.name == workflow }
+                    }
+                }
+            }
+        }.get()
         for report in reports where !report.isLoaded {
             printError("warning: skipping \(report.file): \(report.error.map(String.init(describing:)) ?? "rejected")")
         }
-        guard let provider = reports.first(where: { $0.isLoaded && $0.workflows.contains { $0.name == workflow } })
+        guard let provider = reports.first(where: { $0.isLoaded && $0.workflows.contains { $0.name == workflow } }),
+            let package = provider.package
         else {
             let known = reports.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
             throw UsageError(
@@ -75,7 +90,7 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
                     + (known.isEmpty ? "" : " (available: \(known.joined(separator: ", ")))")
             )
         }
-        var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
+        configuration.packages = [package]
         try tenantOptions.prepareDataDirectory()
         let progress = output == .text ? ProgressLine.ifTerminal(workflow: workflow) : nil
         if let progress {
@@ -85,14 +100,6 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         let runner = try await Self.open(configuration)
         let outcome: Result<ExecutionResult?, CloacinaError>
         do throws(CloacinaError) {
-            let loaded = runner.packages.load(file: provider.file)
-            guard let package = loaded.package else {
-                throw CloacinaError(
-                    .invalidInput,
-                    "\(provider.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")"
-                )
-            }
-            try runner.register(package: package)
             if noWait {
                 let id = try await runner.submit(workflow, contextJSON: input)
                 print(

@@ -494,7 +494,7 @@ struct ExecutionStoreConformanceTests {
                 for batch in 0..<batches {
                     let id = "w\(writer)-\(batch)"
                     #expect(try store.tasks(of: id).map(\.status) == [.pending, .completed])
-                    #expect(try store.events(of: id).map(\.kind) == ["created", "ended"])
+                    #expect(try store.events(of: id).map(\.kind) == [.executionCreated, .executionCompleted])
                 }
             }
         }

@@ -366,7 +366,7 @@ struct PostgresStoreTests {
                 owner: "runner"
             )
             #expect(lost.isEmpty)
-            #expect(try store.events(of: "e1").map(\.kind) == ["once"])
+            #expect(try store.events(of: "e1").map(\.kind) == [.executionCreated])
             #expect(store.inDoubt.withLock { $0.isEmpty })
         }
     }
@@ -381,9 +381,13 @@ struct PostgresStoreTests {
                 try admin.execute(end)
                 return id
             }
-            for (end, applied) in [("COMMIT", false), ("ROLLBACK", true)] {
+            // Each case appends an event of its own kind, to tell whether its batch was applied.
+            let cases: [(String, Bool, ExecutionEvent.Kind)] = [
+                ("COMMIT", false, .executionStarted), ("ROLLBACK", true, .executionCompleted),
+            ]
+            for (end, applied, kind) in cases {
                 let batch: [StoreWrite] = [
-                    .appendEvent(ExecutionEvent(executionID: "e1", kind: end, at: .init(milliseconds: 1)))
+                    .appendEvent(ExecutionEvent(executionID: "e1", kind: kind, at: .init(milliseconds: 1)))
                 ]
                 let doubt = PostgresExecutionStore.InDoubtBatch(
                     transaction: try transaction(end),
@@ -393,7 +397,7 @@ struct PostgresStoreTests {
                 )
                 store.inDoubt.withLock { $0.append(doubt) }
                 #expect(try store.write(batch, owner: "runner").isEmpty)
-                #expect(try store.events(of: "e1").contains { $0.kind == end } == applied)
+                #expect(try store.events(of: "e1").contains { $0.kind == kind } == applied)
                 #expect(store.inDoubt.withLock { $0.isEmpty })
             }
         }
@@ -426,7 +430,7 @@ struct PostgresStoreTests {
             store.hooks.withLock { $0.beforeCommit = nil }
             #expect(killed.withLock { $0 } != nil)
             #expect(lost.isEmpty)
-            #expect(try store.events(of: "e1").map(\.kind) == ["once"])
+            #expect(try store.events(of: "e1").map(\.kind) == [.executionCreated])
             #expect(try store.execution("e1")?.status == .running)
         }
     }
@@ -484,7 +488,7 @@ struct PostgresStoreTests {
                 ],
                 owner: "runner"
             )
-            #expect(try tenant.events(of: "e1").map(\.kind) == ["created"])
+            #expect(try tenant.events(of: "e1").map(\.kind) == [.executionCreated])
             tenant.close()
 
             do throws(StoreError) {

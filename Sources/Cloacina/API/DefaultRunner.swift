@@ -15,8 +15,9 @@ internal import Synchronization
 /// await runner.shutdown()
 /// ```
 ///
-/// Workflows come from package files (``loadPackages(from:)``, ``register(package:)``) or from packages compiled
-/// into the program (``register(_:)``); both go through the same loader and the same scheduler. Each execution is
+/// Workflows come from package files (loaded by a ``PackagePipeline``, then ``register(package:)`` or
+/// ``Configuration/packages``) or from packages compiled into the program (``register(_:)``); both go through the
+/// same loader and the same scheduler. Each execution is
 /// pinned to the package it started with. Task attempts run on the runner's own threads, up to
 /// ``Configuration/maxConcurrentTasks`` at once; scheduling is event-driven (a finished task immediately starts its
 /// ready dependents) and the store is written in batches, never polled. A runner that starts on a store with
@@ -160,30 +161,6 @@ public final class DefaultRunner: Sendable {
         }
         try registry.register(loaded)
         resumeWaiting()
-    }
-
-    /// Loads every `*.so` of a drop directory in this process and registers the packages that load.
-    /// Returns a report per file; files rejected by the loader or clashing with a registered package are reported,
-    /// not thrown.
-    public func loadPackages(from directory: String) async throws(CloacinaError) -> [PackageReport] {
-        let loader = packages
-        let reports = try await runtime.blocking { () throws(CloacinaError) in
-            do throws(PackageLoadError) {
-                return try loader.loadDirectory(directory)
-            } catch {
-                throw CloacinaError(.configuration, "cannot load packages from \(directory): \(error.reason)")
-            }
-        }
-        defer { resumeWaiting() }
-        return reports.map { report in
-            guard let package = report.package else { return report }
-            do throws(CloacinaError) {
-                try registry.register(package)
-                return report
-            } catch {
-                return report.rejected(PackageLoadError(.conflict, error.message))
-            }
-        }
     }
 
     /// The workflows this runner can start, by name.

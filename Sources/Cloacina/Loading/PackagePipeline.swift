@@ -1,0 +1,101 @@
+/// The one way package files become workflows a host can start: probe → load → validate → register.
+///
+/// `cloacina run`, `serve` (every reload), `check`, `workflows list` and the benchmark all load through it, so a
+/// file is judged the same everywhere: the same stages, the same rejection text.
+///
+/// - **probe** (with ``probe``): each file is loaded first in a child process (``PackageProbe``), so a package that
+///   crashes or hangs while loading is rejected at the stage it reached instead of taking the caller down.
+/// - **load** (with ``loader``): the files that passed are loaded into this process (``PackageLoader``: ELF checks,
+///   hash, content-addressed cache, `dlopen`, info, init). Without a loader the pipeline stops after the probe: what
+///   `check` needs, running no package code in the caller.
+/// - **validate**: every workflow's graph is checked (by the loader, here or in the probe), and for a directory the
+///   packages that claim a name another file claimed first are rejected (``PackageCatalog``).
+/// - **register**: the loaded packages go into a ``WorkflowRegistry`` (``register(_:in:)``), or into a runner's
+///   configuration (``DefaultRunner/Configuration/packages``), or a host's next generation.
+///
+/// Blocking: it runs package code and waits for child processes; call it off the cooperative pool.
+public struct PackagePipeline: Sendable {
+    private let stages: Stages
+
+    private enum Stages {
+        case isolated(PackageProbe, then: PackageLoader?)
+        case inProcess(PackageLoader)
+    }
+
+    /// A pipeline that loads each file in a child process with `probe` (when given; else it trusts files not to
+    /// crash while loading), then into this process with `loader`.
+    public init(probe: PackageProbe? = nil, loader: PackageLoader) {
+        stages = probe.map { .isolated($0, then: loader) } ?? .inProcess(loader)
+    }
+
+    /// A pipeline that only probes: each file is loaded in a child process and nothing runs in this one (`check`).
+    public init(probe: PackageProbe) {
+        stages = .isolated(probe, then: nil)
+    }
+
+    /// Loads files in child processes first; nil when files load in this process only.
+    public var probe: PackageProbe? {
+        if case .isolated(let probe, _) = stages { return probe }
+        return nil
+    }
+
+    /// Loads into this process what the probe accepted; nil when the pipeline stops after the probe.
+    public var loader: PackageLoader? {
+        switch stages {
+        case .isolated(_, let loader): return loader
+        case .inProcess(let loader): return loader
+        }
+    }
+
+    /// Loads `files` in order, each through the probe and then, when `loadHere` accepts the probe's report, the
+    /// loader (without a probe, every file loads here: what a file provides is known only once it is loaded). A
+    /// report carries its ``PackageReport/package`` only when the file was loaded here. Conflicts between the files
+    /// are not judged: see ``load(directory:loadingHere:)`` and ``PackageCatalog``.
+    public func load(
+        files: [String],
+        loadingHere loadHere: (PackageReport) -> Bool = { _ in true }
+    ) -> [PackageReport] {
+        switch stages {
+        case .inProcess(let loader): return files.map { loader.load(file: $0) }
+        case .isolated(let probe, _): return probe.load(files: files).map { loadHereIfChosen($0, loadHere) }
+        }
+    }
+
+    /// Loads every `*.so` of `directory` in name order (hidden files, such as installs in progress, skipped),
+    /// rejects packages that claim a name a file before them claimed, and loads here the remaining ones `loadHere`
+    /// accepts (conflicts are judged on the probe's reports, so a rejected file's code never runs here). Throws only
+    /// when the directory cannot be read.
+    public func load(
+        directory: String,
+        loadingHere loadHere: (PackageReport) -> Bool = { _ in true }
+    ) throws(PackageLoadError) -> [PackageReport] {
+        let files = try PackageLoader.files(in: directory)
+        switch stages {
+        case .inProcess(let loader): return PackageCatalog.resolveConflicts(files.map { loader.load(file: $0) })
+        case .isolated(let probe, _):
+            return PackageCatalog.resolveConflicts(probe.load(files: files)).map { loadHereIfChosen($0, loadHere) }
+        }
+    }
+
+    /// The register stage: registers every package of `reports` loaded here into `registry`; a package that clashes
+    /// with one registered already is reported as a conflict, not registered.
+    public static func register(_ reports: [PackageReport], in registry: WorkflowRegistry) -> [PackageReport] {
+        reports.map { report in
+            guard let package = report.package else { return report }
+            do throws(CloacinaError) {
+                try registry.register(package)
+                return report
+            } catch {
+                return report.rejected(PackageLoadError(.conflict, error.message))
+            }
+        }
+    }
+
+    private func loadHereIfChosen(_ report: PackageReport, _ loadHere: (PackageReport) -> Bool) -> PackageReport {
+        guard let loader, report.isLoaded, loadHere(report) else { return report }
+        var loaded = loader.load(file: report.file)
+        if loaded.isLoaded { loaded.duplicateOf = loaded.duplicateOf ?? report.duplicateOf }
+        return loaded
+    }
+
+}
