@@ -77,7 +77,7 @@ final class Bench: Sendable {
     }
 
     func runner(_ label: String) async throws -> DefaultRunner {
-        try await DefaultRunner(configuration: configuration(label))
+        try await DefaultRunner.Builder(configuration: configuration(label)).build()
     }
 
     func run(_ workload: Workload, n: Int?) async throws -> JSONValue {

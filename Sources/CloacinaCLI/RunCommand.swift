@@ -158,7 +158,7 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
     /// Opens the runner; configuration problems are usage errors.
     static func open(_ configuration: DefaultRunner.Configuration) async throws -> DefaultRunner {
         do {
-            return try await DefaultRunner(configuration: configuration)
+            return try await DefaultRunner.Builder(configuration: configuration).build()
         } catch {
             throw cliError(error)
         }

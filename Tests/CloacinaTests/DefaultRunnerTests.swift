@@ -35,7 +35,7 @@ struct DefaultRunnerTests {
         configuration.packageCacheDirectory = directory.file("packages")
         configuration.embeddedPackages = packages
         configure(&configuration)
-        return try await DefaultRunner(configuration: configuration)
+        return try await DefaultRunner.Builder(configuration: configuration).build()
     }
 
     @Test("a fan-out/fan-in workflow compiled into the program completes with a deterministic final context")

@@ -287,7 +287,7 @@ struct PostgresStoreTests {
         configuration.packageCacheDirectory = directory.file("packages")
         configuration.schema = "acme"
         do throws(CloacinaError) {
-            _ = try await DefaultRunner(configuration: configuration)
+            _ = try await DefaultRunner.Builder(configuration: configuration).build()
             Issue.record("a runner opened a database that does not exist")
         } catch {
             #expect(!"\(error)".contains(secret))
@@ -312,7 +312,7 @@ struct PostgresStoreTests {
             configuration.embeddedPackages = [package]
             configuration.schema = schema
             configuration.dbPoolSize = 2
-            runners.append(try await DefaultRunner(configuration: configuration))
+            runners.append(try await DefaultRunner.Builder(configuration: configuration).build())
         }
         let a = try await runners[0].execute("chain", context: ["tenant": "a"])
         let b = try await runners[1].execute("chain", context: ["tenant": "b"])
@@ -328,7 +328,7 @@ struct PostgresStoreTests {
         var configuration = DefaultRunner.Configuration(databaseURL: url)
         configuration.packageCacheDirectory = directory.file("packages")
         configuration.schema = schemas[0]
-        let reopened = try await DefaultRunner(configuration: configuration)
+        let reopened = try await DefaultRunner.Builder(configuration: configuration).build()
         #expect(try await reopened.executionStatus(a.executionID).finalContext?["n"] == 2)
         await reopened.shutdown()
     }

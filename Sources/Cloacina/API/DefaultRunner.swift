@@ -44,8 +44,9 @@ public final class DefaultRunner: Sendable {
     }
 
     /// Opens the store of `configuration`, registers its embedded packages, and resumes unfinished executions
-    /// unless told not to.
-    public init(configuration: Configuration) async throws(CloacinaError) {
+    /// unless told not to. Reached through the ``Builder`` (``builder()``, ``Builder/init(configuration:)``), the one
+    /// way to build a runner, or its shorthands ``init(databaseURL:)`` and ``withSchema(_:_:)``.
+    init(configuration: Configuration) async throws(CloacinaError) {
         try configuration.validate()
         let location = try DatabaseLocation(url: configuration.databaseURL)
         self.configuration = configuration
@@ -82,16 +83,16 @@ public final class DefaultRunner: Sendable {
 
     /// A runner for the PostgreSQL schema `schema` at `databaseURL`, with the default configuration: the schema and
     /// its tables are created when missing (if the role may), and every statement is scoped to it.
+    /// Shorthand for `builder().databaseURL(databaseURL).schema(schema).build()`.
     public static func withSchema(_ databaseURL: String, _ schema: String) async throws(CloacinaError) -> DefaultRunner
     {
-        var configuration = Configuration(databaseURL: databaseURL)
-        configuration.schema = schema
-        return try await DefaultRunner(configuration: configuration)
+        try await builder().databaseURL(databaseURL).schema(schema).build()
     }
 
-    /// A runner with the default configuration for `databaseURL`.
+    /// A runner with the default configuration for `databaseURL`: shorthand for
+    /// `builder().databaseURL(databaseURL).build()`.
     public convenience init(databaseURL: String) async throws(CloacinaError) {
-        try await self.init(configuration: Configuration(databaseURL: databaseURL))
+        try await self.init(configuration: Builder().databaseURL(databaseURL).configuration)
     }
 
     private static func openStore(
@@ -200,8 +201,7 @@ public final class DefaultRunner: Sendable {
 
     private func execute(_ workflow: String, input: ContextSnapshot) async throws(CloacinaError) -> ExecutionResult {
         // The creation and the first transitions commit in order, so waiting for the end is enough.
-        let driver = try begin(workflow, id: Self.newExecutionID(), input: input, created: nil)
-        driver.start()
+        let driver = try start(workflow, id: Self.newExecutionID(), input: input, created: nil)
         try await driver.wait()
         let (record, tasks) = driver.snapshot()
         return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
@@ -211,10 +211,9 @@ public final class DefaultRunner: Sendable {
         let id = Self.newExecutionID()
         let created: Result<Void, CloacinaError> = await withCheckedContinuation { continuation in
             do throws(CloacinaError) {
-                let driver = try begin(workflow, id: id, input: input) { result in
+                try start(workflow, id: id, input: input) { result in
                     continuation.resume(returning: result.mapError { CloacinaError($0) })
                 }
-                driver.start()
             } catch {
                 continuation.resume(returning: .failure(error))
             }
@@ -241,8 +240,10 @@ public final class DefaultRunner: Sendable {
         return id
     }
 
-    /// Creates the execution's driver and queues its creation; `created` hears when the creation is durable.
-    private func begin(
+    /// The one way an execution starts here (``execute(_:context:)`` is this and a wait): creates the execution's
+    /// driver, queues its creation and starts it; `created` hears when the creation is durable.
+    @discardableResult
+    private func start(
         _ workflow: String,
         id: String,
         input: ContextSnapshot,
@@ -261,6 +262,7 @@ public final class DefaultRunner: Sendable {
             completion = { result in created(result.map { _ in () }) }
         }
         runtime.writer.enqueue(writes, completion: completion)
+        driver.start()
         return driver
     }
 

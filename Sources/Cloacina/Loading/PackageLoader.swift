@@ -1,8 +1,8 @@
 internal import CCloacinaABI
 internal import CloacinaModel
 public import CloacinaSDK
-public import Logging
 internal import Dispatch
+public import Logging
 internal import Synchronization
 
 #if canImport(Glibc)

@@ -10,8 +10,9 @@
 ///   `check` needs, running no package code in the caller.
 /// - **validate**: every workflow's graph is checked (by the loader, here or in the probe), and for a directory the
 ///   packages that claim a name another file claimed first are rejected (``PackageCatalog``).
-/// - **register**: the loaded packages go into a ``WorkflowRegistry`` (``register(_:in:)``), or into a runner's
-///   configuration (``DefaultRunner/Configuration/packages``), or a host's next generation.
+/// - **register**: the reports carry the loaded packages, for a runner's configuration
+///   (``DefaultRunner/Configuration/packages``, as `run` does), ``DefaultRunner/register(package:)``, or a host's
+///   next generation (`serve`).
 ///
 /// Blocking: it runs package code and waits for child processes; call it off the cooperative pool.
 public struct PackagePipeline: Sendable {
@@ -74,20 +75,6 @@ public struct PackagePipeline: Sendable {
         case .inProcess(let loader): return PackageCatalog.resolveConflicts(files.map { loader.load(file: $0) })
         case .isolated(let probe, _):
             return PackageCatalog.resolveConflicts(probe.load(files: files)).map { loadHereIfChosen($0, loadHere) }
-        }
-    }
-
-    /// The register stage: registers every package of `reports` loaded here into `registry`; a package that clashes
-    /// with one registered already is reported as a conflict, not registered.
-    public static func register(_ reports: [PackageReport], in registry: WorkflowRegistry) -> [PackageReport] {
-        reports.map { report in
-            guard let package = report.package else { return report }
-            do throws(CloacinaError) {
-                try registry.register(package)
-                return report
-            } catch {
-                return report.rejected(PackageLoadError(.conflict, error.message))
-            }
         }
     }
 

@@ -26,8 +26,11 @@ public struct PackageProbe: Sendable {
 
     /// The probe of the `cloacina` executable at `executable` (its hidden `probe-package` command), keeping its
     /// throw-away image copies under `cacheDirectory`.
-    public init(cloacina executable: String = "/proc/self/exe", cacheDirectory: String, timeout: Duration = .seconds(60))
-    {
+    public init(
+        cloacina executable: String = "/proc/self/exe",
+        cacheDirectory: String,
+        timeout: Duration = .seconds(60)
+    ) {
         self.init(command: [executable, "probe-package", "--cache", cacheDirectory], timeout: timeout)
     }
 
