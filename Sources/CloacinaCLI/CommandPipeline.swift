@@ -8,15 +8,10 @@ import Glibc
 
 /// How `run`, `check` and `workflows list` load packages: through the engine's ``PackagePipeline``, each file
 /// probed in a child process (so a damaged file is reported, not fatal) with its image copies in a temporary
-/// directory removed afterwards, then loaded here only when the command needs to run it.
+/// directory removed afterwards; `run` then loads here only the one it runs.
 enum CommandPipeline {
-    /// Runs `body` with a pipeline that probes every file, then loads into this process, with `loader`, the files
-    /// the caller chooses (none without a loader).
-    static func withTemporaryProbe<T>(
-        timeout: Duration,
-        loader: PackageLoader? = nil,
-        _ body: (PackagePipeline) throws -> T
-    ) throws -> T {
+    /// Runs `body` with a pipeline that only probes: each file loads in a child process, none here.
+    static func withTemporaryProbe<T>(timeout: Duration, _ body: (PackagePipeline) throws -> T) throws -> T {
         let base = Environment.value("TMPDIR") ?? "/tmp"
         var template = Array("\(base)/cloacina-check-XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else {
@@ -27,19 +22,15 @@ enum CommandPipeline {
         let cache = String(cString: created)
         defer { PackageProbe.removeCache(cache) }
         let probe = PackageProbe(cacheDirectory: cache, timeout: timeout)
-        return try body(loader.map { PackagePipeline(probe: probe, loader: $0) } ?? PackagePipeline(probe: probe))
+        return try body(PackagePipeline(probe: probe))
     }
 
-    /// Loads every package of `directory` with `pipeline` (see ``PackagePipeline/load(directory:loadingHere:)``);
-    /// a missing or unreadable directory is a usage error.
-    static func load(
-        directory: String,
-        with pipeline: PackagePipeline,
-        loadingHere loadHere: (PackageReport) -> Bool = { _ in true }
-    ) throws -> [PackageReport] {
+    /// Loads every package of `directory` with `pipeline` (see ``PackagePipeline/load(directory:)``); a missing or
+    /// unreadable directory is a usage error.
+    static func load(directory: String, with pipeline: PackagePipeline) throws -> [PackageReport] {
         try requireDirectory(directory)
         do throws(PackageLoadError) {
-            return try pipeline.load(directory: directory, loadingHere: loadHere)
+            return try pipeline.load(directory: directory)
         } catch {
             throw UsageError(message: "cannot read workflow directory \(directory): \(error.reason)")
         }

@@ -63,35 +63,35 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         let tenant = try tenantOptions.tenantID()
         try await TenantOptions.requireExisting(tenant, in: try tenantOptions.storage(), create: createTenant)
         let directory = workflows ?? Environment.workflowsDirectory
-        var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
-        // Every package is checked in a child process; only the one providing the workflow is loaded here, its image
-        // kept in the runner's package cache (so a host can resume the execution on it later).
-        let loader = PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger)
-        let workflow = self.workflow
-        // Package code and child processes block: off the cooperative pool.
-        let reports = try await BlockingCall.run(name: "cloacina-load") {
-            Result {
-                try CommandPipeline.withTemporaryProbe(timeout: .seconds(60), loader: loader) { pipeline in
-                    try CommandPipeline.load(directory: directory, with: pipeline) { report in
-                        report.workflows.contains { $0.name == workflow }
-                    }
-                }
+        // Every package is checked in a child process first.
+        let probed = try await Self.offThePool {
+            try CommandPipeline.withTemporaryProbe(timeout: .seconds(60)) { pipeline in
+                try CommandPipeline.load(directory: directory, with: pipeline)
             }
-        }.get()
-        for report in reports where !report.isLoaded {
+        }
+        for report in probed where !report.isLoaded {
             printError("warning: skipping \(report.file): \(report.error.map(String.init(describing:)) ?? "rejected")")
         }
-        guard let provider = reports.first(where: { $0.isLoaded && $0.workflows.contains { $0.name == workflow } }),
-            let package = provider.package
+        guard let provider = probed.first(where: { $0.isLoaded && $0.workflows.contains { $0.name == workflow } })
         else {
-            let known = reports.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
+            let known = probed.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
             throw UsageError(
                 message: "no package in \(directory) provides workflow \"\(workflow)\""
                     + (known.isEmpty ? "" : " (available: \(known.joined(separator: ", ")))")
             )
         }
-        configuration.packages = [package]
+        var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
         try tenantOptions.prepareDataDirectory()
+        // Only the package providing the workflow is loaded here (it passed the probe), its image kept in the
+        // runner's package cache so a host can resume the execution on it later.
+        let pipeline = PackagePipeline(
+            loader: PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger)
+        )
+        let loaded = try await Self.offThePool { pipeline.load(files: [provider.file])[0] }
+        guard let package = loaded.package else {
+            throw UsageError(message: "\(provider.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")")
+        }
+        configuration.packages = [package]
         let progress = output == .text ? ProgressLine.ifTerminal(workflow: workflow) : nil
         if let progress {
             configuration.observer = { event in progress.record(event) }
@@ -153,6 +153,11 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
             throw UsageError(message: "the context (\(source)) is not valid JSON: \(error)")
         }
         return bytes
+    }
+
+    /// Runs `body` (package code, child processes: blocking) off the cooperative pool.
+    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await BlockingCall.run(name: "cloacina-load") { Result { try body() } }.get()
     }
 
     /// Opens the runner; configuration problems are usage errors.

@@ -48,41 +48,34 @@ public struct PackagePipeline: Sendable {
         }
     }
 
-    /// Loads `files` in order, each through the probe and then, when `loadHere` accepts the probe's report, the
-    /// loader (without a probe, every file loads here: what a file provides is known only once it is loaded). A
-    /// report carries its ``PackageReport/package`` only when the file was loaded here. Conflicts between the files
-    /// are not judged: see ``load(directory:loadingHere:)`` and ``PackageCatalog``.
-    public func load(
-        files: [String],
-        loadingHere loadHere: (PackageReport) -> Bool = { _ in true }
-    ) -> [PackageReport] {
+    /// Loads `files` in order, each through the probe and then, if it passed and the pipeline has a loader, into
+    /// this process. A report carries its ``PackageReport/package`` only when the file was loaded here. Conflicts
+    /// between the files are not judged: see ``load(directory:)`` and ``PackageCatalog``.
+    public func load(files: [String]) -> [PackageReport] {
         switch stages {
         case .inProcess(let loader): return files.map { loader.load(file: $0) }
-        case .isolated(let probe, _): return probe.load(files: files).map { loadHereIfChosen($0, loadHere) }
+        case .isolated(let probe, let loader):
+            return probe.load(files: files).map { report in
+                guard let loader, report.isLoaded else { return report }
+                return loader.load(file: report.file)
+            }
         }
     }
 
-    /// Loads every `*.so` of `directory` in name order (hidden files, such as installs in progress, skipped),
-    /// rejects packages that claim a name a file before them claimed, and loads here the remaining ones `loadHere`
-    /// accepts (conflicts are judged on the probe's reports, so a rejected file's code never runs here). Throws only
-    /// when the directory cannot be read.
-    public func load(
-        directory: String,
-        loadingHere loadHere: (PackageReport) -> Bool = { _ in true }
-    ) throws(PackageLoadError) -> [PackageReport] {
+    /// Loads every `*.so` of `directory` in name order (hidden files, such as installs in progress, skipped) and
+    /// rejects packages that claim a name a file before them claimed; with a probe, conflicts are judged on the
+    /// probe's reports, so a rejected file's code never runs here. Throws only when the directory cannot be read.
+    public func load(directory: String) throws(PackageLoadError) -> [PackageReport] {
         let files = try PackageLoader.files(in: directory)
         switch stages {
         case .inProcess(let loader): return PackageCatalog.resolveConflicts(files.map { loader.load(file: $0) })
-        case .isolated(let probe, _):
-            return PackageCatalog.resolveConflicts(probe.load(files: files)).map { loadHereIfChosen($0, loadHere) }
+        case .isolated(let probe, let loader):
+            return PackageCatalog.resolveConflicts(probe.load(files: files)).map { report in
+                guard let loader, report.isLoaded else { return report }
+                var loaded = loader.load(file: report.file)
+                if loaded.isLoaded { loaded.duplicateOf = loaded.duplicateOf ?? report.duplicateOf }
+                return loaded
+            }
         }
     }
-
-    private func loadHereIfChosen(_ report: PackageReport, _ loadHere: (PackageReport) -> Bool) -> PackageReport {
-        guard let loader, report.isLoaded, loadHere(report) else { return report }
-        var loaded = loader.load(file: report.file)
-        if loaded.isLoaded { loaded.duplicateOf = loaded.duplicateOf ?? report.duplicateOf }
-        return loaded
-    }
-
 }
