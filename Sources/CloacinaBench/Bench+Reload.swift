@@ -94,7 +94,7 @@ extension Bench {
         let executable = String(cString: buffer)
         let host = executable[..<(executable.lastIndex(of: "/") ?? executable.endIndex)] + "/cloacina"
         guard access(String(host), X_OK) == 0 else { return nil }
-        return PackageProbe(command: [String(host), "probe-package", "--cache", cache], timeout: .seconds(60))
+        return PackageProbe(cloacina: String(host), cacheDirectory: cache)
     }
 
     /// Compiles package `reload<index>` (workflow `reload_wf<index>`, one no-op task) at `version`.

@@ -28,8 +28,8 @@ final class Bench: Sendable {
         var template = Array("/tmp/cloacina-bench-XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else { throw BenchError("cannot create a scratch directory") }
         directory = String(cString: created)
-        let loader = PackageLoader(cacheDirectory: "\(directory)/packages")
-        let report = loader.load(file: packagePath)
+        let pipeline = PackagePipeline(loader: PackageLoader(cacheDirectory: "\(directory)/packages"))
+        let report = pipeline.load(files: [packagePath])[0]
         guard let package = report.package else {
             throw BenchError("\(packagePath): \(report.error.map(String.init(describing:)) ?? "rejected")")
         }
@@ -77,7 +77,7 @@ final class Bench: Sendable {
     }
 
     func runner(_ label: String) async throws -> DefaultRunner {
-        try await DefaultRunner(configuration: configuration(label))
+        try await DefaultRunner.Builder(configuration: configuration(label)).build()
     }
 
     func run(_ workload: Workload, n: Int?) async throws -> JSONValue {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cloacina
 
 /// `cloacina check FILE.so...`: load and validate packages without running anything.
 struct CheckCommand: ParsableCommand {
@@ -27,7 +28,9 @@ struct CheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let reports = try PackageInspection(timeout: .seconds(timeout)).inspect(files: files)
-        try PackageInspection.finish(reports, format: output)
+        let reports = try CommandPipeline.withTemporaryProbe(timeout: .seconds(timeout)) { pipeline in
+            PackageCatalog.resolveConflicts(pipeline.load(files: files))
+        }
+        try CommandPipeline.finish(reports, format: output)
     }
 }

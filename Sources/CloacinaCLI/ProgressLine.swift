@@ -34,12 +34,12 @@ final class ProgressLine: Sendable {
         guard let task = event.taskID else { return }
         let line: String? = state.withLock { state in
             switch event.kind {
-            case "task_started":
+            case .taskStarted:
                 if !state.running.contains(task) { state.running.append(task) }
-            case "task_completed", "task_failed", "task_skipped", "task_cancelled":
+            case .taskCompleted, .taskFailed, .taskSkipped, .taskCancelled:
                 state.running.removeAll { $0 == task }
                 state.done += 1
-            case "task_retry_scheduled":
+            case .taskRetryScheduled:
                 state.running.removeAll { $0 == task }
             default:
                 break

@@ -63,13 +63,18 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         let tenant = try tenantOptions.tenantID()
         try await TenantOptions.requireExisting(tenant, in: try tenantOptions.storage(), create: createTenant)
         let directory = workflows ?? Environment.workflowsDirectory
-        let reports = try PackageInspection(timeout: .seconds(60)).inspect(directory: directory)
-        for report in reports where !report.isLoaded {
+        // Every package is checked in a child process first.
+        let probed = try await Self.offThePool {
+            try CommandPipeline.withTemporaryProbe(timeout: .seconds(60)) { pipeline in
+                try CommandPipeline.load(directory: directory, with: pipeline)
+            }
+        }
+        for report in probed where !report.isLoaded {
             printError("warning: skipping \(report.file): \(report.error.map(String.init(describing:)) ?? "rejected")")
         }
-        guard let provider = reports.first(where: { $0.isLoaded && $0.workflows.contains { $0.name == workflow } })
+        guard let provider = probed.first(where: { $0.isLoaded && $0.workflows.contains { $0.name == workflow } })
         else {
-            let known = reports.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
+            let known = probed.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
             throw UsageError(
                 message: "no package in \(directory) provides workflow \"\(workflow)\""
                     + (known.isEmpty ? "" : " (available: \(known.joined(separator: ", ")))")
@@ -77,6 +82,16 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         }
         var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
         try tenantOptions.prepareDataDirectory()
+        // Only the package providing the workflow is loaded here (it passed the probe), its image kept in the
+        // runner's package cache so a host can resume the execution on it later.
+        let pipeline = PackagePipeline(
+            loader: PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger)
+        )
+        let loaded = try await Self.offThePool { pipeline.load(files: [provider.file])[0] }
+        guard let package = loaded.package else {
+            throw UsageError(message: "\(provider.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")")
+        }
+        configuration.packages = [package]
         let progress = output == .text ? ProgressLine.ifTerminal(workflow: workflow) : nil
         if let progress {
             configuration.observer = { event in progress.record(event) }
@@ -85,14 +100,6 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         let runner = try await Self.open(configuration)
         let outcome: Result<ExecutionResult?, CloacinaError>
         do throws(CloacinaError) {
-            let loaded = runner.packages.load(file: provider.file)
-            guard let package = loaded.package else {
-                throw CloacinaError(
-                    .invalidInput,
-                    "\(provider.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")"
-                )
-            }
-            try runner.register(package: package)
             if noWait {
                 let id = try await runner.submit(workflow, contextJSON: input)
                 print(
@@ -148,10 +155,15 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         return bytes
     }
 
+    /// Runs `body` (package code, child processes: blocking) off the cooperative pool.
+    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await BlockingCall.run(name: "cloacina-load") { Result { try body() } }.get()
+    }
+
     /// Opens the runner; configuration problems are usage errors.
     static func open(_ configuration: DefaultRunner.Configuration) async throws -> DefaultRunner {
         do {
-            return try await DefaultRunner(configuration: configuration)
+            return try await DefaultRunner.Builder(configuration: configuration).build()
         } catch {
             throw cliError(error)
         }

@@ -94,10 +94,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         options.dataDir = dataDir
         let storage = try options.storage()
         let directory = workflows ?? Environment.workflowsDirectory
-        var info = stat()
-        guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw UsageError(message: "workflow directory \(directory) does not exist or is not a directory")
-        }
+        try CommandPipeline.requireDirectory(directory)
         let selection: Daemon.TenantSelection
         if allTenants {
             selection = .all
@@ -122,10 +119,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         configuration.runner.resumeUnfinished = true
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.maxPendingExecutions = limits.maxPendingExecutions
-        configuration.probe = PackageProbe(
-            command: ["/proc/self/exe", "probe-package", "--cache", "\(options.dataDirectory)/probe-cache"],
-            timeout: .seconds(60)
-        )
+        configuration.probe = PackageProbe(cacheDirectory: "\(options.dataDirectory)/probe-cache")
         let logger = Logger(label: "cloacina.serve")
         configuration.logger = Logger(label: "cloacina.daemon")
         let daemon = Daemon(configuration: configuration)

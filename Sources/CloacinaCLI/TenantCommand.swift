@@ -240,7 +240,7 @@ struct TenantCommand: AsyncParsableCommand {
             guard try !tenants.listTenants().contains(id) else {
                 throw CloacinaError(.conflict, "tenant \"\(id)\" already exists in \(directory)")
             }
-            _ = try await tenants.executor(for: id)
+            _ = try await tenants.runner(for: id)
             await tenants.manager.shutdown()
         }
         let path = SQLiteTenantManager.path(of: id, in: directory)

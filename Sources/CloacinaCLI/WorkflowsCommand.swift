@@ -30,8 +30,10 @@ struct WorkflowsCommand: ParsableCommand {
 
         func run() throws {
             let directory = workflows ?? Environment.workflowsDirectory
-            let reports = try PackageInspection(timeout: .seconds(timeout)).inspect(directory: directory)
-            try PackageInspection.finish(reports, format: output)
+            let reports = try CommandPipeline.withTemporaryProbe(timeout: .seconds(timeout)) { pipeline in
+                try CommandPipeline.load(directory: directory, with: pipeline)
+            }
+            try CommandPipeline.finish(reports, format: output)
         }
     }
 }

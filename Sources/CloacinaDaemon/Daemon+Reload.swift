@@ -63,20 +63,8 @@ extension Daemon {
         let changed = generation.filesToLoad(scan)
         // Changed files load in one child process first (when configured), so one that crashes while loading is
         // reported instead of taking the daemon down; only the ones that passed load here.
-        var passed = changed
-        if let probe = configuration.probe, !changed.isEmpty {
-            passed = []
-            for (path, report) in zip(changed, probe.load(files: changed)) {
-                if let error = report.error {
-                    loads[path] = .failure(ReloadFailure(error.description))
-                } else {
-                    passed.append(path)
-                }
-            }
-        }
-        for path in passed {
-            let report = loader.load(file: path)
-            loads[path] =
+        for report in PackagePipeline(probe: configuration.probe, loader: loader).load(files: changed) {
+            loads[report.file] =
                 report.package.map { .success($0) }
                 ?? .failure(ReloadFailure(report.error?.description ?? "rejected"))
         }

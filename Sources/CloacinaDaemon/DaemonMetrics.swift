@@ -24,32 +24,23 @@ public final class DaemonMetrics: Sendable {
 
     /// Counts what `event` tells about `tenant`'s executions.
     func record(_ event: ExecutionEvent, tenant: String) {
-        let kind = event.kind
-        if kind.hasPrefix("execution_") {
-            let status = String(kind.dropFirst("execution_".count))
-            switch status {
-            case "started", "resumed":
-                registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).increment()
-                registry.makeCounter(descriptor: Self.executions, labels: [("tenant", tenant), ("status", status)])
-                    .increment()
-            case "completed", "failed", "cancelled":
-                registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).decrement()
-                registry.makeCounter(descriptor: Self.executions, labels: [("tenant", tenant), ("status", status)])
-                    .increment()
-            default: break
-            }
-            return
-        }
-        guard kind.hasPrefix("task_"), let task = event.taskID else { return }
-        let key = "\(tenant)/\(event.executionID)/\(task)"
-        let status = String(kind.dropFirst("task_".count))
-        if status == "started" {
-            attemptStarts.withLock { $0[key] = event.at.milliseconds }
-            return
-        }
-        registry.makeCounter(descriptor: Self.tasks, labels: [("tenant", tenant), ("status", status)]).increment()
-        // Every way an attempt ends, a scheduled retry included, so no start is left behind.
-        if ["completed", "failed", "cancelled", "retry_scheduled"].contains(status) {
+        switch event.kind {
+        case .executionStarted, .executionResumed:
+            registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).increment()
+            countExecution(event.kind, tenant: tenant)
+        case .executionCompleted, .executionFailed, .executionCancelled:
+            registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).decrement()
+            countExecution(event.kind, tenant: tenant)
+        case .executionCreated, .executionWaiting:
+            break
+        case .taskStarted:
+            guard let task = event.taskID else { return }
+            attemptStarts.withLock { $0["\(tenant)/\(event.executionID)/\(task)"] = event.at.milliseconds }
+        case .taskCompleted, .taskFailed, .taskCancelled, .taskRetryScheduled:
+            // Every way an attempt ends, a scheduled retry included, so no start is left behind.
+            guard let task = event.taskID else { return }
+            countTask(event.kind, tenant: tenant)
+            let key = "\(tenant)/\(event.executionID)/\(task)"
             if let started = attemptStarts.withLock({ $0.removeValue(forKey: key) }) {
                 registry.makeDurationHistogram(
                     descriptor: Self.taskDuration,
@@ -58,7 +49,22 @@ public final class DaemonMetrics: Sendable {
                 )
                 .record(.milliseconds(max(0, event.at.milliseconds - started)))
             }
+        case .taskSkipped, .taskRecovered, .taskNotStarted:
+            guard event.taskID != nil else { return }
+            countTask(event.kind, tenant: tenant)
         }
+    }
+
+    /// Counts an execution event; the `status` label is the kind without `execution_` (`completed`, ...).
+    private func countExecution(_ kind: ExecutionEvent.Kind, tenant: String) {
+        let status = String(kind.rawValue.dropFirst("execution_".count))
+        registry.makeCounter(descriptor: Self.executions, labels: [("tenant", tenant), ("status", status)]).increment()
+    }
+
+    /// Counts a task event; the `status` label is the kind without `task_` (`completed`, `retry_scheduled`, ...).
+    private func countTask(_ kind: ExecutionEvent.Kind, tenant: String) {
+        let status = String(kind.rawValue.dropFirst("task_".count))
+        registry.makeCounter(descriptor: Self.tasks, labels: [("tenant", tenant), ("status", status)]).increment()
     }
 
     /// Counts a reload and sets the number of files whose current content fails to load.

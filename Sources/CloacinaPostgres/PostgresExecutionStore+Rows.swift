@@ -91,7 +91,7 @@ extension PostgresExecutionStore {
 
     static func eventValues(_ event: ExecutionEvent) -> [PostgresValue] {
         [
-            .text(event.executionID), text(event.taskID), .text(event.kind),
+            .text(event.executionID), text(event.taskID), .text(event.kind.rawValue),
             event.attempt.map { .integer(Int64($0)) } ?? .null, text(event.detail), .integer(event.at.milliseconds),
         ]
     }

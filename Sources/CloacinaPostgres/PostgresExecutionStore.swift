@@ -141,7 +141,7 @@ public final class PostgresExecutionStore: ExecutionStore {
         return Int(rows.first?.int64(0) ?? 0)
     }
 
-    public func statistics() throws(StoreError) -> ExecutionStatistics {
+    public func statistics() throws(StoreError) -> TenantMetrics {
         let (counts, durations) = try run { connection throws(PostgresError) in
             let counts = try connection.query("SELECT status, COUNT(*) FROM \(executionsTable) GROUP BY status").rows
             let durations = try connection.query(
@@ -152,17 +152,17 @@ public final class PostgresExecutionStore: ExecutionStore {
             ).rows.first
             return (counts, durations)
         }
-        var statistics = ExecutionStatistics()
+        var statistics = TenantMetrics()
         for row in counts {
             let name = row.text(0) ?? ""
             guard let status = ExecutionStatus(rawValue: name) else {
                 throw StoreError(.corrupt, "executions have unknown status \"\(name)\"")
             }
-            statistics.countsByStatus[status] = Int(row.int64(1) ?? 0)
+            statistics.executionsByStatus[status] = Int(row.int64(1) ?? 0)
         }
         let total = durations?.int64(0) ?? 0
         let count = durations?.int64(1) ?? 0
-        if count > 0 { statistics.averageDuration = .milliseconds(total / count) }
+        if count > 0 { statistics.averageExecutionTime = .milliseconds(total / count) }
         return statistics
     }
 
@@ -176,12 +176,12 @@ public final class PostgresExecutionStore: ExecutionStore {
                 [.text(executionID)]
             ).rows
         }
-        return rows.map { row in
+        return try rows.map { row throws(StoreError) in
             ExecutionEvent(
                 sequence: row.int64(0) ?? 0,
                 executionID: row.text(1) ?? "",
                 taskID: row.text(2),
-                kind: row.text(3) ?? "",
+                kind: try ExecutionEvent.Kind(stored: row.text(3) ?? "", executionID: executionID),
                 attempt: row.int64(4).map { Int($0) },
                 detail: row.text(5),
                 at: Timestamp(milliseconds: row.int64(6) ?? 0)

@@ -125,9 +125,6 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
-    /// The rowid of the last inserted row.
-    public var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-
     private func prepared(_ sql: String, _ values: [SQLiteValue]) throws(SQLiteError) -> OpaquePointer {
         Self.statementCount.add(1, ordering: .relaxed)
         let statement: OpaquePointer

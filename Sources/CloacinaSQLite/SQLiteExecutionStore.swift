@@ -162,7 +162,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
                 VALUES (?, ?, ?, ?, ?, ?)
                 """,
                 [
-                    .text(event.executionID), Self.text(event.taskID), .text(event.kind),
+                    .text(event.executionID), Self.text(event.taskID), .text(event.kind.rawValue),
                     event.attempt.map { .integer(Int64($0)) } ?? .null, Self.text(event.detail),
                     .integer(event.at.milliseconds),
                 ]
@@ -248,7 +248,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
         }.first ?? 0
     }
 
-    public func statistics() throws(StoreError) -> ExecutionStatistics {
+    public func statistics() throws(StoreError) -> TenantMetrics {
         let (counts, durations) = try withReader { connection throws(SQLiteError) in
             let counts = try connection.query("SELECT status, COUNT(*) FROM executions GROUP BY status") {
                 ($0.text(0), Int($0.int64(1)))
@@ -262,19 +262,19 @@ public final class SQLiteExecutionStore: ExecutionStore {
                 ) { ($0.int64(0), $0.int64(1)) }.first ?? (0, 0)
             return (counts, durations)
         }
-        var statistics = ExecutionStatistics()
+        var statistics = TenantMetrics()
         for (name, count) in counts {
             guard let status = ExecutionStatus(rawValue: name) else {
                 throw StoreError(.corrupt, "executions have unknown status \"\(name)\"")
             }
-            statistics.countsByStatus[status] = count
+            statistics.executionsByStatus[status] = count
         }
-        if durations.1 > 0 { statistics.averageDuration = .milliseconds(durations.0 / durations.1) }
+        if durations.1 > 0 { statistics.averageExecutionTime = .milliseconds(durations.0 / durations.1) }
         return statistics
     }
 
     public func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] {
-        try withReader { connection throws(SQLiteError) in
+        let rows = try withReader { connection throws(SQLiteError) in
             try connection.query(
                 """
                 SELECT sequence, execution_id, task_id, kind, attempt, detail, created_at
@@ -282,17 +282,21 @@ public final class SQLiteExecutionStore: ExecutionStore {
                 """,
                 [.text(executionID)]
             ) { row in
-                ExecutionEvent(
-                    sequence: row.int64(0),
-                    executionID: row.text(1),
-                    taskID: row.optionalText(2),
-                    kind: row.text(3),
-                    attempt: row.optionalInt64(4).map { Int($0) },
-                    detail: row.optionalText(5),
-                    at: Timestamp(milliseconds: row.int64(6))
-                )
+                // A kind this code does not know is reported as corrupt data once the rows are read.
+                Result { () throws(StoreError) in
+                    ExecutionEvent(
+                        sequence: row.int64(0),
+                        executionID: row.text(1),
+                        taskID: row.optionalText(2),
+                        kind: try ExecutionEvent.Kind(stored: row.text(3), executionID: executionID),
+                        attempt: row.optionalInt64(4).map { Int($0) },
+                        detail: row.optionalText(5),
+                        at: Timestamp(milliseconds: row.int64(6))
+                    )
+                }
             }
         }
+        return try rows.map { row throws(StoreError) in try row.get() }
     }
 
     // MARK: Ownership

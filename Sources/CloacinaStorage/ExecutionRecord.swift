@@ -119,8 +119,8 @@ public struct ExecutionEvent: Sendable, Hashable {
     public var sequence: Int64
     public var executionID: String
     public var taskID: String?
-    /// What happened: `execution_started`, `task_completed`, `task_retry_scheduled`, ...
-    public var kind: String
+    /// What happened.
+    public var kind: Kind
     public var attempt: Int?
     /// A message or detail (an error text, a delay).
     public var detail: String?
@@ -130,7 +130,7 @@ public struct ExecutionEvent: Sendable, Hashable {
         sequence: Int64 = 0,
         executionID: String,
         taskID: String? = nil,
-        kind: String,
+        kind: Kind,
         attempt: Int? = nil,
         detail: String? = nil,
         at: Timestamp

@@ -29,7 +29,7 @@ public protocol ExecutionStore: AnyObject, Sendable {
     func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int
 
     /// Counts by status and the average duration of ended executions.
-    func statistics() throws(StoreError) -> ExecutionStatistics
+    func statistics() throws(StoreError) -> TenantMetrics
 
     /// The history of an execution, oldest first.
     func events(of executionID: String) throws(StoreError) -> [ExecutionEvent]

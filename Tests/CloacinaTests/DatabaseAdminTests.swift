@@ -500,7 +500,7 @@ struct DatabaseAdminRestartTests {
             }
             if record.status == .completed {
                 #expect(tasks.allSatisfy { $0.status == .completed })
-                let completed = try store.events(of: id).filter { $0.kind == "task_completed" }.compactMap(\.taskID)
+                let completed = try store.events(of: id).filter { $0.kind == .taskCompleted }.compactMap(\.taskID)
                 #expect(Set(completed) == ["before", "wait", "after"])
             }
             if let ended { #expect(ended.status == record.status) }

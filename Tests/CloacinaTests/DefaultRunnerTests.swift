@@ -35,7 +35,7 @@ struct DefaultRunnerTests {
         configuration.packageCacheDirectory = directory.file("packages")
         configuration.embeddedPackages = packages
         configure(&configuration)
-        return try await DefaultRunner(configuration: configuration)
+        return try await DefaultRunner.Builder(configuration: configuration).build()
     }
 
     @Test("a fan-out/fan-in workflow compiled into the program completes with a deterministic final context")
@@ -73,8 +73,8 @@ struct DefaultRunnerTests {
         #expect(stored.status == .completed)
         #expect(stored.finalContext == result.finalContext)
         let events = try await runner.events(of: result.executionID).map(\.kind)
-        #expect(events.first == "execution_created")
-        #expect(events.last == "execution_completed")
+        #expect(events.first == .executionCreated)
+        #expect(events.last == .executionCompleted)
         await runner.shutdown()
     }
 
@@ -160,7 +160,7 @@ struct DefaultRunnerTests {
         #expect(never.attempts == 1)
         #expect(never.error == "bad row")
         let kinds = try await runner.events(of: result.executionID).filter { $0.taskID == "flaky" }.map(\.kind)
-        #expect(kinds.filter { $0 == "task_retry_scheduled" }.count == 2)
+        #expect(kinds.filter { $0 == .taskRetryScheduled }.count == 2)
         await runner.shutdown()
     }
 
@@ -293,8 +293,8 @@ struct DefaultRunnerTests {
         #expect(result.finalContext == ["prepared": true, "worked_on_attempt": 2])
         #expect(result.tasks.map(\.attempts) == [1, 2])
         let kinds = try await second.events(of: id).map(\.kind)
-        #expect(kinds.contains("execution_resumed"))
-        #expect(kinds.contains("task_recovered"))
+        #expect(kinds.contains(.executionResumed))
+        #expect(kinds.contains(.taskRecovered))
         await second.shutdown()
     }
 }

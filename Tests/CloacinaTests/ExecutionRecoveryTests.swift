@@ -57,16 +57,16 @@ struct ExecutionRecoveryTests {
         var h = try Self.restore(first: 0, second: 1)
         #expect(h.running["first"]?.attempt == 1)
         #expect(h.running["second"]?.attempt == 2)
-        #expect(h.events("execution_resumed").count == 1)
-        #expect(h.events("task_recovered") == ["first", "second"])
+        #expect(h.events(.executionResumed).count == 1)
+        #expect(h.events(.taskRecovered) == ["first", "second"])
         let handedOut = h.runs
         // Any later event (a drain's start, another task ending) must not hand the recovered attempts out again.
         h.apply(h.machine.setDispatching(false, now: h.now))
         h.succeed("second")
         h.apply(h.machine.setDispatching(true, now: h.now))
         #expect(h.runs == handedOut)
-        #expect(h.events("execution_resumed").count == 1)
-        #expect(h.events("task_started").count == 2)
+        #expect(h.events(.executionResumed).count == 1)
+        #expect(h.events(.taskStarted).count == 2)
     }
 
     @Test("restoring asks for exactly the recovered runs, after the writes that record them")
@@ -101,7 +101,7 @@ struct ExecutionRecoveryTests {
         #expect(h.machine.tasks[0].attempt == 1)
         #expect(h.machine.tasks[0].error == "attempt 1 was interrupted, no attempts left (max 1)")
         #expect(h.finished == .failed)
-        #expect(h.events("task_recovered").isEmpty)
+        #expect(h.events(.taskRecovered).isEmpty)
     }
 
     @Test("an attempt handed out while dispatching stopped never starts: it goes back to waiting, and is recorded")
@@ -112,7 +112,7 @@ struct ExecutionRecoveryTests {
         h.apply(h.machine.taskNotStarted(0, attempt: attempt, now: h.now))
         #expect(h.status("first") == .pending)
         #expect(h.machine.tasks[0].attempt == 0)
-        #expect(h.events("task_not_started") == ["first"])
+        #expect(h.events(.taskNotStarted) == ["first"])
         h.apply(h.machine.setDispatching(true, now: h.now))
         #expect(h.running["first"]?.attempt == 1)
     }
@@ -126,7 +126,7 @@ extension Harness {
     /// Every attempt handed out so far, as task id and attempt, from the recorded `task_started` events.
     var runs: [String] {
         writes.compactMap {
-            if case .appendEvent(let event) = $0, event.kind == "task_started" {
+            if case .appendEvent(let event) = $0, event.kind == .taskStarted {
                 return "\(event.taskID ?? "") \(event.attempt ?? 0)"
             }
             return nil

@@ -86,7 +86,7 @@ struct Harness {
 
     var finalContext: [String: JSONValue]? { machine.finalContext?.object }
 
-    func events(_ kind: String) -> [String] {
+    func events(_ kind: ExecutionEvent.Kind) -> [String] {
         writes.compactMap {
             if case .appendEvent(let event) = $0, event.kind == kind { return event.taskID ?? "" }
             return nil
@@ -179,7 +179,7 @@ struct ExecutionStateMachineTests {
         h.succeed("side", set: ["side": true])
         #expect(h.finished == .failed)
         #expect(h.machine.tasks[h.index("a")].error == "disk full")
-        #expect(h.events("task_skipped") == ["b", "c"])
+        #expect(h.events(.taskSkipped) == ["b", "c"])
         #expect(h.finalContext == ["side": true])
     }
 

@@ -144,7 +144,7 @@ struct ExecutionStoreConformanceTests {
     func events(_ backend: StoreBackend) throws {
         try Self.with(backend, "events") { (opened: OpenedStore) throws in
             let store = opened.store
-            let kinds = ["execution_created", "execution_started", "task_started", "task_completed"]
+            let kinds: [ExecutionEvent.Kind] = [.executionCreated, .executionStarted, .taskStarted, .taskCompleted]
             var writes: [StoreWrite] = [.insertExecution(Self.execution("e1"), tasks: Self.tasks("e1"))]
             writes += kinds.prefix(2).map {
                 .appendEvent(ExecutionEvent(executionID: "e1", kind: $0, at: .init(milliseconds: 1)))
@@ -207,7 +207,9 @@ struct ExecutionStoreConformanceTests {
                 [
                     .updateExecution(ExecutionUpdate(id: "mine", status: .running)),
                     .updateExecution(ExecutionUpdate(id: "theirs", status: .cancelled)),
-                    .appendEvent(ExecutionEvent(executionID: "theirs", kind: "x", at: .init(milliseconds: 1))),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "theirs", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
                 ],
                 owner: Self.owner
             )
@@ -233,7 +235,7 @@ struct ExecutionStoreConformanceTests {
                     [
                         .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
                         .appendEvent(
-                            ExecutionEvent(executionID: "e1", kind: "execution_started", at: .init(milliseconds: 1))
+                            ExecutionEvent(executionID: "e1", kind: .executionStarted, at: .init(milliseconds: 1))
                         ),
                         .insertExecution(Self.execution("e2"), tasks: Self.tasks("e2")),
                         .insertExecution(Self.execution("e1"), tasks: []),
@@ -297,7 +299,7 @@ struct ExecutionStoreConformanceTests {
     func statistics(_ backend: StoreBackend) throws {
         try Self.with(backend, "statistics") { (opened: OpenedStore) throws in
             let store = opened.store
-            #expect(try store.statistics() == ExecutionStatistics())
+            #expect(try store.statistics() == TenantMetrics())
             var records: [ExecutionRecord] = []
             for (index, (status, duration)) in [
                 (ExecutionStatus.completed, 100), (.completed, 300), (.failed, 500), (.running, nil), (.pending, nil),
@@ -317,10 +319,12 @@ struct ExecutionStoreConformanceTests {
             }
             _ = try store.write(records.map { .insertExecution($0, tasks: []) }, owner: Self.owner)
             let statistics = try store.statistics()
-            #expect(statistics.countsByStatus == [.completed: 2, .failed: 1, .running: 1, .pending: 1, .cancelled: 1])
-            #expect(statistics.total == 6)
-            #expect(statistics.unfinished == 2)
-            #expect(statistics.averageDuration == .milliseconds(300))
+            #expect(
+                statistics.executionsByStatus == [.completed: 2, .failed: 1, .running: 1, .pending: 1, .cancelled: 1]
+            )
+            #expect(statistics.totalExecutions == 6)
+            #expect(statistics.activeExecutions == 2)
+            #expect(statistics.averageExecutionTime == .milliseconds(300))
         }
     }
 
@@ -458,7 +462,7 @@ struct ExecutionStoreConformanceTests {
                             [
                                 .insertExecution(Self.execution(id), tasks: Self.tasks(id)),
                                 .appendEvent(
-                                    ExecutionEvent(executionID: id, kind: "created", at: .init(milliseconds: 1))
+                                    ExecutionEvent(executionID: id, kind: .executionCreated, at: .init(milliseconds: 1))
                                 ),
                             ],
                             owner: Self.owner
@@ -470,7 +474,11 @@ struct ExecutionStoreConformanceTests {
                                 .updateTask(task),
                                 .updateExecution(ExecutionUpdate(id: id, status: .completed)),
                                 .appendEvent(
-                                    ExecutionEvent(executionID: id, kind: "ended", at: .init(milliseconds: 2))
+                                    ExecutionEvent(
+                                        executionID: id,
+                                        kind: .executionCompleted,
+                                        at: .init(milliseconds: 2)
+                                    )
                                 ),
                             ],
                             owner: Self.owner
@@ -486,7 +494,7 @@ struct ExecutionStoreConformanceTests {
                 for batch in 0..<batches {
                     let id = "w\(writer)-\(batch)"
                     #expect(try store.tasks(of: id).map(\.status) == [.pending, .completed])
-                    #expect(try store.events(of: id).map(\.kind) == ["created", "ended"])
+                    #expect(try store.events(of: id).map(\.kind) == [.executionCreated, .executionCompleted])
                 }
             }
         }

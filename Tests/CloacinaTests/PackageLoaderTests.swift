@@ -1,6 +1,7 @@
 import Cloacina
 import CloacinaTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Package loader")
@@ -148,7 +149,7 @@ struct PackageLoaderTests {
         expected["libTextAnalytics.so"] = ("", "")
 
         let loader = PackageLoader(cacheDirectory: directory.file("cache"))
-        let reports = try loader.loadDirectory(drop)
+        let reports = try PackagePipeline(loader: loader).load(directory: drop)
         #expect(reports.count == expected.count)
         for report in reports {
             let name = URL(fileURLWithPath: report.file).lastPathComponent
@@ -267,5 +268,49 @@ struct PackageLoaderTests {
         let report = PackageLoader(cacheDirectory: cache).load(file: path)
         #expect(report.error?.stage == .cache)
         #expect(report.error?.reason.contains("writable by other users") == true)
+    }
+
+    @Test(
+        "a package whose init blocks holds up neither another package's load nor the loader: init runs outside its lock",
+        .timeLimit(.minutes(1))
+    )
+    func initOutsideLock() throws {
+        let directory = try TemporaryDirectory("loader-blocking-init")
+        let gate = directory.file("gate")
+        #expect(mkfifo(gate, 0o600) == 0)
+        var blocking = CorpusPackage()
+        blocking.name = "blocking"
+        blocking.workflows = [("blocking_flow", [.init("only")])]
+        // Opening a FIFO to read waits for a writer: the test is the writer.
+        blocking.initPrologue = "{ FILE *gate = fopen(\"\(gate)\", \"r\"); if (gate) { fgetc(gate); fclose(gate); } }"
+        let blockingPath = try blocking.build(in: directory.path, fileName: "blocking.so")
+        let otherPath = try CorpusPackage().build(in: directory.path, fileName: "other.so")
+        let loader = PackageLoader(cacheDirectory: directory.file("cache"))
+
+        let inInit = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let blocked = Mutex<PackageReport?>(nil)
+        Thread.detachNewThread {
+            let report = loader.load(file: blockingPath) { stage in
+                if stage == .initialization { inInit.signal() }
+            }
+            blocked.withLock { $0 = report }
+            finished.signal()
+        }
+        inInit.wait()
+        // The blocking package is inside its init now; another package loads meanwhile.
+        let other = loader.load(file: otherPath)
+        #expect(other.isLoaded, "\(other.error.map(String.init(describing:)) ?? "")")
+        #expect(blocked.withLock { $0 } == nil)
+
+        let writer = open(gate, O_WRONLY)
+        #expect(writer >= 0)
+        _ = write(writer, "x", 1)
+        close(writer)
+        finished.wait()
+        let report = try #require(blocked.withLock { $0 })
+        #expect(report.isLoaded, "\(report.error.map(String.init(describing:)) ?? "")")
+        // The same content again comes from the first load; its init does not run (and block) a second time.
+        #expect(loader.load(file: blockingPath).package?.sha256 == report.package?.sha256)
     }
 }

@@ -287,7 +287,7 @@ struct PostgresStoreTests {
         configuration.packageCacheDirectory = directory.file("packages")
         configuration.schema = "acme"
         do throws(CloacinaError) {
-            _ = try await DefaultRunner(configuration: configuration)
+            _ = try await DefaultRunner.Builder(configuration: configuration).build()
             Issue.record("a runner opened a database that does not exist")
         } catch {
             #expect(!"\(error)".contains(secret))
@@ -312,7 +312,7 @@ struct PostgresStoreTests {
             configuration.embeddedPackages = [package]
             configuration.schema = schema
             configuration.dbPoolSize = 2
-            runners.append(try await DefaultRunner(configuration: configuration))
+            runners.append(try await DefaultRunner.Builder(configuration: configuration).build())
         }
         let a = try await runners[0].execute("chain", context: ["tenant": "a"])
         let b = try await runners[1].execute("chain", context: ["tenant": "b"])
@@ -328,7 +328,7 @@ struct PostgresStoreTests {
         var configuration = DefaultRunner.Configuration(databaseURL: url)
         configuration.packageCacheDirectory = directory.file("packages")
         configuration.schema = schemas[0]
-        let reopened = try await DefaultRunner(configuration: configuration)
+        let reopened = try await DefaultRunner.Builder(configuration: configuration).build()
         #expect(try await reopened.executionStatus(a.executionID).finalContext?["n"] == 2)
         await reopened.shutdown()
     }
@@ -359,12 +359,14 @@ struct PostgresStoreTests {
             let lost = try store.write(
                 [
                     .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
-                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "once", at: .init(milliseconds: 1))),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "e1", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
                 ],
                 owner: "runner"
             )
             #expect(lost.isEmpty)
-            #expect(try store.events(of: "e1").map(\.kind) == ["once"])
+            #expect(try store.events(of: "e1").map(\.kind) == [.executionCreated])
             #expect(store.inDoubt.withLock { $0.isEmpty })
         }
     }
@@ -379,9 +381,13 @@ struct PostgresStoreTests {
                 try admin.execute(end)
                 return id
             }
-            for (end, applied) in [("COMMIT", false), ("ROLLBACK", true)] {
+            // Each case appends an event of its own kind, to tell whether its batch was applied.
+            let cases: [(String, Bool, ExecutionEvent.Kind)] = [
+                ("COMMIT", false, .executionStarted), ("ROLLBACK", true, .executionCompleted),
+            ]
+            for (end, applied, kind) in cases {
                 let batch: [StoreWrite] = [
-                    .appendEvent(ExecutionEvent(executionID: "e1", kind: end, at: .init(milliseconds: 1)))
+                    .appendEvent(ExecutionEvent(executionID: "e1", kind: kind, at: .init(milliseconds: 1)))
                 ]
                 let doubt = PostgresExecutionStore.InDoubtBatch(
                     transaction: try transaction(end),
@@ -391,7 +397,7 @@ struct PostgresStoreTests {
                 )
                 store.inDoubt.withLock { $0.append(doubt) }
                 #expect(try store.write(batch, owner: "runner").isEmpty)
-                #expect(try store.events(of: "e1").contains { $0.kind == end } == applied)
+                #expect(try store.events(of: "e1").contains { $0.kind == kind } == applied)
                 #expect(store.inDoubt.withLock { $0.isEmpty })
             }
         }
@@ -415,14 +421,16 @@ struct PostgresStoreTests {
             let lost = try store.write(
                 [
                     .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
-                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "once", at: .init(milliseconds: 1))),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "e1", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
                 ],
                 owner: "runner"
             )
             store.hooks.withLock { $0.beforeCommit = nil }
             #expect(killed.withLock { $0 } != nil)
             #expect(lost.isEmpty)
-            #expect(try store.events(of: "e1").map(\.kind) == ["once"])
+            #expect(try store.events(of: "e1").map(\.kind) == [.executionCreated])
             #expect(try store.execution("e1")?.status == .running)
         }
     }
@@ -474,11 +482,13 @@ struct PostgresStoreTests {
             _ = try tenant.write(
                 [
                     .insertExecution(Self.execution("e1"), tasks: []),
-                    .appendEvent(ExecutionEvent(executionID: "e1", kind: "created", at: .init(milliseconds: 1))),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "e1", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
                 ],
                 owner: "runner"
             )
-            #expect(try tenant.events(of: "e1").map(\.kind) == ["created"])
+            #expect(try tenant.events(of: "e1").map(\.kind) == [.executionCreated])
             tenant.close()
 
             do throws(StoreError) {

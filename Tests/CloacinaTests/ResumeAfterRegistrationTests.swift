@@ -47,7 +47,7 @@ struct ResumeAfterRegistrationTests {
         let waiting = try await second.executionStatus(id)
         #expect(waiting.status == .running)
         let events = try await second.events(of: id)
-        #expect(events.contains { $0.kind == "execution_waiting" && ($0.detail ?? "").contains("held 1") })
+        #expect(events.contains { $0.kind == .executionWaiting && ($0.detail ?? "").contains("held 1") })
         try second.register(held.package)
         try await second.resumeUnfinished()
         let result = try await second.waitForExecution(id)

@@ -28,7 +28,7 @@ struct StorageAmplificationTests {
         var configuration = DefaultRunner.Configuration(databaseURL: "sqlite://\(directory.file("tenant.db"))")
         configuration.packageCacheDirectory = directory.file("packages")
         configuration.embeddedPackages = [package]
-        let runner = try await DefaultRunner(configuration: configuration)
+        let runner = try await DefaultRunner.Builder(configuration: configuration).build()
         let first = try await runner.execute("big")
         #expect(first.status == .completed)
         // One execution: its final context, the free pages of the output it replaced, a short log.

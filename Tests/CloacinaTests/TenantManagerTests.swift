@@ -27,7 +27,7 @@ struct TenantManagerTests {
         let directory = try TemporaryDirectory("tenants-once")
         let tenants = try Self.manager(directory)
         let runners = try await withThrowingTaskGroup(of: DefaultRunner.self) { group in
-            for _ in 0..<16 { group.addTask { try await tenants.executor(for: "acme") } }
+            for _ in 0..<16 { group.addTask { try await tenants.runner(for: "acme") } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(runners.count == 16)
@@ -53,7 +53,7 @@ struct TenantManagerTests {
             #expect(result.tenant == name)
             #expect(result.finalContext?["tenant"] == .string(name))
             for other in names where other != name {
-                let runner = try await tenants.executor(for: other)
+                let runner = try await tenants.runner(for: other)
                 await #expect(throws: CloacinaError.self) { try await runner.executionStatus(result.executionID) }
                 #expect(try await runner.listExecutions().map(\.executionID) == [results[other]!.executionID])
             }
@@ -86,7 +86,7 @@ struct TenantManagerTests {
     func invalidIDs(_ tenant: String) async throws {
         let directory = try TemporaryDirectory("tenants-invalid")
         let tenants = try Self.manager(directory)
-        await #expect(throws: CloacinaError.self) { try await tenants.executor(for: tenant) }
+        await #expect(throws: CloacinaError.self) { try await tenants.runner(for: tenant) }
         await #expect(throws: CloacinaError.self) { try await tenants.deleteTenant(tenant) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.file("tenants")).isEmpty)
         await tenants.manager.shutdown()
@@ -108,7 +108,7 @@ struct TenantManagerTests {
         } catch {
             #expect(error.code == .notFound)
         }
-        let runner = try await tenants.executor(for: "acme")
+        let runner = try await tenants.runner(for: "acme")
         #expect(try await runner.listExecutions().isEmpty)
         await #expect(throws: CloacinaError.self) { try await runner.executionStatus(first.executionID) }
         #expect(try await tenants.manager.executeForTenant("acme", "stamp").status == .completed)
@@ -120,10 +120,10 @@ struct TenantManagerTests {
     func shutdownRefuses() async throws {
         let directory = try TemporaryDirectory("tenants-shutdown")
         let tenants = try Self.manager(directory)
-        _ = try await tenants.executor(for: "acme")
+        _ = try await tenants.runner(for: "acme")
         await tenants.manager.shutdown()
         do {
-            _ = try await tenants.executor(for: "globex")
+            _ = try await tenants.runner(for: "globex")
             Issue.record("a shut-down manager opened a tenant")
         } catch {
             #expect(error.code == .shuttingDown)

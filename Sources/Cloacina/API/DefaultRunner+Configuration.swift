@@ -7,8 +7,8 @@ internal import Glibc
 #endif
 
 extension DefaultRunner {
-    /// Everything a runner is set up with. Start from ``init(databaseURL:)`` and change what you need, or use the
-    /// ``Builder``.
+    /// Everything a runner is set up with. Start from ``init(databaseURL:)`` and change what you need, then build the
+    /// runner with ``Builder/init(configuration:)``; or set it step by step with the ``Builder``.
     public struct Configuration: Sendable {
         /// Where executions are stored: see ``DatabaseLocation``.
         public var databaseURL: String
@@ -117,10 +117,21 @@ extension DefaultRunner {
     ///     .taskTimeout(.seconds(300))
     ///     .build()
     /// ```
+    ///
+    /// The builder is the one way to build a runner; ``DefaultRunner/init(databaseURL:)`` and
+    /// ``DefaultRunner/withSchema(_:_:)`` are shorthands for it.
     public struct Builder: Sendable {
-        public var configuration = Configuration(databaseURL: "")
+        public var configuration: Configuration
 
-        public init() {}
+        /// A builder with the default configuration.
+        public init() {
+            self.init(configuration: Configuration(databaseURL: ""))
+        }
+
+        /// A builder starting from `configuration` (a host's template, say).
+        public init(configuration: Configuration) {
+            self.configuration = configuration
+        }
 
         public func databaseURL(_ url: String) -> Builder { with { $0.databaseURL = url } }
         public func schema(_ schema: String) -> Builder { with { $0.schema = schema } }

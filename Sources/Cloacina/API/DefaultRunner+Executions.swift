@@ -40,7 +40,7 @@ extension DefaultRunner {
     }
 
     /// Counts by status and the average duration of ended executions, computed by the store.
-    public func statistics() async throws(CloacinaError) -> ExecutionStatistics {
+    public func statistics() async throws(CloacinaError) -> TenantMetrics {
         try await runtime.withStore { store throws(StoreError) in try store.statistics() }
     }
 

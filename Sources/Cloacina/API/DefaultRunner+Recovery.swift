@@ -75,7 +75,7 @@ extension DefaultRunner {
                 metadata: ["execution": "\(id)", "reason": "\(reason)"]
             )
             writes.append(
-                .appendEvent(ExecutionEvent(executionID: id, kind: "execution_waiting", detail: reason, at: now))
+                .appendEvent(ExecutionEvent(executionID: id, kind: .executionWaiting, detail: reason, at: now))
             )
         }
         if case .failure(let error) = await runtime.writer.write(writes) { throw CloacinaError(error) }

@@ -15,8 +15,9 @@ internal import Synchronization
 /// await runner.shutdown()
 /// ```
 ///
-/// Workflows come from package files (``loadPackages(from:)``, ``register(package:)``) or from packages compiled
-/// into the program (``register(_:)``); both go through the same loader and the same scheduler. Each execution is
+/// Workflows come from package files (loaded by a ``PackagePipeline``, then ``register(package:)`` or
+/// ``Configuration/packages``) or from packages compiled into the program (``register(_:)``); both go through the
+/// same loader and the same scheduler. Each execution is
 /// pinned to the package it started with. Task attempts run on the runner's own threads, up to
 /// ``Configuration/maxConcurrentTasks`` at once; scheduling is event-driven (a finished task immediately starts its
 /// ready dependents) and the store is written in batches, never polled. A runner that starts on a store with
@@ -43,8 +44,9 @@ public final class DefaultRunner: Sendable {
     }
 
     /// Opens the store of `configuration`, registers its embedded packages, and resumes unfinished executions
-    /// unless told not to.
-    public init(configuration: Configuration) async throws(CloacinaError) {
+    /// unless told not to. Reached through the ``Builder`` (``builder()``, ``Builder/init(configuration:)``), the one
+    /// way to build a runner, or its shorthands ``init(databaseURL:)`` and ``withSchema(_:_:)``.
+    init(configuration: Configuration) async throws(CloacinaError) {
         try configuration.validate()
         let location = try DatabaseLocation(url: configuration.databaseURL)
         self.configuration = configuration
@@ -81,16 +83,16 @@ public final class DefaultRunner: Sendable {
 
     /// A runner for the PostgreSQL schema `schema` at `databaseURL`, with the default configuration: the schema and
     /// its tables are created when missing (if the role may), and every statement is scoped to it.
+    /// Shorthand for `builder().databaseURL(databaseURL).schema(schema).build()`.
     public static func withSchema(_ databaseURL: String, _ schema: String) async throws(CloacinaError) -> DefaultRunner
     {
-        var configuration = Configuration(databaseURL: databaseURL)
-        configuration.schema = schema
-        return try await DefaultRunner(configuration: configuration)
+        try await builder().databaseURL(databaseURL).schema(schema).build()
     }
 
-    /// A runner with the default configuration for `databaseURL`.
+    /// A runner with the default configuration for `databaseURL`: shorthand for
+    /// `builder().databaseURL(databaseURL).build()`.
     public convenience init(databaseURL: String) async throws(CloacinaError) {
-        try await self.init(configuration: Configuration(databaseURL: databaseURL))
+        try await self.init(configuration: Builder().databaseURL(databaseURL).configuration)
     }
 
     private static func openStore(
@@ -162,30 +164,6 @@ public final class DefaultRunner: Sendable {
         resumeWaiting()
     }
 
-    /// Loads every `*.so` of a drop directory in this process and registers the packages that load.
-    /// Returns a report per file; files rejected by the loader or clashing with a registered package are reported,
-    /// not thrown.
-    public func loadPackages(from directory: String) async throws(CloacinaError) -> [PackageReport] {
-        let loader = packages
-        let reports = try await runtime.blocking { () throws(CloacinaError) in
-            do throws(PackageLoadError) {
-                return try loader.loadDirectory(directory)
-            } catch {
-                throw CloacinaError(.configuration, "cannot load packages from \(directory): \(error.reason)")
-            }
-        }
-        defer { resumeWaiting() }
-        return reports.map { report in
-            guard let package = report.package else { return report }
-            do throws(CloacinaError) {
-                try registry.register(package)
-                return report
-            } catch {
-                return report.rejected(PackageLoadError(.conflict, error.message))
-            }
-        }
-    }
-
     /// The workflows this runner can start, by name.
     public var workflows: [WorkflowDefinition] { registry.entries.map(\.plan.workflow) }
 
@@ -223,8 +201,7 @@ public final class DefaultRunner: Sendable {
 
     private func execute(_ workflow: String, input: ContextSnapshot) async throws(CloacinaError) -> ExecutionResult {
         // The creation and the first transitions commit in order, so waiting for the end is enough.
-        let driver = try begin(workflow, id: Self.newExecutionID(), input: input, created: nil)
-        driver.start()
+        let driver = try start(workflow, id: Self.newExecutionID(), input: input, created: nil)
         try await driver.wait()
         let (record, tasks) = driver.snapshot()
         return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
@@ -234,10 +211,9 @@ public final class DefaultRunner: Sendable {
         let id = Self.newExecutionID()
         let created: Result<Void, CloacinaError> = await withCheckedContinuation { continuation in
             do throws(CloacinaError) {
-                let driver = try begin(workflow, id: id, input: input) { result in
+                try start(workflow, id: id, input: input) { result in
                     continuation.resume(returning: result.mapError { CloacinaError($0) })
                 }
-                driver.start()
             } catch {
                 continuation.resume(returning: .failure(error))
             }
@@ -264,8 +240,10 @@ public final class DefaultRunner: Sendable {
         return id
     }
 
-    /// Creates the execution's driver and queues its creation; `created` hears when the creation is durable.
-    private func begin(
+    /// The one way an execution starts here (``execute(_:context:)`` is this and a wait): creates the execution's
+    /// driver, queues its creation and starts it; `created` hears when the creation is durable.
+    @discardableResult
+    private func start(
         _ workflow: String,
         id: String,
         input: ContextSnapshot,
@@ -284,6 +262,7 @@ public final class DefaultRunner: Sendable {
             completion = { result in created(result.map { _ in () }) }
         }
         runtime.writer.enqueue(writes, completion: completion)
+        driver.start()
         return driver
     }
 
@@ -310,7 +289,7 @@ public final class DefaultRunner: Sendable {
             machine,
             [
                 .insertExecution(record, tasks: machine.taskRecords()),
-                .appendEvent(ExecutionEvent(executionID: id, kind: "execution_created", at: now)),
+                .appendEvent(ExecutionEvent(executionID: id, kind: .executionCreated, at: now)),
             ]
         )
     }

@@ -6,7 +6,7 @@ public import CloacinaStorage
 /// or before a restart. `json` gives the shape `cloacina run --output json` prints.
 public struct ExecutionResult: Sendable {
     /// One task's outcome.
-    public struct Task: Sendable, Hashable {
+    public struct TaskResult: Sendable, Hashable {
         public var id: String
         public var status: TaskStatus
         /// Attempts made so far.
@@ -35,7 +35,7 @@ public struct ExecutionResult: Sendable {
     public var inputContext: [String: JSONValue]?
     public var finalContext: [String: JSONValue]?
     public var error: String?
-    public var tasks: [Task]
+    public var tasks: [TaskResult]
     public var createdAt: Timestamp
     public var startedAt: Timestamp?
     public var completedAt: Timestamp?
@@ -56,7 +56,7 @@ public struct ExecutionResult: Sendable {
         self.finalContext = record.finalContext.flatMap { try? JSONValue(parsing: $0).objectValue }
         self.error = record.error
         self.tasks = tasks.sorted { $0.position < $1.position }.map {
-            Task(
+            TaskResult(
                 id: $0.taskID,
                 status: $0.status,
                 attempts: $0.attempt,

@@ -41,19 +41,4 @@ public enum PackageCatalog {
         }
     }
 
-    /// Loads every `*.so` file of `directory` with `load` (given all the paths at once, in name order; hidden files,
-    /// such as installs in progress, are skipped), then resolves conflicts. Throws only when the directory cannot be
-    /// read.
-    public static func loadDirectory(
-        _ directory: String,
-        with load: ([String]) -> [PackageReport]
-    ) throws(PackageLoadError) -> [PackageReport] {
-        let names: [String]
-        do {
-            names = try FileSystem.listDirectory(directory)
-        } catch {
-            throw PackageLoadError(.read, "\(error)")
-        }
-        return resolveConflicts(load(names.filter { $0.hasSuffix(".so") }.map { "\(directory)/\($0)" }))
-    }
 }

@@ -1,6 +1,7 @@
 internal import CCloacinaABI
 internal import CloacinaModel
 public import CloacinaSDK
+internal import Dispatch
 public import Logging
 internal import Synchronization
 
@@ -23,7 +24,8 @@ internal import Glibc
 public final class PackageLoader: Sendable {
     private let cache: PackageCache
     private let logger: Logger
-    private let loaded = Mutex<[String: Outcome]>([:])
+    /// Every content (or embedded package) seen, loaded or being loaded.
+    private let loaded = Mutex<[String: Entry]>([:])
     /// Copies made since the last ``syncCache()``, when syncing is deferred.
     private let unsynced = Mutex<[String]>([])
 
@@ -34,6 +36,17 @@ public final class PackageLoader: Sendable {
         var file: String
         var info: PackageInfo?
         var result: Result<LoadedPackage, PackageLoadError>
+    }
+
+    private enum Entry {
+        case loading(InFlight)
+        case done(Outcome)
+    }
+
+    /// A load in progress on one thread, which others loading the same content wait for.
+    private final class InFlight: Sendable {
+        let finished = DispatchGroup()
+        let outcome = Mutex<Outcome?>(nil)
     }
 
     /// Creates a loader that keeps its copies of package images in `cacheDirectory` (created if missing, and
@@ -92,42 +105,73 @@ public final class PackageLoader: Sendable {
         }
         var report = candidate.report
         let (bytes, image, sha256) = (candidate.bytes, candidate.image, candidate.sha256)
-        return loaded.withLock { loaded in
-            if let earlier = loaded[sha256] {
-                report.info = earlier.info
-                switch earlier.result {
-                case .success(let package):
-                    report.accept(package)
-                    if earlier.file != file { report.duplicateOf = earlier.file }
-                    return report
-                case .failure(let error):
-                    return report.rejected(error)
-                }
-            }
+        let (outcome, fresh) = once(sha256) {
+            var staged = report
             let result = open(
                 bytes: bytes,
                 sha256: sha256,
                 file: file,
                 image: image,
-                report: &report,
+                report: &staged,
                 progress: progress
             )
-            loaded[sha256] = Outcome(file: file, info: report.info, result: result)
-            switch result {
-            case .success(let package):
-                report.accept(package)
-                logger.info(
-                    "loaded package",
-                    metadata: [
-                        "package": "\(package.info.name)", "version": "\(package.info.version)",
-                        "sha256": "\(sha256)", "file": "\(file)",
-                    ]
-                )
+            return Outcome(file: file, info: staged.info, result: result)
+        }
+        report.info = outcome.info
+        switch outcome.result {
+        case .success(let package):
+            report.accept(package)
+            if !fresh {
+                if outcome.file != file { report.duplicateOf = outcome.file }
                 return report
-            case .failure(let error):
-                logger.warning("rejected package", metadata: ["file": "\(file)", "error": "\(error)"])
-                return report.rejected(error)
             }
+            logger.info(
+                "loaded package",
+                metadata: [
+                    "package": "\(package.info.name)", "version": "\(package.info.version)",
+                    "sha256": "\(sha256)", "file": "\(file)",
+                ]
+            )
+            return report
+        case .failure(let error):
+            if fresh { logger.warning("rejected package", metadata: ["file": "\(file)", "error": "\(error)"]) }
+            return report.rejected(error)
+        }
+    }
+
+    /// The outcome for `key` (a content hash, or an embedded package's identity): the earlier one; or, while another
+    /// thread loads it, that one once it is done; or the one `load` makes, run here. `fresh` tells the caller that
+    /// `load` ran. Package code runs in `load` outside the loader's lock, so a package whose init hangs holds up
+    /// only loads of the same content, never the others.
+    private func once(_ key: String, load: () -> Outcome) -> (outcome: Outcome, fresh: Bool) {
+        enum Step {
+            case done(Outcome)
+            case wait(InFlight)
+            case run(InFlight)
+        }
+        let step: Step = loaded.withLock { entries in
+            switch entries[key] {
+            case .done(let outcome)?: return .done(outcome)
+            case .loading(let inFlight)?: return .wait(inFlight)
+            case nil:
+                let inFlight = InFlight()
+                inFlight.finished.enter()
+                entries[key] = .loading(inFlight)
+                return .run(inFlight)
+            }
+        }
+        switch step {
+        case .done(let outcome):
+            return (outcome, false)
+        case .wait(let inFlight):
+            inFlight.finished.wait()
+            return (inFlight.outcome.withLock { $0! }, false)
+        case .run(let inFlight):
+            let outcome = load()
+            inFlight.outcome.withLock { $0 = outcome }
+            loaded.withLock { $0[key] = .done(outcome) }
+            inFlight.finished.leave()
+            return (outcome, true)
         }
     }
 
@@ -193,12 +237,6 @@ public final class PackageLoader: Sendable {
         return .candidate(Candidate(report: report, bytes: bytes, image: image, sha256: sha256))
     }
 
-    /// Loads every `*.so` file of `directory` in name order (hidden files are skipped), then rejects packages
-    /// that conflict with one loaded earlier. Throws only when the directory cannot be read.
-    public func loadDirectory(_ directory: String) throws(PackageLoadError) -> [PackageReport] {
-        try PackageCatalog.loadDirectory(directory) { $0.map { load(file: $0) } }
-    }
-
     /// Registers a package compiled into the host program (a CloacinaSDK `WorkflowPackage`), through the same
     /// stages as a package file after `dlopen`: info, init, validation. The report's file reads
     /// `embedded:<package name>`; the package has no SHA-256. Registering the same package object again returns the
@@ -206,22 +244,15 @@ public final class PackageLoader: Sendable {
     public func load(embedded package: WorkflowPackage) -> PackageReport {
         let key = "embedded:\(ObjectIdentifier(package).hashValue)"
         var report = PackageReport(file: "embedded:\(package.name)")
-        return loaded.withLock { loaded in
-            if let earlier = loaded[key] {
-                report.info = earlier.info
-                switch earlier.result {
-                case .success(let loadedPackage): report.accept(loadedPackage)
-                case .failure(let error): return report.rejected(error)
-                }
-                return report
-            }
+        let (outcome, _) = once(key) {
+            var staged = report
             let result: Result<LoadedPackage, PackageLoadError>
             do throws(PackageLoadError) {
-                let (info, staged) = try register(
+                let (info, registered) = try register(
                     describe: { package.descriptor },
                     initialize: { package.initialize(host: $0, registrar: $1) },
                     containsSwiftCode: true,
-                    report: &report,
+                    report: &staged,
                     progress: { _ in }
                 )
                 result = .success(
@@ -230,21 +261,22 @@ public final class PackageLoader: Sendable {
                         sha256: nil,
                         file: nil,
                         imagePath: nil,
-                        workflows: staged.workflows,
-                        entryPoints: staged.entryPoints
+                        workflows: registered.workflows,
+                        entryPoints: registered.entryPoints
                     )
                 )
             } catch {
                 result = .failure(error)
             }
-            loaded[key] = Outcome(file: report.file, info: report.info, result: result)
-            switch result {
-            case .success(let loadedPackage):
-                report.accept(loadedPackage)
-                return report
-            case .failure(let error):
-                return report.rejected(error)
-            }
+            return Outcome(file: staged.file, info: staged.info, result: result)
+        }
+        report.info = outcome.info
+        switch outcome.result {
+        case .success(let loadedPackage):
+            report.accept(loadedPackage)
+            return report
+        case .failure(let error):
+            return report.rejected(error)
         }
     }
 

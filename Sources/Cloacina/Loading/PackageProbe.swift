@@ -24,6 +24,16 @@ public struct PackageProbe: Sendable {
         self.timeout = timeout
     }
 
+    /// The probe of the `cloacina` executable at `executable` (its hidden `probe-package` command), keeping its
+    /// throw-away image copies under `cacheDirectory`.
+    public init(
+        cloacina executable: String = "/proc/self/exe",
+        cacheDirectory: String,
+        timeout: Duration = .seconds(60)
+    ) {
+        self.init(command: [executable, "probe-package", "--cache", cacheDirectory], timeout: timeout)
+    }
+
     /// Loads `file` in a child process and reports the outcome. Never crashes the caller; blocks its thread.
     public func load(file: String) -> PackageReport {
         load(files: [file])[0]
@@ -119,11 +129,6 @@ public struct PackageProbe: Sendable {
 
     private static func trimmed(_ text: String) -> String {
         String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
-    }
-
-    /// Loads every `*.so` file of `directory` in name order, in a child process, then rejects conflicts.
-    public func loadDirectory(_ directory: String) throws(PackageLoadError) -> [PackageReport] {
-        try PackageCatalog.loadDirectory(directory) { load(files: $0) }
     }
 
     /// The child's side: loads `files` in order with `loader`, writing for each a `file` line, each stage, and the

@@ -78,9 +78,6 @@ final class WorkerPool: Sendable {
         for job in discarded { job.discarded() }
     }
 
-    /// The number of jobs waiting for a slot.
-    var waiting: Int { lock.withLock { queue.count - queueHead } }
-
     /// Wakes an idle thread, or starts one, when a queued job could start.
     private func wakeOrSpawn() {
         guard queueHead < queue.count, running.count < limit else { return }

@@ -119,7 +119,7 @@ public struct ExecutionStateMachine: Sendable {
         status = .running
         startedAt = now
         writes.append(.updateExecution(ExecutionUpdate(id: id, status: .running, startedAt: now)))
-        event("execution_started", at: now)
+        event(.executionStarted, at: now)
         for task in tasks.indices where tasks[task].waitingOn == 0 && tasks[task].status == .pending {
             decide(task, now: now)
         }
@@ -146,7 +146,7 @@ public struct ExecutionStateMachine: Sendable {
         tasks[task].completedAt = now
         unfinished -= 1
         persist(task)
-        event("task_completed", task: task, at: now)
+        event(.taskCompleted, task: task, at: now)
         settle(task, now: now)
         finishIfDone(now: now)
         return flush()
@@ -212,7 +212,7 @@ public struct ExecutionStateMachine: Sendable {
     public mutating func taskNotStarted(_ task: Int, attempt: Int, now: Timestamp) -> [Action] {
         guard isRunning(task, attempt) else { return [] }
         event(
-            "task_not_started",
+            .taskNotStarted,
             task: task,
             detail: "attempt \(attempt) never started: the runner stopped first",
             at: now
@@ -253,7 +253,7 @@ public struct ExecutionStateMachine: Sendable {
             tasks[task].error = reason
             unfinished -= 1
             persist(task)
-            event("task_cancelled", task: task, detail: reason, at: now)
+            event(.taskCancelled, task: task, detail: reason, at: now)
         }
         held.removeAll()
         finish(outcome, error: reason, now: now)
@@ -333,7 +333,7 @@ public struct ExecutionStateMachine: Sendable {
                 plan.dependencies[task].filter { !machine.tasks[$0].status.isTerminal }.count
         }
         machine.unfinished = machine.tasks.filter { !$0.status.isTerminal }.count
-        machine.event("execution_resumed", at: now)
+        machine.event(.executionResumed, at: now)
         for task in interrupted {
             let attempt = machine.tasks[task].attempt + 1
             let limit = plan.task(task).retry.maxAttempts
@@ -350,7 +350,7 @@ public struct ExecutionStateMachine: Sendable {
                 )
                 continue
             }
-            machine.event("task_recovered", task: task, detail: "attempt \(attempt - 1) was interrupted", at: now)
+            machine.event(.taskRecovered, task: task, detail: "attempt \(attempt - 1) was interrupted", at: now)
             if dispatching {
                 machine.run(task, attempt: attempt, input: machine.mergedInput(task), now: now)
             } else {
@@ -413,7 +413,7 @@ public struct ExecutionStateMachine: Sendable {
             tasks[task].error = nil
             unfinished -= 1
             persist(task)
-            event("task_skipped", task: task, detail: reason, at: now)
+            event(.taskSkipped, task: task, detail: reason, at: now)
             settle(task, now: now)
         }
     }
@@ -425,7 +425,7 @@ public struct ExecutionStateMachine: Sendable {
         tasks[task].input = input.snapshot
         tasks[task].inputWriters = input.writers
         persist(task)
-        event("task_started", task: task, at: now)
+        event(.taskStarted, task: task, at: now)
         actions.append(.run(task: task, attempt: attempt, input: input.snapshot))
     }
 
@@ -447,7 +447,7 @@ public struct ExecutionStateMachine: Sendable {
             tasks[task].nextRetryAt = at
             persist(task)
             event(
-                "task_retry_scheduled",
+                .taskRetryScheduled,
                 task: task,
                 detail: "attempt \(attempt) failed: \(message); attempt \(attempt + 1) at \(at.milliseconds)",
                 at: now
@@ -458,7 +458,7 @@ public struct ExecutionStateMachine: Sendable {
             tasks[task].completedAt = now
             unfinished -= 1
             persist(task)
-            event("task_failed", task: task, detail: message, at: now)
+            event(.taskFailed, task: task, detail: message, at: now)
             settle(task, now: now)
         }
     }
@@ -538,7 +538,7 @@ public struct ExecutionStateMachine: Sendable {
                 )
             )
         )
-        event("execution_\(outcome.rawValue.lowercased())", detail: error, at: now)
+        event(ExecutionEvent.Kind(endingWith: outcome), detail: error, at: now)
         ended = outcome
     }
 
@@ -578,7 +578,7 @@ public struct ExecutionStateMachine: Sendable {
         )
     }
 
-    private mutating func event(_ kind: String, task: Int? = nil, detail: String? = nil, at: Timestamp) {
+    private mutating func event(_ kind: ExecutionEvent.Kind, task: Int? = nil, detail: String? = nil, at: Timestamp) {
         writes.append(
             .appendEvent(
                 ExecutionEvent(

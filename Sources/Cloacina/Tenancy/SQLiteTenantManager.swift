@@ -27,8 +27,14 @@ public final class SQLiteTenantManager: Sendable {
     }
 
     /// `tenant`'s runner: its file is created on first use.
-    public func executor(for tenant: String) async throws(CloacinaError) -> DefaultRunner {
+    public func runner(for tenant: String) async throws(CloacinaError) -> DefaultRunner {
         try await manager.runner(for: tenant)
+    }
+
+    /// The seed documents' name for ``runner(for:)``.
+    @available(*, deprecated, renamed: "runner(for:)")
+    public func executor(for tenant: String) async throws(CloacinaError) -> DefaultRunner {
+        try await runner(for: tenant)
     }
 
     /// The file of `tenant` in `directory`: the one place that says a tenant is `<directory>/<tenant>.db`.

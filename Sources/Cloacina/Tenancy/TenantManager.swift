@@ -206,13 +206,7 @@ public final class TenantManager: Sendable {
 
     /// Figures about `tenant`'s executions, computed by its database.
     public func tenantMetrics(_ tenant: String) async throws(CloacinaError) -> TenantMetrics {
-        let statistics = try await runner(for: tenant).statistics()
-        return TenantMetrics(
-            activeExecutions: statistics.unfinished,
-            totalExecutions: statistics.total,
-            averageExecutionTime: statistics.averageDuration,
-            executionsByStatus: statistics.countsByStatus
-        )
+        try await runner(for: tenant).statistics()
     }
 
     /// The tenants whose runners are open (or opening) here.
@@ -239,14 +233,4 @@ public final class TenantManager: Sendable {
         }
         ownedResources?.shutdown()
     }
-}
-
-/// Figures about one tenant's executions, as in the seed documents.
-public struct TenantMetrics: Sendable, Hashable {
-    /// Executions that have not ended (pending or running).
-    public var activeExecutions: Int
-    public var totalExecutions: Int
-    /// The mean time from start to end of ended executions; nil before any ended.
-    public var averageExecutionTime: Duration?
-    public var executionsByStatus: [ExecutionStatus: Int]
 }
