@@ -111,7 +111,7 @@ struct ExecutionDriverTests {
         let result = try await reopened.waitForExecution(id)
         #expect(result.status == .completed)
         let events = try await reopened.events(of: id)
-        let starts = events.filter { $0.kind == "task_started" }.map { "\($0.taskID ?? "") \($0.attempt ?? 0)" }
+        let starts = events.filter { $0.kind == .taskStarted }.map { "\($0.taskID ?? "") \($0.attempt ?? 0)" }
         // first ran twice (interrupted, then again), second once, and only under the second runner.
         #expect(starts == ["first 1", "first 2", "second 1"], "\(starts)")
         await reopened.shutdown()

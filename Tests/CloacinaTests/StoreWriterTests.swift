@@ -32,7 +32,7 @@ final class FlakyStore: ExecutionStore {
     func tasks(of executionID: String) throws(StoreError) -> [TaskRecord] { try inner.tasks(of: executionID) }
     func executions(_ query: ExecutionQuery) throws(StoreError) -> [ExecutionRecord] { try inner.executions(query) }
     func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int { try inner.countExecutions(query) }
-    func statistics() throws(StoreError) -> ExecutionStatistics { try inner.statistics() }
+    func statistics() throws(StoreError) -> TenantMetrics { try inner.statistics() }
     func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] { try inner.events(of: executionID) }
     func claimUnfinished(
         owner: String,
@@ -66,7 +66,9 @@ final class FlakyStore: ExecutionStore {
 @Suite("Store writer")
 struct StoreWriterTests {
     static func event(_ id: String, _ n: Int) -> StoreWrite {
-        .appendEvent(ExecutionEvent(executionID: id, kind: "note \(n)", at: Timestamp(milliseconds: Int64(n))))
+        .appendEvent(
+            ExecutionEvent(executionID: id, kind: .taskStarted, attempt: n, at: Timestamp(milliseconds: Int64(n)))
+        )
     }
 
     static func insert(_ id: String) -> StoreWrite {
@@ -113,7 +115,7 @@ struct StoreWriterTests {
         store.failing.withLock { $0 = nil }
         #expect(await writer.write([Self.event("e", 4)]).isSuccess)
         #expect(results.withLock { $0 } == [1, 2, 3])
-        #expect(try store.events(of: "e").map(\.kind) == ["note 1", "note 2", "note 3", "note 4"])
+        #expect(try store.events(of: "e").map(\.attempt) == [1, 2, 3, 4])
         #expect(writer.failure == nil)
         store.close()
     }
