@@ -62,7 +62,7 @@ struct ExecutionDriverTests {
         let runner = try await Self.runner(directory, Self.package(release, started: started)) { event in
             // Takes the driver's lock: under it, this would deadlock.
             let status = box.withLock { $0 }?.activeDriver(event.executionID)?.snapshot().0.status
-            seen.withLock { $0.append("\(event.kind) \(status.map { "\($0)" } ?? "-")") }
+            seen.withLock { $0.append("\(event.kind.rawValue) \(status.map { "\($0)" } ?? "-")") }
         }
         box.withLock { $0 = runner }
         let result = try await runner.execute("held")
