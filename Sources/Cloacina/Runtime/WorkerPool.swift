@@ -1,3 +1,5 @@
+internal import Synchronization
+
 /// A set of threads, outside Swift's cooperative pool, that run blocking jobs with a limit on how many run at once.
 ///
 /// Jobs run in submission order as slots free up. A job that hangs can be abandoned: it stops counting against the
@@ -66,6 +68,18 @@ final class WorkerPool: Sendable {
         for job in discarded { job.discarded() }
     }
 
+    /// Discards job `id` if it has not started (telling it); false when it started, ended or is unknown.
+    @discardableResult
+    func discard(_ id: UInt64) -> Bool {
+        let job: Job? = lock.withLock {
+            guard let index = queue[queueHead...].firstIndex(where: { $0.id == id }) else { return nil }
+            return queue.remove(at: index).job
+        }
+        guard let job else { return false }
+        job.discarded()
+        return true
+    }
+
     /// Discards the jobs of `owner` that have not started (telling each), leaving everyone else's queued.
     func discard(owner: UInt64) {
         let discarded: [Job] = lock.withLock {
@@ -122,21 +136,43 @@ final class WorkerPool: Sendable {
 
 extension WorkerPool {
     /// Runs `body` as a job and waits for it without blocking the caller's thread. A job discarded before it
-    /// started (the pool stopped, or its owner's jobs were discarded) fails with `discardedError`.
+    /// started (the pool stopped, or its owner's jobs were discarded) fails with `discardedError`. Cancelling the
+    /// caller's task before the job starts discards it (`cancelled`); once started it runs to its end, as
+    /// NIO's `NIOThreadPool.runIfActive` does.
     func run<T: Sendable>(
         owner: UInt64 = 0,
         discardedError: CloacinaError,
         _ body: @escaping @Sendable () throws(CloacinaError) -> T
     ) async throws(CloacinaError) -> T {
-        let result: Result<T, CloacinaError> = await withCheckedContinuation { continuation in
-            submit(
-                Job(
-                    run: { continuation.resume(returning: Result { () throws(CloacinaError) in try body() }) },
-                    discarded: { continuation.resume(returning: .failure(discardedError)) },
-                    owner: owner
+        /// The job's id once queued; `cancelled` once the caller's task was cancelled.
+        let ticket = Mutex<(id: UInt64?, cancelled: Bool)>((nil, false))
+        let result: Result<T, CloacinaError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let id = submit(
+                    Job(
+                        run: { continuation.resume(returning: Result { () throws(CloacinaError) in try body() }) },
+                        discarded: {
+                            let cancelled = ticket.withLock { $0.cancelled }
+                            continuation.resume(returning: .failure(cancelled ? Self.cancelledCall : discardedError))
+                        },
+                        owner: owner
+                    )
                 )
-            )
+                let cancelled = ticket.withLock { ticket in
+                    ticket.id = id
+                    return ticket.cancelled
+                }
+                if cancelled, let id { discard(id) }
+            }
+        } onCancel: {
+            let id = ticket.withLock { ticket in
+                ticket.cancelled = true
+                return ticket.id
+            }
+            if let id { discard(id) }
         }
         return try result.get()
     }
+
+    private static let cancelledCall = CloacinaError(.cancelled, "the call was cancelled before it started")
 }
