@@ -30,20 +30,31 @@ package struct Heap<Element> {
         guard !storage.isEmpty else { return nil }
         storage.swapAt(0, storage.count - 1)
         let minimum = storage.removeLast()
-        var parent = 0
+        siftDown(from: 0)
+        return minimum
+    }
+
+    package mutating func removeAll() {
+        storage.removeAll()
+    }
+
+    /// Removes every element for which `shouldRemove` is true, and restores the heap order (in linear time).
+    package mutating func removeAll(where shouldRemove: (Element) -> Bool) {
+        storage.removeAll(where: shouldRemove)
+        for start in stride(from: storage.count / 2 - 1, through: 0, by: -1) { siftDown(from: start) }
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
         while true {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
             if left < storage.count && precedes(storage[left], storage[smallest]) { smallest = left }
             if right < storage.count && precedes(storage[right], storage[smallest]) { smallest = right }
-            guard smallest != parent else { return minimum }
+            guard smallest != parent else { return }
             storage.swapAt(parent, smallest)
             parent = smallest
         }
-    }
-
-    package mutating func removeAll() {
-        storage.removeAll()
     }
 }

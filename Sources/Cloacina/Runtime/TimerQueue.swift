@@ -34,10 +34,18 @@ final class TimerQueue: Sendable {
         }
     }
 
-    /// Forgets a scheduled action; harmless if it already ran.
+    /// Forgets a scheduled action; harmless if it already ran. Cancelled entries leave the heap when it holds
+    /// twice as many entries as live ones, so timers set and cancelled at a high rate (a time limit per attempt)
+    /// do not pile up until their deadlines.
     func cancel(_ id: UInt64) {
-        _ = lock.withLock { live.remove(id) }
+        lock.withLock {
+            guard live.remove(id) != nil, heap.count > 1024, heap.count > 2 * live.count else { return }
+            heap.removeAll { !live.contains($0.id) }
+        }
     }
+
+    /// The entries the heap holds (live or cancelled and not yet dropped).
+    var heldEntries: Int { lock.withLock { heap.count } }
 
     /// Ends the thread; actions not yet run are dropped.
     func stop() {
