@@ -1,8 +1,5 @@
+internal import Dispatch
 internal import Synchronization
-
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// A fixed number of ``PostgresConnection``s shared by blocking callers, each used by one caller at a time.
 ///
@@ -16,7 +13,8 @@ public final class PostgresConnectionPool: Sendable {
     public let size: Int
     private let connect: @Sendable () throws(PostgresError) -> PostgresConnection
     private let state: Mutex<State>
-    private let slots: Semaphore
+    /// One per connection that may be open: taken for a checkout, returned after.
+    private let slots: DispatchSemaphore
 
     private struct State: ~Copyable {
         var idle: [PostgresConnection] = []
@@ -29,7 +27,7 @@ public final class PostgresConnectionPool: Sendable {
         self.size = size
         self.connect = connect
         self.state = Mutex(State())
-        self.slots = Semaphore(value: size)
+        self.slots = DispatchSemaphore(value: size)
     }
 
     /// Lends a connection to `body`, waiting for one if all are in use, and takes it back afterwards (dropping it
@@ -81,27 +79,5 @@ public final class PostgresConnectionPool: Sendable {
     /// Drops the idle connections (they reconnect on the next checkout), without closing the pool.
     public func dropIdleConnections() {
         state.withLock { $0.idle.removeAll() }
-    }
-}
-
-/// A counting semaphore over POSIX `sem_t`, for threads that may block.
-private final class Semaphore: @unchecked Sendable {
-    private let semaphore = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
-
-    init(value: Int) {
-        sem_init(semaphore, 0, UInt32(value))
-    }
-
-    deinit {
-        sem_destroy(semaphore)
-        semaphore.deallocate()
-    }
-
-    func wait() {
-        while sem_wait(semaphore) != 0 && errno == EINTR {}
-    }
-
-    func signal() {
-        sem_post(semaphore)
     }
 }
