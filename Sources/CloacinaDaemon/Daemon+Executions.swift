@@ -2,17 +2,33 @@ public import Cloacina
 internal import Synchronization
 
 extension Daemon {
-    /// Starts `workflow` for `tenant` with `contextJSON` (a JSON object) and returns the execution id once it is
-    /// durably recorded. Throws `unavailable` when the host already holds its most unfinished executions.
-    public func submit(tenant: String, workflow: String, contextJSON: [UInt8]) async throws(CloacinaError) -> String {
-        try await withRunner(tenant) { runner throws(CloacinaError) in
-            try await admitted { () throws(CloacinaError) in
-                try await runner.executeAsync(workflow, contextJSON: contextJSON)
-            }
+    /// Starts `workflow` for `tenant` with `context` as its input; returns the execution id once it is durably
+    /// recorded, and its status then (pending, running, or already ended for a very short one). Throws
+    /// `unavailable` when the host already holds its most unfinished executions.
+    public func submit(
+        _ tenant: TenantName,
+        workflow: String,
+        context: [String: JSONValue]
+    ) async throws(CloacinaError) -> (id: String, status: ExecutionStatus) {
+        try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in
+            let id = try await runner.executeAsync(workflow, context: context)
+            return (id, (try? await runner.executionStatus(id).status) ?? .pending)
         }
     }
 
-    /// Runs `workflow` for `tenant` and waits for its result (admitted like ``submit(tenant:workflow:contextJSON:)``).
+    /// Runs `workflow` for `tenant` and waits for its result (admitted like ``submit(_:workflow:context:)``).
+    /// Cancelling the calling task ends the wait (`cancelled`); the execution goes on.
+    public func run(
+        _ tenant: TenantName,
+        workflow: String,
+        context: [String: JSONValue]
+    ) async throws(CloacinaError) -> ExecutionResult {
+        try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in
+            try await runner.execute(workflow, context: context)
+        }
+    }
+
+    /// ``run(_:workflow:context:)`` for a tenant id and a context as JSON bytes, both checked here.
     public func run(
         tenant: String,
         workflow: String,
@@ -20,22 +36,19 @@ extension Daemon {
     ) async throws(CloacinaError)
         -> ExecutionResult
     {
-        try await withRunner(tenant) { runner throws(CloacinaError) in
-            try await admitted { () throws(CloacinaError) in
-                try await runner.execute(workflow, contextJSON: contextJSON)
-            }
-        }
+        try await run(self.tenant(tenant), workflow: workflow, context: try Self.context(contextJSON))
     }
 
     /// One execution of `tenant`, with its tasks.
-    public func execution(tenant: String, id: String) async throws(CloacinaError) -> ExecutionResult {
+    public func execution(_ tenant: TenantName, id: String) async throws(CloacinaError) -> ExecutionResult {
         try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
             try await runner.executionStatus(id)
         }
     }
 
-    /// Waits until the execution ends (when it runs in this host) and returns it with its tasks.
-    public func waitForExecution(tenant: String, id: String) async throws(CloacinaError) -> ExecutionResult {
+    /// Waits until the execution ends (when it runs in this host) and returns it with its tasks. Cancelling the
+    /// calling task ends the wait (`cancelled`).
+    public func waitForExecution(_ tenant: TenantName, id: String) async throws(CloacinaError) -> ExecutionResult {
         try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
             try await runner.waitForExecution(id)
         }
@@ -43,7 +56,7 @@ extension Daemon {
 
     /// `tenant`'s executions matching `query`, newest first, and how many match in all.
     public func executions(
-        tenant: String,
+        _ tenant: TenantName,
         query: ExecutionQuery
     ) async throws(CloacinaError) -> (executions: [ExecutionSummary], total: Int) {
         try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
@@ -51,24 +64,12 @@ extension Daemon {
         }
     }
 
-    /// Runs `start` (which creates one execution) if the host holds fewer unfinished executions than
-    /// ``Configuration/maxPendingExecutions``, counting the tenants' runners and the submissions in progress.
-    private func admitted<T>(_ start: () async throws(CloacinaError) -> T) async throws(CloacinaError) -> T {
-        let limit = configuration.maxPendingExecutions
-        let admitted = state.withLock { state in
-            let held = state.admitting + state.served.values.reduce(0) { $0 + $1.runner.activeExecutionCount }
-            guard held < limit else { return false }
-            state.admitting += 1
-            return true
+    /// `json` as a context object.
+    private static func context(_ json: [UInt8]) throws(CloacinaError) -> [String: JSONValue] {
+        guard let value = try? JSONValue(parsing: json), case .object(let object) = value else {
+            throw CloacinaError(.invalidInput, "the context must be a JSON object")
         }
-        guard admitted else {
-            throw CloacinaError(
-                .unavailable,
-                "the host holds \(limit) unfinished executions, its limit; try again later"
-            )
-        }
-        defer { state.withLock { $0.admitting -= 1 } }
-        return try await start()
+        return object
     }
 
     /// What every file of the drop directory and the host serve: `{generation, packages: [file states], host:
@@ -93,5 +94,20 @@ extension Daemon {
                 }
             ),
         ]
+    }
+}
+
+extension Daemon.State {
+    /// Counts one more submission in progress, if the host holds fewer than `limit` unfinished executions
+    /// (the tenants' runners' and the submissions in progress); throws `unavailable` otherwise.
+    mutating func admit(limit: Int) throws(CloacinaError) {
+        let held = admitting + served.values.reduce(0) { $0 + $1.runner.activeExecutionCount }
+        guard held < limit else {
+            throw CloacinaError(
+                .unavailable,
+                "the host holds \(limit) unfinished executions, its limit; try again later"
+            )
+        }
+        admitting += 1
     }
 }

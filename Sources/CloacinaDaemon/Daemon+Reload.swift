@@ -5,38 +5,76 @@ internal import Synchronization
 extension Daemon {
     /// Reloads the drop directory and returns the report of a reload that started after this call (requests made
     /// while a reload runs share the one that follows it).
+    ///
+    /// The reload runs in a caller's task, never in a task of its own: the first caller runs it, and callers that
+    /// ask meanwhile wait, and one of them runs the next one. So the reload belongs to whatever runs its callers
+    /// (a service of the `ServiceGroup`, an HTTP request) and ends with it. A caller whose task is cancelled while
+    /// it waits returns at once, with a report whose `error` says so (the reload goes on for the others); one that
+    /// is running the reload returns when the files being loaded are (loading cannot be interrupted), and starts no
+    /// further reload. Once the daemon drains, nothing is reloaded: the report says the host is shutting down.
     public func reload() async -> ReloadReport {
-        await withCheckedContinuation { continuation in
-            let action = state.withLock { state in
-                state.nextWaiter += 1
-                state.waiters[state.nextWaiter] = continuation
-                return state.scheduler.requested(waiter: state.nextWaiter)
-            }
-            if case .start = action { startReload() }
+        let waiter = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
         }
-    }
-
-    /// Asks for a reload without waiting for it (a signal, a directory watch).
-    public func requestReload() {
-        let action = state.withLock { $0.scheduler.requested() }
-        if case .start = action { startReload() }
+        let turn = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<ReloadTurn, Never>) in
+                let turn: ReloadTurn? = state.withLock { state in
+                    if Task.isCancelled { return .cancelled }
+                    if case .start = state.scheduler.requested(waiter: waiter) { return .lead }
+                    state.waiters[waiter] = continuation
+                    return nil
+                }
+                if let turn { continuation.resume(returning: turn) }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: waiter) }?.resume(returning: .cancelled)
+        }
+        switch turn {
+        case .report(let report): return report
+        case .cancelled: return unfinishedReport("the caller stopped waiting; the reload goes on")
+        case .lead: return await leadReload()
+        }
     }
 
     /// The report of the last reload, if any ran.
     public var lastReload: ReloadReport? { state.withLock { $0.lastReload } }
 
-    private func startReload() {
-        Task {
-            let report = await BlockingCall.run(name: "cloacina-reload") { [self] in performReload() }
+    /// Runs the reload this caller was chosen for, tells its waiters the report, and hands the next reload (asked
+    /// for meanwhile) to one of the callers waiting for it.
+    private func leadReload() async -> ReloadReport {
+        let report: ReloadReport
+        if [.draining, .stopped].contains(phase) {
+            report = unfinishedReport("the host is shutting down; nothing was reloaded")
+        } else {
+            report = await BlockingCall.run(name: "cloacina-reload") { [self] in performReload() }
             // A tenant out of service may have been repaired: a reload tries it again.
-            await retryUnavailable()
-            let (waiters, next) = state.withLock { state in
-                let (notify, next) = state.scheduler.finished()
-                return (notify.compactMap { state.waiters.removeValue(forKey: $0) }, next)
-            }
-            for waiter in waiters { waiter.resume(returning: report) }
-            if case .start = next { startReload() }
+            if !Task.isCancelled { await retryUnavailable() }
         }
+        let (waiting, leader) = state.withLock { state in
+            var (notify, next) = state.scheduler.finished()
+            var waiting = notify.compactMap { state.waiters.removeValue(forKey: $0) }
+            while case .start(let upcoming) = next {
+                if let id = upcoming.first(where: { state.waiters[$0] != nil }) {
+                    return (waiting, state.waiters.removeValue(forKey: id))
+                }
+                // Everyone who asked for the next reload stopped waiting: it is not needed.
+                (notify, next) = state.scheduler.finished()
+                waiting += notify.compactMap { state.waiters.removeValue(forKey: $0) }
+            }
+            return (waiting, nil)
+        }
+        for waiter in waiting { waiter.resume(returning: .report(report)) }
+        leader?.resume(returning: .lead)
+        return report
+    }
+
+    /// A report of the current generation for a reload that did not run (or not for this caller), saying why.
+    private func unfinishedReport(_ why: String) -> ReloadReport {
+        let generation = state.withLock { $0.generation }
+        var report = ReloadReport(generation: generation, summary: ReloadSummary(generation: generation.number))
+        report.error = why
+        return report
     }
 
     /// Scans the directory, loads what changed, and publishes the next generation. Blocking.
@@ -115,4 +153,12 @@ extension Daemon {
         )
         return report
     }
+}
+
+/// What a caller of ``Daemon/reload()`` is told while it waits: the report of the reload it asked for, that it is to
+/// run the next reload itself, or that its task was cancelled.
+enum ReloadTurn: Sendable {
+    case report(ReloadReport)
+    case lead
+    case cancelled
 }

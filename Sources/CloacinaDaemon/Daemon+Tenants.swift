@@ -38,49 +38,71 @@ struct UnavailableTenant: Sendable {
 
 extension Daemon {
     /// The runner of a tenant this daemon serves, opened on first use. Throws `notFound` for a tenant it does not
-    /// serve (or that was removed: its runner is closed), `unavailable` for one whose store fails to open,
-    /// `invalidInput` for an invalid id, and `shuttingDown` while draining when `intake` is true (reads are still
-    /// answered while draining).
-    func runner(for tenant: String, intake: Bool = true) async throws(CloacinaError) -> DefaultRunner {
-        let phase = state.withLock { $0.phase }
-        switch phase {
-        case .starting: throw CloacinaError(.shuttingDown, "the host is starting")
-        case .draining where intake, .stopped: throw CloacinaError(.shuttingDown, "the host is shutting down")
-        case .serving, .draining: break
+    /// serve (or that was removed: its runner is closed), `unavailable` for one whose store fails to open, and
+    /// `shuttingDown` while draining when `intake` is true (reads are still answered while draining).
+    ///
+    /// With `admit`, the caller is about to create one execution: it is counted against
+    /// ``Configuration/maxPendingExecutions`` (refused as `unavailable` at the limit) in the same look at the state
+    /// that finds the runner, and must call ``release()`` once the execution is recorded (or not).
+    func runner(
+        for tenant: TenantName,
+        intake: Bool = true,
+        admit: Bool = false
+    ) async throws(CloacinaError) -> DefaultRunner {
+        let name = tenant.rawValue
+        let limit = configuration.maxPendingExecutions
+        // One look at the state: the phase, the served runner, and (for a new execution) room for it.
+        let found = try state.withLock { state throws(CloacinaError) -> (ServedTenant?, UnavailableTenant?) in
+            switch state.phase {
+            case .starting: throw CloacinaError(.shuttingDown, "the host is starting")
+            case .draining where intake, .stopped: throw CloacinaError(.shuttingDown, "the host is shutting down")
+            case .serving, .draining: break
+            }
+            guard let served = state.served[name] else { return (nil, state.unavailable[name]) }
+            if admit { try state.admit(limit: limit) }
+            return (served, nil)
         }
-        try tenants.validate(tenant)
-        let (served, down) = state.withLock { ($0.served[tenant], $0.unavailable[tenant]) }
-        if let served {
-            if isCurrent(tenant, served) { return served.runner }
-            await forget(tenant)
+        if let served = found.0 {
+            if isCurrent(name, served) { return served.runner }
+            if admit { release() }
+            await forget(name)
         }
-        if let down, ContinuousClock.now - down.since < configuration.unavailableRetryInterval {
-            throw down.error(tenant)
+        if let down = found.1, ContinuousClock.now - down.since < configuration.unavailableRetryInterval {
+            throw down.error(name)
         }
-        if case .only(let names) = configuration.tenants, !names.contains(tenant) { throw unknown(tenant) }
+        if case .only(let names) = configuration.tenants, !names.contains(name) { throw unknown(name) }
         // Served tenants were opened at start (`only`) or are found when first used (`all`); one that is gone was
         // removed, and is not created again.
-        guard try await exists(tenant) else {
-            state.withLock { _ = $0.unavailable.removeValue(forKey: tenant) }
-            throw unknown(tenant)
+        guard try await exists(name) else {
+            state.withLock { _ = $0.unavailable.removeValue(forKey: name) }
+            throw unknown(name)
         }
-        return try await open(tenant)
+        let runner = try await open(name)
+        if admit { try state.withLock { state throws(CloacinaError) in try state.admit(limit: limit) } }
+        return runner
     }
 
-    /// Calls `body` with `tenant`'s runner; a store error from a tenant that no longer exists (its schema was
-    /// dropped) closes its runner and answers `notFound`.
+    /// Ends an admission of ``runner(for:intake:admit:)``.
+    func release() {
+        state.withLock { $0.admitting -= 1 }
+    }
+
+    /// Calls `body` with `tenant`'s runner (admitted for one new execution with `admit`); a store error from a
+    /// tenant that no longer exists (its schema was dropped) closes its runner and answers `notFound`.
     func withRunner<T>(
-        _ tenant: String,
+        _ tenant: TenantName,
         intake: Bool = true,
+        admit: Bool = false,
         _ body: (DefaultRunner) async throws(CloacinaError) -> T
     ) async throws(CloacinaError) -> T {
-        let runner = try await runner(for: tenant, intake: intake)
+        let runner = try await runner(for: tenant, intake: intake, admit: admit)
+        defer { if admit { release() } }
         do {
             return try await body(runner)
         } catch let error where error.code == .storage {
-            if (try? await exists(tenant)) == false {
-                await forget(tenant)
-                throw unknown(tenant)
+            if (try? await exists(tenant.rawValue)) == false {
+                await forget(tenant.rawValue)
+                throw unknown(tenant.rawValue)
             }
             throw error
         }
@@ -125,7 +147,7 @@ extension Daemon {
             for name in state.unavailable.keys { state.unavailable[name]?.since = due }
             return state.unavailable.keys.sorted()
         }
-        for name in names { _ = try? await runner(for: name, intake: false) }
+        for name in names { _ = try? await runner(for: TenantName(trusted: name), intake: false) }
     }
 
     /// Stops serving a tenant that was removed: closes its runner (its unfinished work has nowhere to go).

@@ -69,7 +69,7 @@ public final class Daemon: Sendable {
         var phase = Phase.starting
         var generation = PackageGeneration<LoadedPackage>()
         var scheduler = ReloadScheduler()
-        var waiters: [UInt64: CheckedContinuation<ReloadReport, Never>] = [:]
+        var waiters: [UInt64: CheckedContinuation<ReloadTurn, Never>] = [:]
         var nextWaiter: UInt64 = 0
         var lastReload: ReloadReport?
         /// Packages compiled into the host, served beside the directory's.

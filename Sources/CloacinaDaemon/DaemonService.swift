@@ -24,6 +24,9 @@ public struct DaemonService: Service {
 
 /// Reloads the daemon on every SIGHUP, until graceful shutdown. Requests made while a reload runs collapse into
 /// one more reload after it.
+///
+/// Each reload runs in a child task of this service's task group, so the `ServiceGroup` that runs the service
+/// also ends them: graceful shutdown stops taking signals and waits for them, cancellation stops their waits.
 public struct ReloadSignalService: Service {
     public let daemon: Daemon
 
@@ -32,9 +35,29 @@ public struct ReloadSignalService: Service {
     }
 
     public func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await daemon.reloads(on: signals.cancelOnGracefulShutdown()) { [daemon] in
             daemon.logger.info("SIGHUP: reloading")
-            daemon.requestReload()
+        }
+    }
+}
+
+extension Daemon {
+    /// Reloads once for each element of `requests`, each in a child task of a task group that ends with the
+    /// sequence (after the reloads it started); `announce` runs before each.
+    func reloads<Requests: AsyncSequence>(
+        on requests: Requests,
+        announce: @escaping @Sendable () -> Void = {}
+    ) async {
+        await withDiscardingTaskGroup { group in
+            do {
+                for try await _ in requests {
+                    announce()
+                    group.addTask { _ = await self.reload() }
+                }
+            } catch {
+                // The sequence ended by failing (cancelled): nothing more to reload.
+            }
         }
     }
 }

@@ -38,22 +38,27 @@ public struct DirectoryWatchService: Service {
         let quietMilliseconds = Int32(
             quiet.components.seconds * 1000 + quiet.components.attoseconds / 1_000_000_000_000_000
         )
-        let watcher = Task {
-            await BlockingCall.run(name: "cloacina-watch") { [daemon] in
-                Self.loop(watch: watch, stop: stopRead, quiet: quietMilliseconds, daemon: daemon)
+        // The blocking watch and the reloads it asks for are child tasks: graceful shutdown (or cancellation) ends the
+        // requests, wakes the watch through the pipe, and waits for both.
+        let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await BlockingCall.run(name: "cloacina-watch") {
+                    Self.loop(watch: watch, stop: stopRead, quiet: quietMilliseconds) { changed.yield() }
+                }
+                changed.finish()
             }
+            await daemon.reloads(on: changes.cancelOnGracefulShutdown())
+            _ = Glibc.write(stopWrite, [UInt8(1)], 1)
         }
-        try? await gracefulShutdown()
-        _ = Glibc.write(stopWrite, [UInt8(1)], 1)
-        await watcher.value
         close(watch)
         close(stopRead)
         close(stopWrite)
     }
 
-    /// Blocks on the inotify descriptor until `stop` is readable; reloads after each quiet period that followed
-    /// changes.
-    private static func loop(watch: Int32, stop: Int32, quiet: Int32, daemon: Daemon) {
+    /// Blocks on the inotify descriptor until `stop` is readable; calls `changed` after each quiet period that
+    /// followed changes.
+    private static func loop(watch: Int32, stop: Int32, quiet: Int32, changed: () -> Void) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var pending = false
         while true {
@@ -66,7 +71,7 @@ public struct DirectoryWatchService: Service {
             if ready < 0 || descriptors[1].revents != 0 { return }
             if ready == 0 {
                 pending = false
-                daemon.requestReload()
+                changed()
                 continue
             }
             // Drain what is there; any finished change to a `*.so` (or an overflow) calls for a reload.

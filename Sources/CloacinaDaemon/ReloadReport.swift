@@ -20,7 +20,8 @@ public struct ReloadReport: Sendable {
     public var removed: [String]
     public var duplicates: [String]
     public var files: [FileState]
-    /// Set when the reload could not run at all (the directory is unreadable); nothing changed.
+    /// Set when the reload could not run at all (the directory is unreadable, the host is shutting down), or when
+    /// the caller stopped waiting for it (its report then shows the generation before it).
     public var error: String?
     public var duration: Duration = .zero
 

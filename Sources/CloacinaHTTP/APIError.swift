@@ -3,11 +3,12 @@ internal import Hummingbird
 
 /// An error answer of the API: a status and a message, sent as `{"error": "<message>"}`.
 ///
-/// Built from whatever a handler throws: the engine's `CloacinaError` by its code, Hummingbird's errors by their
-/// status. Only messages the API and the engine write for clients pass through (bad input, unknown names, a
-/// refusal); a store failure or anything unexpected answers a generic message, and its own text (which may quote
-/// SQL or a file path) goes to the host's log only, as ``logDetail``. A 503 says when to try again.
-struct APIError: Error, Sendable {
+/// An `HTTPResponseError`, so Hummingbird renders it wherever it is thrown. ``APIMiddleware`` turns whatever else a
+/// handler throws into one: the engine's `CloacinaError` by its code, Hummingbird's errors by their status. Only
+/// messages the API and the engine write for clients pass through (bad input, unknown names, a refusal); a store
+/// failure or anything unexpected answers a generic message, and its own text (which may quote SQL or a file path)
+/// goes to the host's log only, as ``logDetail``. A 503 says when to try again.
+struct APIError: HTTPResponseError, Sendable {
     var status: HTTPResponse.Status
     var message: String
     /// The message that was withheld from the client, for the log.
@@ -57,9 +58,15 @@ struct APIError: Error, Sendable {
         case .invalidInput: return .badRequest
         case .unknownWorkflow, .notFound: return .notFound
         case .conflict: return .conflict
-        case .shuttingDown, .unavailable: return .serviceUnavailable
+        // A cancelled wait: the client went away or the host is shutting down; the execution goes on.
+        case .shuttingDown, .unavailable, .cancelled: return .serviceUnavailable
         default: return nil
         }
+    }
+
+    /// The JSON answer, with `Retry-After` on a 503.
+    func response(from request: Request, context: some RequestContext) -> Response {
+        response
     }
 
     /// The JSON answer.

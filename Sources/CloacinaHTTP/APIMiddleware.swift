@@ -1,9 +1,10 @@
 internal import Hummingbird
 internal import Logging
 
-/// Wraps every route (and the answer for unknown routes): turns a thrown error into its JSON answer, so no error
-/// leaves the API as an empty or HTML body, and logs each request at debug with its method, path and status; an
-/// error whose text was withheld from the client is logged at error with it.
+/// Wraps every route (and the answer for unknown routes): turns a thrown error into an ``APIError`` (which
+/// Hummingbird renders as its JSON answer), so no error leaves the API as an empty or HTML body, and logs each
+/// request at debug with its method, path and status; an error whose text was withheld from the client is logged at
+/// error with it.
 ///
 /// It never logs bodies or query strings.
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -14,9 +15,10 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         context: Context,
         next: @concurrent (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let response: Response
         do {
-            response = try await next(request, context)
+            let response = try await next(request, context)
+            log(request, status: response.status, context: context)
+            return response
         } catch {
             let answer = APIError(error, request: request)
             if let detail = answer.logDetail {
@@ -28,16 +30,19 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
                     ]
                 )
             }
-            response = answer.response
+            log(request, status: answer.status, context: context)
+            throw answer
         }
+    }
+
+    private func log(_ request: Request, status: HTTPResponse.Status, context: Context) {
         context.logger.debug(
             "request",
             metadata: [
                 "method": "\(request.method.rawValue)",
                 "path": "\(request.uri.path)",
-                "status": "\(response.status.code)",
+                "status": "\(status.code)",
             ]
         )
-        return response
     }
 }

@@ -2,34 +2,44 @@ internal import Cloacina
 internal import CloacinaDaemon
 internal import Hummingbird
 
-/// The handlers behind ``HTTPAPI``'s routes: each reads its parameters and body, calls the daemon once or twice,
+/// The API's routes, as a `RouteCollection`: each handler reads its parameters and body, calls the daemon once,
 /// and answers JSON. Errors are thrown (``APIError``, `CloacinaError`) and turned into answers by
-/// ``APIMiddleware``; nothing here logs.
+/// ``APIMiddleware``; nothing here logs. The tenant of a path is checked once, here, and the daemon trusts it.
 struct APIRoutes: Sendable {
     let daemon: Daemon
     let maxBodyBytes: Int
 
+    /// Every route, for `Router.addRoutes(_:)`.
+    func collection<Context: RequestContext>(context: Context.Type = Context.self) -> RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.post("/tenants/:tenant/workflows") { request, context in try await submit(request, context: context) }
+        routes.get("/tenants/:tenant/executions/:id") { request, context in
+            try await execution(request, context: context)
+        }
+        routes.get("/tenants/:tenant/executions") { request, context in
+            try await executions(request, context: context)
+        }
+        routes.get("/workflows") { _, _ in workflows() }
+        routes.post("/admin/reload") { _, _ in try await reload() }
+        routes.get("/health") { _, _ in health() }
+        routes.get("/ready") { _, _ in ready() }
+        routes.get("/tenants") { _, _ in tenants() }
+        routes.get("/metrics") { _, _ in metrics() }
+        return routes
+    }
+
     /// `POST /tenants/{tenant}/workflows`: starts an execution; 202 with its id, or with `?wait=true` 200 and the
-    /// result once it ends (also when it failed: the result says so).
+    /// result once it ends (also when it failed: the result says so). A client that goes away while it waits
+    /// cancels the wait, not the execution.
     func submit(_ request: Request, context: some RequestContext) async throws -> Response {
-        let tenant = try Self.parameter("tenant", context)
+        let tenant = try tenant(context)
         let wait = try Self.flag("wait", request)
         let submission = try SubmitRequest(parsing: try await Self.body(of: request, limit: maxBodyBytes))
         if wait {
-            let result = try await daemon.run(
-                tenant: tenant,
-                workflow: submission.workflow,
-                contextJSON: submission.contextJSON
-            )
+            let result = try await daemon.run(tenant, workflow: submission.workflow, context: submission.context)
             return .json(result.json)
         }
-        let id = try await daemon.submit(
-            tenant: tenant,
-            workflow: submission.workflow,
-            contextJSON: submission.contextJSON
-        )
-        // The status when answering: Pending or Running, or already ended for a very short execution.
-        let status = (try? await daemon.execution(tenant: tenant, id: id).status) ?? .pending
+        let (id, status) = try await daemon.submit(tenant, workflow: submission.workflow, context: submission.context)
         return .json(
             ["execution_id": .string(id), "status": .string(status.rawValue)],
             status: .accepted,
@@ -40,19 +50,19 @@ struct APIRoutes: Sendable {
     /// `GET /tenants/{tenant}/executions/{id}`: one execution with its tasks and final context; with `?wait=true`,
     /// once it has ended (if it runs in this host).
     func execution(_ request: Request, context: some RequestContext) async throws -> Response {
-        let tenant = try Self.parameter("tenant", context)
+        let tenant = try tenant(context)
         let id = try Self.parameter("id", context)
         if try Self.flag("wait", request) {
-            return .json(try await daemon.waitForExecution(tenant: tenant, id: id).json)
+            return .json(try await daemon.waitForExecution(tenant, id: id).json)
         }
-        return .json(try await daemon.execution(tenant: tenant, id: id).json)
+        return .json(try await daemon.execution(tenant, id: id).json)
     }
 
     /// `GET /tenants/{tenant}/executions`: a page of the tenant's executions, newest first, and the total.
     func executions(_ request: Request, context: some RequestContext) async throws -> Response {
-        let tenant = try Self.parameter("tenant", context)
+        let tenant = try tenant(context)
         let listing = try ListingParameters(request.uri.queryParameters)
-        let (executions, total) = try await daemon.executions(tenant: tenant, query: listing.query)
+        let (executions, total) = try await daemon.executions(tenant, query: listing.query)
         return .json([
             "executions": .array(executions.map { $0.json }),
             "total": .int(total),
@@ -66,9 +76,10 @@ struct APIRoutes: Sendable {
         .json(daemon.workflowsJSON())
     }
 
-    /// `POST /admin/reload`: reloads the drop directory and reports what changed.
-    func reload() async -> Response {
-        .json(await daemon.reload().json)
+    /// `POST /admin/reload`: reloads the drop directory and reports what changed. A client that goes away stops
+    /// waiting for the report (the reload itself goes on).
+    func reload() async throws -> Response {
+        .json(try await daemon.reload().json)
     }
 
     /// `GET /health`: 200 while the process answers at all.
@@ -118,6 +129,11 @@ struct APIRoutes: Sendable {
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw tooLarge
         }
+    }
+
+    /// The route's tenant, checked against the daemon's storage: the one check of it on the way to the store.
+    private func tenant(_ context: some RequestContext) throws -> TenantName {
+        try daemon.tenant(try Self.parameter("tenant", context))
     }
 
     /// A path parameter of the route.

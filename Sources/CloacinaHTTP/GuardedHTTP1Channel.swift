@@ -6,6 +6,9 @@ internal import Synchronization
 
 /// Hummingbird's HTTP/1 channel with the API's ``HTTPLimits``: every connection gets a ``RequestDeadlineHandler``
 /// (and its ``RequestStartTap`` before the HTTP decoder), and connections beyond the limit are closed at once.
+///
+/// A connection that closes while its request is being answered cancels the task answering it (Hummingbird alone
+/// would let it run on), so a `?wait=true` request whose client went away stops waiting.
 struct GuardedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -48,7 +51,14 @@ struct GuardedHTTP1Channel: ServerChildChannel {
             break
         }
         defer { connections.close() }
-        await base.handle(value: value, logger: logger)
+        let closed = value.channel.closeFuture
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await base.handle(value: value, logger: logger) }
+            // Ends when the connection closes: after the answer, or when the client went away first.
+            group.addTask { try? await closed.get() }
+            _ = await group.next()
+            group.cancelAll()
+        }
     }
 }
 

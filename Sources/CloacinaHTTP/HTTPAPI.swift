@@ -51,22 +51,7 @@ public enum HTTPAPI {
         let router = Router(context: BasicRequestContext.self)
         // First, so it also wraps the answer for unknown routes.
         router.add(middleware: APIMiddleware())
-        let routes = APIRoutes(daemon: daemon, maxBodyBytes: max(0, maxBodyBytes))
-        router.post("/tenants/:tenant/workflows") { request, context in
-            try await routes.submit(request, context: context)
-        }
-        router.get("/tenants/:tenant/executions/:id") { request, context in
-            try await routes.execution(request, context: context)
-        }
-        router.get("/tenants/:tenant/executions") { request, context in
-            try await routes.executions(request, context: context)
-        }
-        router.get("/workflows") { _, _ in routes.workflows() }
-        router.post("/admin/reload") { _, _ in await routes.reload() }
-        router.get("/health") { _, _ in routes.health() }
-        router.get("/ready") { _, _ in routes.ready() }
-        router.get("/tenants") { _, _ in routes.tenants() }
-        router.get("/metrics") { _, _ in routes.metrics() }
+        router.addRoutes(APIRoutes(daemon: daemon, maxBodyBytes: max(0, maxBodyBytes)).collection())
         return router
     }
 }

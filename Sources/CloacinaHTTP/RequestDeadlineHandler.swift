@@ -7,8 +7,12 @@ internal import NIOHTTPTypes
 /// header timeout of its first byte, a body not complete within the body timeout of its header, or no request
 /// started within the idle timeout. While the API answers a request, nothing is timed.
 ///
+/// It also closes a connection whose client stops sending (closes its side) while a request is being answered: the
+/// client went away, and closing cancels the answer (see ``GuardedHTTP1Channel``).
+///
 /// It sits after the HTTP decoder (it sees request parts and response parts); ``RequestStartTap``, before the
-/// decoder, tells it when the first bytes of a request arrive. Event-loop bound, like every channel handler.
+/// decoder, tells it when the first bytes of a request arrive and when the input ends. Event-loop bound, like every
+/// channel handler.
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -49,6 +53,14 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         guard reading == .nothing else { return }
         reading = .header
         rearm()
+    }
+
+    /// The client closed its side of the connection: while a request is being answered, nobody is left to read the
+    /// answer.
+    func inputClosed() {
+        guard answering > 0, let context else { return }
+        logger.debug("the client went away while its request was being answered; closing the connection")
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -95,7 +107,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 }
 
 /// Tells a ``RequestDeadlineHandler`` when bytes arrive, before the HTTP decoder turns them into request parts
-/// (so it can time a header that never completes).
+/// (so it can time a header that never completes), and when the client closes its side.
 final class RequestStartTap: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -109,5 +121,10 @@ final class RequestStartTap: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         deadlines.bytesArrived()
         context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+        if case .inputClosed? = event as? ChannelEvent { deadlines.inputClosed() }
     }
 }

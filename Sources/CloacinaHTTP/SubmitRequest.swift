@@ -4,13 +4,14 @@ internal import Hummingbird
 /// The body of `POST /tenants/{tenant}/workflows`: `{"workflow_name": "<name>", "context": {...}}`.
 ///
 /// Checks the shape only (an object with a non-empty `workflow_name` string and an optional object `context`,
-/// no other keys); whether the workflow exists is the daemon's answer.
+/// no other keys); whether the workflow exists is the daemon's answer. The body is parsed once: the context goes on
+/// as the parsed object.
 struct SubmitRequest: Sendable {
     static let keys: Set<String> = ["workflow_name", "context"]
 
     var workflow: String
-    /// The context as JSON bytes of an object; `{}` when the body has none (or `null`).
-    var contextJSON: [UInt8]
+    /// The context object; empty when the body has none (or `null`).
+    var context: [String: JSONValue]
 
     /// Parses `body`; throws a 400 ``APIError`` naming what is wrong.
     init(parsing body: [UInt8]) throws(APIError) {
@@ -41,9 +42,9 @@ struct SubmitRequest: Sendable {
         self.workflow = workflow
         switch object["context"] {
         case nil, .null?:
-            contextJSON = Array("{}".utf8)
-        case let context? where context.objectValue != nil:
-            contextJSON = context.serialized()
+            context = [:]
+        case .object(let object)?:
+            context = object
         case let context?:
             throw APIError(.badRequest, "context must be a JSON object, not \(context.kindName)")
         }

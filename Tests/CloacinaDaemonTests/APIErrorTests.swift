@@ -1,5 +1,6 @@
 import Cloacina
 import Hummingbird
+import HummingbirdTesting
 import Testing
 
 @testable import CloacinaHTTP
@@ -35,6 +36,23 @@ struct APIErrorTests {
         let notFound = APIError(CloacinaError(.notFound, #"unknown tenant "initech""#), request: Self.request)
         #expect(notFound.status == .notFound && notFound.message == #"unknown tenant "initech""#)
         #expect(notFound.response.headers[.retryAfter] == nil)
+    }
+
+    @Test("a cancelled wait answers 503; Hummingbird renders a thrown APIError as its JSON answer")
+    func cancelledAndRendered() async throws {
+        let cancelled = APIError(CloacinaError(.cancelled, "the wait was cancelled"), request: Self.request)
+        #expect(cancelled.status == .serviceUnavailable && cancelled.logDetail == nil)
+
+        let router = Router()
+        router.get("/refused") { _, _ -> Response in throw APIError(.serviceUnavailable, "not now") }
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/refused", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "\(APIError.retryAfterSeconds)")
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(String(buffer: response.body) == #"{"error":"not now"}"# + "\n")
+            }
+        }
     }
 
     struct Unexpected: Error, CustomStringConvertible {
