@@ -13,10 +13,10 @@ final class Gate: Sendable {
     func open() { semaphore.signal() }
 
     /// Waits until opened; false when `seconds` passed first.
-    func wait(seconds: Double = 10) -> Bool { semaphore.wait(timeout: .now() + seconds) == .success }
+    func wait(seconds: Double = 120) -> Bool { semaphore.wait(timeout: .now() + seconds) == .success }
 
     /// Waits from async code without blocking the caller's thread.
-    func waitAsync(seconds: Double = 10) async -> Bool {
+    func waitAsync(seconds: Double = 120) async -> Bool {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: self.wait(seconds: seconds)) }
         }
