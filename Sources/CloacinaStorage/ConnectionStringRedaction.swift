@@ -55,7 +55,7 @@ public enum ConnectionStringRedaction {
         if let region = passwordRegion(in: connectionString) {
             let raw = String(connectionString[region])
             secrets.append(raw)
-            if let decoded = percentDecoded(raw) { secrets.append(decoded) }
+            if raw.contains("%"), let decoded = percentDecoded(raw) { secrets.append(decoded) }
             // libpq reads a password with a raw "@" or "/" as parts of user, host, port or database names.
             if raw.contains(where: { $0 == "@" || $0 == "/" }) {
                 secrets += raw.split { $0 == "@" || $0 == "/" || $0 == ":" }.map(String.init)
@@ -79,7 +79,7 @@ public enum ConnectionStringRedaction {
                 secrets.append(value.replacing("\\'", with: "'").replacing("\\\\", with: "\\"))
             }
             secrets.append(value)
-            if let decoded = percentDecoded(value) { secrets.append(decoded) }
+            if value.contains("%"), let decoded = percentDecoded(value) { secrets.append(decoded) }
         }
         return secrets
     }
@@ -98,9 +98,10 @@ public enum ConnectionStringRedaction {
         return rest.startIndex..<at
     }
 
-    /// `text` with its `%XX` escapes decoded, nil when it has none or an invalid one.
-    private static func percentDecoded(_ text: String) -> String? {
-        guard text.contains("%") else { return nil }
+    /// `text` with its `%XX` escapes decoded; nil when an escape is invalid or the result is not UTF-8. (Text
+    /// without escapes comes back as it is.)
+    public static func percentDecoded(_ text: String) -> String? {
+        guard text.contains("%") else { return text }
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8).makeIterator()
         while let byte = iterator.next() {
@@ -113,7 +114,7 @@ public enum ConnectionStringRedaction {
             else { return nil }
             bytes.append(value)
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(validating: bytes, as: UTF8.self)
     }
 
     /// Where a parameter value starting at `start` ends: after its closing quote when quoted (libpq's `'…'` with

@@ -35,7 +35,7 @@ public enum DatabaseLocation: Sendable, Hashable {
                 "the SQLite URL \"\(url)\" names no file (in-memory databases are not supported: executions must be durable)"
             )
         }
-        guard let path = Self.percentDecoded(String(rest)) else {
+        guard let path = ConnectionStringRedaction.percentDecoded(String(rest)) else {
             throw CloacinaError(.configuration, "the SQLite URL \"\(url)\" has an invalid %-escape")
         }
         self = .sqlite(path: path)
@@ -53,22 +53,5 @@ public enum DatabaseLocation: Sendable, Hashable {
     /// (``ConnectionStringRedaction``, the one rule the stores use too).
     public static func redact(_ url: String) -> String {
         ConnectionStringRedaction.redact(url)
-    }
-
-    private static func percentDecoded(_ text: String) -> String? {
-        guard text.contains("%") else { return text }
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            else { return nil }
-            bytes.append(value)
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 }
