@@ -21,9 +21,11 @@ extension DefaultRunner {
     /// wait (see ``ResumeReport/waiting``); those that cannot go on are ended `Failed` with the reason.
     ///
     /// Runs on start (unless the configuration says not to), and again by itself when a package is registered
-    /// while executions wait for one.
+    /// while executions wait for one. Calls run one at a time.
     @discardableResult
     public func resumeUnfinished() async throws(CloacinaError) -> ResumeReport {
+        await takeResumeTurn()
+        defer { giveResumeTurn() }
         let identity = runtime.identity
         let leaseUntil = Timestamp.now() + configuration.leaseDuration
         let claimed = try await runtime.withStore { store throws(StoreError) -> [(ExecutionRecord, [TaskRecord])] in

@@ -39,6 +39,9 @@ public final class DefaultRunner: Sendable {
         var heartbeat: UInt64?
         /// Unfinished executions left unclaimed because their package is not known here.
         var waiting: Set<String> = []
+        /// Whether a ``resumeUnfinished()`` runs; later callers wait here, in order.
+        var resuming = false
+        var resumeWaiters: [CheckedContinuation<Void, Never>] = []
         /// When an execution last started or ended here.
         var lastActive = ContinuousClock.now
     }
@@ -357,6 +360,34 @@ public final class DefaultRunner: Sendable {
     }
 
     var hasWaiting: Bool { state.withLock { !$0.waiting.isEmpty } }
+
+    /// Waits until no other ``resumeUnfinished()`` runs here, then holds the turn: two at once could claim the same
+    /// execution from one snapshot, and the second would run it again after the first finished it.
+    func takeResumeTurn() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let mine = state.withLock { state in
+                guard state.resuming else {
+                    state.resuming = true
+                    return true
+                }
+                state.resumeWaiters.append(continuation)
+                return false
+            }
+            if mine { continuation.resume() }
+        }
+    }
+
+    /// Hands the turn to the next waiting ``resumeUnfinished()``, if any.
+    func giveResumeTurn() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.resumeWaiters.isEmpty else {
+                state.resuming = false
+                return nil
+            }
+            return state.resumeWaiters.removeFirst()
+        }
+        next?.resume()
+    }
 
     /// How many executions this runner holds in memory (running or waiting for a task slot or a retry).
     public var activeExecutionCount: Int { state.withLock { $0.active.count } }
