@@ -65,6 +65,21 @@ final class FlakyStore: ExecutionStore {
 /// The store writer on its own: order, retries that hold no thread, the failure it reports, and giving up.
 @Suite("Store writer")
 struct StoreWriterTests {
+    static func writer(
+        _ store: FlakyStore,
+        _ resources: RunnerResources,
+        firstPause: Duration = .milliseconds(50)
+    ) -> StoreWriter {
+        StoreWriter(
+            store: store,
+            owner: "me",
+            logger: Logger(label: "test"),
+            pool: resources.writerPool,
+            timers: resources.timers,
+            firstPause: firstPause
+        )
+    }
+
     static func event(_ id: String, _ n: Int) -> StoreWrite {
         .appendEvent(
             ExecutionEvent(executionID: id, kind: .taskStarted, attempt: n, at: Timestamp(milliseconds: Int64(n)))
@@ -93,13 +108,7 @@ struct StoreWriterTests {
         let store = try FlakyStore(directory)
         let resources = RunnerResources(maxConcurrentTasks: 1, blockingThreads: 1)
         defer { resources.shutdown() }
-        let writer = StoreWriter(
-            store: store,
-            owner: "me",
-            logger: Logger(label: "test"),
-            pool: resources.writerPool,
-            timers: resources.timers
-        )
+        let writer = Self.writer(store, resources)
         #expect(await writer.write([Self.insert("e")]).isSuccess)
         store.failing.withLock { $0 = StoreError(.unavailable, "disk full") }
         let results = Mutex<[Int]>([])
@@ -127,14 +136,7 @@ struct StoreWriterTests {
         let resources = RunnerResources(maxConcurrentTasks: 1, blockingThreads: 1)
         defer { resources.shutdown() }
         // A first pause of a second: the first failure already counts as lasting.
-        let writer = StoreWriter(
-            store: store,
-            owner: "me",
-            logger: Logger(label: "test"),
-            pool: resources.writerPool,
-            timers: resources.timers,
-            firstPause: .seconds(1)
-        )
+        let writer = Self.writer(store, resources, firstPause: .seconds(1))
         store.failing.withLock { $0 = StoreError(.unavailable, "disk full") }
         #expect(writer.failure == nil)
         let pending = Task { await writer.write([Self.insert("f")]) }
@@ -153,13 +155,7 @@ struct StoreWriterTests {
         let store = try FlakyStore(directory)
         let resources = RunnerResources(maxConcurrentTasks: 1, blockingThreads: 1)
         defer { resources.shutdown() }
-        let writer = StoreWriter(
-            store: store,
-            owner: "me",
-            logger: Logger(label: "test"),
-            pool: resources.writerPool,
-            timers: resources.timers
-        )
+        let writer = Self.writer(store, resources)
         store.failing.withLock { $0 = StoreError(.constraint, "duplicate") }
         #expect(!(await writer.write([Self.insert("g")]).isSuccess))
         #expect(store.writes.load(ordering: .relaxed) == 1)
