@@ -71,29 +71,36 @@ struct DaemonCancellationTests {
         #expect(daemon.phase == .stopped)
     }
 
+    /// A started daemon whose first reload is held in the probe (a changed file the probe keeps loading until
+    /// released), and a second reload registered as waiting behind it.
+    static func reloadQueuedBehindHeldOne() async throws -> (
+        BlockingProbe, Daemon, Task<ReloadReport, Never>, Task<ReloadReport, Never>
+    ) {
+        let probe = try BlockingProbe()
+        let daemon = try Self.daemon(in: probe.directory, package: nil, probe: probe.probe)
+        try await daemon.start()
+        try probe.install()
+        let first = Task { await daemon.reload() }
+        try await probe.waitUntilLoading()
+        let second = Task { await daemon.reload() }
+        let registered = try await Self.eventually { daemon.state.withLock { $0.waiters.count } == 1 }
+        try #require(registered)
+        return (probe, daemon, first, second)
+    }
+
     @Test(
         "a reload caller cancelled while another reload runs returns at once; the reload goes on for the others",
         .timeLimit(.minutes(1))
     )
     func reloadWaitCancelled() async throws {
-        let probe = try BlockingProbe()
-        let daemon = try Self.daemon(in: probe.directory, package: nil, probe: probe.probe)
-        try await daemon.start()
-        // A changed file: the next reload loads it through the probe, which holds it until released.
-        try probe.install()
-        async let first = daemon.reload()
-        try await probe.waitUntilLoading()
-
-        let second = Task { await daemon.reload() }
-        let registered = try await Self.eventually { daemon.state.withLock { $0.waiters.count } == 1 }
-        try #require(registered)
+        let (probe, daemon, first, second) = try await Self.reloadQueuedBehindHeldOne()
         second.cancel()
         let cancelled = await second.value
         #expect(cancelled.error?.contains("stopped waiting") == true, "\(cancelled.error ?? "no error")")
         #expect(daemon.state.withLock { $0.waiters.isEmpty })
 
         try probe.release()
-        let report = await first
+        let report = await first.value
         #expect(report.error == nil)
         #expect(report.failed.count == 1, "the probe ends without loading the file: \(report.failed)")
         #expect(daemon.state.withLock { !$0.scheduler.isRunning && $0.waiters.isEmpty })
@@ -105,21 +112,12 @@ struct DaemonCancellationTests {
         .timeLimit(.minutes(1))
     )
     func reloadDuringShutdown() async throws {
-        let probe = try BlockingProbe()
-        let daemon = try Self.daemon(in: probe.directory, package: nil, probe: probe.probe)
-        try await daemon.start()
-        try probe.install()
-        async let first = daemon.reload()
-        try await probe.waitUntilLoading()
-
-        // Queued behind the running reload; the daemon starts draining meanwhile.
-        let queued = Task { await daemon.reload() }
-        let registered = try await Self.eventually { daemon.state.withLock { $0.waiters.count } == 1 }
-        try #require(registered)
+        let (probe, daemon, first, queued) = try await Self.reloadQueuedBehindHeldOne()
+        // The daemon starts draining while a reload waits behind the running one.
         await daemon.drain()
 
         try probe.release()
-        _ = await first
+        _ = await first.value
         let report = await queued.value
         #expect(report.error?.contains("shutting down") == true, "\(report.error ?? "no error")")
         #expect(daemon.state.withLock { !$0.scheduler.isRunning && $0.waiters.isEmpty })
