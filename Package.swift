@@ -78,6 +78,7 @@ let package = Package(
                 "CloacinaJSON",
                 "CloacinaModel",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The host daemon: package generations and hot reload, tenants, services, metrics (no HTTP).

@@ -157,7 +157,7 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
 
     /// Runs `body` (package code, child processes: blocking) off the cooperative pool.
     private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await BlockingCall.run(name: "cloacina-load") { Result { try body() } }.get()
+        try await BlockingCall.run { Result { try body() } }.get()
     }
 
     /// Opens the runner; configuration problems are usage errors.

@@ -47,7 +47,11 @@ extension Daemon {
         if [.draining, .stopped].contains(phase) {
             report = unfinishedReport("the host is shutting down; nothing was reloaded")
         } else {
-            report = await BlockingCall.run(name: "cloacina-reload") { [self] in performReload() }
+            do {
+                report = try await BlockingCall.run { [self] in performReload() }
+            } catch {
+                report = unfinishedReport("the reload was cancelled before it started")
+            }
             // A tenant out of service may have been repaired: a reload tries it again.
             if !Task.isCancelled { await retryUnavailable() }
         }

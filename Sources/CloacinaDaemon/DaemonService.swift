@@ -1,3 +1,4 @@
+internal import Cloacina
 internal import Logging
 public import ServiceLifecycle
 internal import UnixSignals
@@ -6,7 +7,8 @@ internal import UnixSignals
 /// drains it.
 ///
 /// Put it after the HTTP service in the group: services stop in reverse order, so the API keeps answering (503 for
-/// new executions) while the daemon drains.
+/// new executions) while the daemon drains. The tenants' runners run their timers and background jobs in this
+/// service's task group (``TenantManager/run()``).
 public struct DaemonService: Service {
     public let daemon: Daemon
 
@@ -15,10 +17,14 @@ public struct DaemonService: Service {
     }
 
     public func run() async throws {
-        try await daemon.start()
-        // Returns when graceful shutdown begins; throws if the task is cancelled instead.
-        try? await gracefulShutdown()
-        await daemon.drain()
+        // The runners' timers and background jobs run in this service's task group; the drain stops them last.
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await daemon.tenants.run() }
+            try await daemon.start()
+            // Returns when graceful shutdown begins; throws if the task is cancelled instead.
+            try? await gracefulShutdown()
+            await daemon.drain()
+        }
     }
 }
 

@@ -43,7 +43,7 @@ public struct DirectoryWatchService: Service {
         let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await BlockingCall.run(name: "cloacina-watch") {
+                try? await BlockingCall.run {
                     Self.loop(watch: watch, stop: stopRead, quiet: quietMilliseconds) { changed.yield() }
                 }
                 changed.finish()

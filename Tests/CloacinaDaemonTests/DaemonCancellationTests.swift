@@ -190,7 +190,7 @@ struct BlockingProbe {
     /// Returns once the probe's child has started (a blocking open, on a thread of its own).
     func waitUntilLoading() async throws {
         let path = started
-        let read = await BlockingCall.run(name: "test-probe-started") { () -> Int in
+        let read = try await BlockingCall.run { () -> Int in
             let descriptor = open(path, O_RDONLY)
             defer { _ = Glibc.close(descriptor) }
             var buffer = [UInt8](repeating: 0, count: 64)

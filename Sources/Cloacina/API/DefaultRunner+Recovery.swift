@@ -98,10 +98,10 @@ extension DefaultRunner {
             + "package cache"
     }
 
-    /// Resumes what waits for a package, in the background, once one was registered.
+    /// Resumes what waits for a package, in a background job of the runner's resources, once one was registered.
     func resumeWaiting() {
         guard hasWaiting, !isClosed else { return }
-        Task { [weak self] in
+        runtime.timers.spawn { [weak self] in
             guard let self else { return }
             do {
                 try await resumeUnfinished()

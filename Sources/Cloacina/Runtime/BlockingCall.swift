@@ -1,11 +1,14 @@
-/// Runs one blocking call (file reads, `dlopen`, a child process) on a thread of its own and awaits it, so the
-/// caller's task never blocks a thread of Swift's cooperative pool.
+/// Blocking calls made outside any runner's pools (probing and loading packages, whose init code may hang; the
+/// drop directory's watch), run on threads outside Swift's cooperative pool and awaited.
 ///
-/// For occasional calls (a reload, an admin command). Work that runs often goes through a runner's worker pools.
+/// The calls share one ``WorkerPool``, so a call that hangs holds one thread, not the caller's, and the others go
+/// on. Work that runs often goes through a runner's own pools.
 public enum BlockingCall {
-    public static func run<T: Sendable>(name: String, _ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            startThread(name: name) { continuation.resume(returning: body()) }
-        }
+    private static let pool = WorkerPool(name: "cloacina-blocking", limit: 8)
+
+    /// Runs `body` on a thread of the pool and waits for it without blocking the caller's thread. Throws
+    /// `cancelled` when the caller's task is cancelled before `body` started (once started it runs to its end).
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws(CloacinaError) -> T {
+        try await pool.run(discardedError: CloacinaError(.shuttingDown, "the blocking-call pool stopped")) { body() }
     }
 }

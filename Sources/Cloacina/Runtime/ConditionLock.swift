@@ -2,21 +2,16 @@
 internal import Glibc
 #endif
 
-/// A mutex with a condition variable on the monotonic clock, for the engine's own threads.
-///
-/// Used where threads must sleep until something happens (work arrives, a deadline passes); everywhere else the
-/// engine uses `Mutex`. The protected state is whatever the owner keeps next to the lock.
+/// A mutex with a condition variable, for the threads of ``WorkerPool`` (the one pool of threads the engine keeps,
+/// for package code, which blocks and can hang): idle threads sleep on it until work arrives. Everywhere else the
+/// engine uses `Mutex`, and waits in tasks. The protected state is whatever the owner keeps next to the lock.
 final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
     init() {
         pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
+        pthread_cond_init(condition, nil)
     }
 
     deinit {
@@ -37,20 +32,6 @@ final class ConditionLock: @unchecked Sendable {
 
     /// Waits (the lock held) until signalled.
     func wait() { pthread_cond_wait(condition, mutex) }
-
-    /// Waits (the lock held) until signalled or until `deadline` on `ContinuousClock`.
-    func wait(until deadline: ContinuousClock.Instant) {
-        let remaining = deadline - ContinuousClock.now
-        guard remaining > .zero else { return }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let (seconds, attoseconds) = remaining.components
-        var nanoseconds = Int(now.tv_nsec) + Int(attoseconds / 1_000_000_000)
-        var target = timespec(tv_sec: now.tv_sec + Int(seconds) + nanoseconds / 1_000_000_000, tv_nsec: 0)
-        nanoseconds %= 1_000_000_000
-        target.tv_nsec = nanoseconds
-        pthread_cond_timedwait(condition, mutex, &target)
-    }
 
     func signal() { pthread_cond_signal(condition) }
     func broadcast() { pthread_cond_broadcast(condition) }

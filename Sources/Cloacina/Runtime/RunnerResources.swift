@@ -1,28 +1,88 @@
 internal import Synchronization
 
-/// The threads runners work on: task attempts, blocking store calls, store commits, and timers.
+/// What runners work with: the threads that run task attempts, blocking store calls and store commits, and the
+/// timers and background jobs of ``run()``.
 ///
 /// A runner made alone creates its own. A host serving many tenants makes one and gives it to every tenant's runner
 /// (``DefaultRunner/Configuration/resources``, as ``TenantManager`` does), so the number of threads does not grow
 /// with the number of tenants and ``DefaultRunner/Configuration/maxConcurrentTasks`` bounds the whole host. Threads
-/// start when first needed. Whoever makes shared resources stops them with ``shutdown()`` after every runner using
-/// them has shut down.
+/// start when first needed.
+///
+/// The timers and background jobs run in ``run()``: a host runs it in its own task group (as `cloacina serve` does,
+/// through ``TenantManager/run()``); resources that nobody runs when a runner starts on them run themselves in a
+/// task of their own until a ``run()`` call takes over or ``shutdown()``. Whoever makes shared resources stops them
+/// with ``shutdown()`` after every runner using them has shut down.
 public final class RunnerResources: Sendable {
-    /// Threads that run task attempts; their number is the concurrency limit.
+    /// Threads that run task attempts (package code, which blocks and can hang); their number is the concurrency
+    /// limit.
     let taskPool: WorkerPool
     /// Threads for blocking calls made on behalf of async callers (store reads, package loading).
     let blockingPool: WorkerPool
     /// Threads that commit store writes, one store at a time each.
     let writerPool: WorkerPool
-    let timers: TimerQueue
+    let timers: RunnerTimers
     private let nextOwner = Atomic<UInt64>(0)
+    private let loop = Mutex(Loop.idle)
+
+    /// Who runs ``timers``.
+    private enum Loop {
+        case idle
+        /// A task of the resources' own (nobody ran them when a runner started).
+        case own(Task<Void, Never>)
+        /// A caller of ``run()``.
+        case caller
+        case stopped
+    }
 
     /// Resources for at most `maxConcurrentTasks` task attempts and `blockingThreads` blocking calls at once.
-    public init(maxConcurrentTasks: Int, blockingThreads: Int) {
+    public convenience init(maxConcurrentTasks: Int, blockingThreads: Int) {
+        self.init(maxConcurrentTasks: maxConcurrentTasks, blockingThreads: blockingThreads, clock: ContinuousClock())
+    }
+
+    /// Resources whose timers run on `clock` (a manual clock in tests).
+    init<TimerClock: Clock>(
+        maxConcurrentTasks: Int,
+        blockingThreads: Int,
+        clock: TimerClock
+    ) where TimerClock.Duration == Duration {
         taskPool = WorkerPool(name: "cloacina-task", limit: maxConcurrentTasks)
         blockingPool = WorkerPool(name: "cloacina-io", limit: blockingThreads)
         writerPool = WorkerPool(name: "cloacina-writer", limit: max(1, min(blockingThreads, 4)))
-        timers = TimerQueue(name: "cloacina-timer")
+        timers = RunnerTimers(clock: clock)
+    }
+
+    /// Runs the timers (retry delays, attempt time limits, lease heartbeats, idle release) and background jobs of
+    /// every runner on these resources, until ``shutdown()`` or until the task is cancelled. Takes over from the
+    /// task the resources ran themselves in, if any. Graceful shutdown is not a reason to stop: runners drain on
+    /// these timers, so the host calls ``shutdown()`` once they have.
+    public func run() async {
+        let (own, proceed) = loop.withLock { loop -> (Task<Void, Never>?, Bool) in
+            switch loop {
+            case .idle:
+                loop = .caller
+                return (nil, true)
+            case .own(let task):
+                loop = .caller
+                return (task, true)
+            case .caller, .stopped:
+                return (nil, false)
+            }
+        }
+        guard proceed else { return }
+        if let own {
+            own.cancel()
+            await own.value
+        }
+        await timers.run()
+    }
+
+    /// Runs the timers in a task of the resources' own unless someone runs them already: for a runner or tenant
+    /// manager made without a host's task group. ``shutdown()`` ends that task.
+    func runUnlessRunning() {
+        loop.withLock { loop in
+            guard case .idle = loop else { return }
+            loop = .own(Task { await self.timers.run() })
+        }
     }
 
     /// A tag for one runner's jobs, so its queued jobs can be discarded without touching other runners'.
@@ -30,8 +90,9 @@ public final class RunnerResources: Sendable {
         nextOwner.add(1, ordering: .relaxed).newValue
     }
 
-    /// Stops every thread: queued jobs are discarded (and told), timers dropped.
+    /// Stops every thread and the timers: queued jobs are discarded (and told), timers dropped, ``run()`` returns.
     public func shutdown() {
+        loop.withLock { $0 = .stopped }
         taskPool.stop()
         blockingPool.stop()
         writerPool.stop()

@@ -15,7 +15,7 @@ final class RunnerRuntime: Sendable {
     let jobOwner: UInt64
     var taskPool: WorkerPool { resources.taskPool }
     var blockingPool: WorkerPool { resources.blockingPool }
-    var timers: TimerQueue { resources.timers }
+    var timers: RunnerTimers { resources.timers }
     let invoker: any TaskInvoker
     let identity: RunnerIdentity
     let defaultTimeout: Duration

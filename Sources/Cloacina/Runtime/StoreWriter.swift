@@ -21,7 +21,7 @@ final class StoreWriter: Sendable {
     private let owner: String
     private let logger: Logger
     private let pool: WorkerPool
-    private let timers: TimerQueue
+    private let timers: RunnerTimers
     private let state: Mutex<State>
     /// Whether ``State/failure`` is set.
     private let failing = Atomic<Bool>(false)
@@ -55,7 +55,7 @@ final class StoreWriter: Sendable {
         owner: String,
         logger: Logger,
         pool: WorkerPool,
-        timers: TimerQueue,
+        timers: RunnerTimers,
         firstPause: Duration = .milliseconds(50)
     ) {
         self.store = store
@@ -99,7 +99,9 @@ final class StoreWriter: Sendable {
             // Callers may hold their own locks while enqueuing: never call back on their thread. (A completion is
             // quick: it resumes a waiter or hands a driver its result.)
             if let completion {
-                Task { completion(.failure(StoreError(.unavailable, "the runner's store writer has stopped"))) }
+                timers.schedule(after: .zero) {
+                    completion(.failure(StoreError(.unavailable, "the runner's store writer has stopped")))
+                }
             }
             return
         }

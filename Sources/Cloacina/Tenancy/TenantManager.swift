@@ -72,6 +72,15 @@ public final class TenantManager: Sendable {
         }
         self.template = template
         self.observer = observer
+        template.resources?.runUnlessRunning()
+    }
+
+    /// Runs the timers and background jobs of every tenant's runner (see ``RunnerResources/run()``) in the caller's
+    /// task, until ``shutdown(timeout:)`` or cancellation: a host calls it in its own task group (as
+    /// `cloacina serve` does) and shuts the manager down on its graceful shutdown. Until someone runs it, the
+    /// manager's resources run themselves.
+    public func run() async {
+        await template.resources?.run()
     }
 
     /// A schema per tenant in the PostgreSQL database at `databaseURL` (as in the seed documents' examples), or a
@@ -109,7 +118,7 @@ public final class TenantManager: Sendable {
         try template.registry?.register(loaded)
         let creations = state.withLock { Array($0.runners.values) }
         for creation in creations {
-            Task { (try? await creation.value)?.resumeWaiting() }
+            template.resources?.timers.spawn { (try? await creation.value)?.resumeWaiting() }
         }
     }
 
