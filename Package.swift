@@ -6,8 +6,9 @@ let package = Package(
     products: [
         // The host: `cloacina check`, `workflows`, and later `run` and `serve`.
         .executable(name: "cloacina", targets: ["CloacinaCLI"]),
-        // The engine, for Swift programs that embed the runner.
-        .library(name: "Cloacina", targets: ["Cloacina"]),
+        // The engine, for Swift programs that embed the runner, and PostgreSQL tenant administration
+        // (`import CloacinaPostgresAdmin` for `DatabaseAdmin`).
+        .library(name: "Cloacina", targets: ["Cloacina", "CloacinaPostgresAdmin"]),
         // What a Swift workflow package links: the SDK over the C ABI, without the engine.
         .library(name: "CloacinaSDK", targets: ["CloacinaSDK"]),
         // The C ABI header alone, for C packages built with SwiftPM.
@@ -63,7 +64,9 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // The storage protocol, its records, and the backend registry (stores chosen by URL scheme).
         .target(name: "CloacinaStorage"),
+        // The stores, each with its StoreBackend.
         .target(name: "CloacinaSQLite", dependencies: ["CSQLite", "CloacinaStorage"]),
         .target(name: "CloacinaPostgres", dependencies: ["CPostgreSQL", "CloacinaStorage"]),
         .target(
@@ -72,6 +75,8 @@ let package = Package(
                 "CCloacinaABI",
                 "CloacinaSDK",
                 "CloacinaStorage",
+                // Named in one file only (StoreRegistry+Builtin.swift): the stores `import Cloacina` users get by
+                // URL. The rest of the engine sees `StoreBackend`s.
                 "CloacinaSQLite",
                 "CloacinaPostgres",
                 "CCrypto",
@@ -81,11 +86,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // PostgreSQL tenant administration: schemas, login roles, the tenant registry, credentials.
+        .target(
+            name: "CloacinaPostgresAdmin",
+            dependencies: ["Cloacina", "CloacinaModel", "CloacinaPostgres", "CloacinaStorage"]
+        ),
         // The host daemon: package generations and hot reload, tenants, services, metrics (no HTTP).
         .target(
             name: "CloacinaDaemon",
             dependencies: [
                 "Cloacina",
+                "CloacinaSQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,6 +120,8 @@ let package = Package(
             name: "CloacinaCLI",
             dependencies: [
                 "Cloacina",
+                "CloacinaPostgresAdmin",
+                "CloacinaSQLite",
                 "CloacinaDaemon",
                 "CloacinaHTTP",
                 "CloacinaJSON",
@@ -174,6 +187,7 @@ let package = Package(
                 "CloacinaStorage",
                 "CloacinaSQLite",
                 "CloacinaPostgres",
+                "CloacinaPostgresAdmin",
                 "CloacinaTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]

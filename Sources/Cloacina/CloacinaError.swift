@@ -52,8 +52,15 @@ public struct CloacinaError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// `error` as the API reports it: a URL or name a store refuses is `configuration` or `invalidInput`, a missing
+    /// tenant `notFound`, any other store failure `storage`.
     init(_ error: StoreError) {
-        self.init(.storage, error.message)
+        switch error.code {
+        case .configuration: self.init(.configuration, error.message)
+        case .invalidName: self.init(.invalidInput, error.message)
+        case .notFound: self.init(.notFound, error.message)
+        default: self.init(.storage, error.message)
+        }
     }
 
     public var description: String { message }

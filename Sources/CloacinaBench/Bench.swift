@@ -64,7 +64,9 @@ final class Bench: Sendable {
         var configuration: DefaultRunner.Configuration
         switch backend {
         case .sqlite:
-            configuration = DefaultRunner.Configuration(databaseURL: "sqlite://\(directory)/\(name).db")
+            configuration = DefaultRunner.Configuration(
+                databaseURL: SQLiteBackend().store(ofTenant: name, in: directory).url
+            )
         case .postgres:
             configuration = DefaultRunner.Configuration(databaseURL: databaseURL ?? "")
             configuration.schema = name

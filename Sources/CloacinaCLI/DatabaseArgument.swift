@@ -17,7 +17,7 @@ enum DatabaseArgument {
 
     /// `url` as given with `--database`, after warning on standard error when it contains a password.
     static func fromCommandLine(_ url: String) -> String {
-        let redacted = DatabaseLocation.redact(url)
+        let redacted = ConnectionStringRedaction.redact(url)
         if redacted != url {
             printError(
                 "warning: the --database URL contains a password, which other users can see in the process list "

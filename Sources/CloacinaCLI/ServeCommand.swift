@@ -173,7 +173,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     static func describe(_ storage: TenantManager.Storage) -> String {
         switch storage {
         case .sqliteFiles(let directory): return "sqlite files in \(directory)"
-        case .postgresSchemas(let url): return DatabaseLocation.redact(url)
+        case .postgresSchemas(let url): return ConnectionStringRedaction.redact(url)
         }
     }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Cloacina
+import CloacinaPostgresAdmin
+import CloacinaSQLite
 
 #if canImport(Glibc)
 import Glibc
@@ -236,14 +238,14 @@ struct TenantCommand: AsyncParsableCommand {
     static func createFile(_ id: String, in directory: String, output: OutputFormat) async throws {
         let tenants = try fileTenants(directory)
         try await outcome { () async throws(CloacinaError) in
-            try SQLiteTenantManager.validate(id)
+            try tenants.manager.validate(id)
             guard try !tenants.listTenants().contains(id) else {
                 throw CloacinaError(.conflict, "tenant \"\(id)\" already exists in \(directory)")
             }
             _ = try await tenants.runner(for: id)
             await tenants.manager.shutdown()
         }
-        let path = SQLiteTenantManager.path(of: id, in: directory)
+        let path = SQLiteBackend.file(ofTenant: id, in: directory)
         switch output {
         case .json:
             print(JSONValue.object(["tenant": .string(id), "database": .string(path)]).serializedString(pretty: true))

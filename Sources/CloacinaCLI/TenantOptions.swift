@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cloacina
+import CloacinaSQLite
 
 #if canImport(Glibc)
 import Glibc
@@ -53,10 +54,9 @@ struct TenantOptions: ParsableArguments {
         _ = try DatabaseArgument.chosen(database, databaseFile)
         guard let url = explicitDatabaseURL else { return .sqliteFiles(directory: dataDirectory) }
         do {
-            switch try DatabaseLocation(url: url) {
-            case .postgres(let url): return .postgresSchemas(url: url)
-            case .sqlite: return .sqliteFiles(directory: dataDirectory)
-            }
+            let storage = try TenantManager.Storage(databaseURL: url)
+            if case .sqliteFiles = storage { return .sqliteFiles(directory: dataDirectory) }
+            return storage
         } catch {
             throw UsageError(message: error.message)
         }
@@ -68,14 +68,14 @@ struct TenantOptions: ParsableArguments {
 
     /// The database URL for `tenant`.
     func databaseURL(tenant: String) -> String {
-        explicitDatabaseURL ?? "sqlite://" + SQLiteTenantManager.path(of: tenant, in: dataDirectory)
+        explicitDatabaseURL ?? SQLiteBackend().store(ofTenant: tenant, in: dataDirectory).url
     }
 
     /// The SQLite file behind `url`, if it is a SQLite URL.
     func sqlitePath(_ url: String) throws -> String? {
+        guard SQLiteBackend().serves(url) else { return nil }
         do {
-            if case .sqlite(let path) = try DatabaseLocation(url: url) { return path }
-            return nil
+            return try SQLiteBackend.path(of: url)
         } catch {
             throw UsageError(message: error.message)
         }

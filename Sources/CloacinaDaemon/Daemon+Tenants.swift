@@ -1,4 +1,5 @@
 public import Cloacina
+internal import CloacinaSQLite
 internal import Logging
 internal import Synchronization
 
@@ -167,7 +168,7 @@ extension Daemon {
 
     private func sqlitePath(_ tenant: String) -> String? {
         guard case .sqliteFiles(let directory) = configuration.storage else { return nil }
-        return SQLiteTenantManager.path(of: tenant, in: directory)
+        return SQLiteBackend.file(ofTenant: tenant, in: directory)
     }
 
     private func unknown(_ tenant: String) -> CloacinaError {

@@ -1,7 +1,7 @@
 /// Hides the secrets of database connection strings, so they can appear in messages and logs.
 ///
-/// One rule for every place that prints a connection string or a message about one (the engine's
-/// ``DatabaseLocation``, the PostgreSQL connection's errors, which libpq often writes with the URL in them):
+/// One rule for every place that prints a connection string or a message about one (``StoreBackend/redacted(_:)``,
+/// the PostgreSQL connection's errors, which libpq often writes with the URL in them):
 ///
 /// - ``redact(_:)``: the password of a URL's user-info part and the value of every `password` parameter (URL query
 ///   or libpq `key=value` form, quoted or not) become `***`. The user-info part ends at the last `@` before the first

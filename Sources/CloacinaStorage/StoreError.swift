@@ -1,11 +1,12 @@
-/// A storage failure: what the store was doing and why it failed.
+/// A storage failure: what the store was doing and why it failed; also why a database URL or a tenant name cannot
+/// be used (from a ``StoreRegistry`` or a ``StoreBackend``).
 ///
 /// Transient errors (lock contention, a dropped connection) have already been retried by the store when they
-/// reach the caller. Compare by ``code``; codes may be added.
+/// reach the caller. Compare by ``code``; codes may be added. Messages never contain passwords.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Value: Sendable, Hashable {
-            case unavailable, schema, constraint, corrupt, other
+            case unavailable, schema, constraint, corrupt, configuration, invalidName, notFound, other
         }
 
         fileprivate let value: Value
@@ -18,6 +19,13 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let constraint = Code(value: .constraint)
         /// The stored data cannot be read back.
         public static let corrupt = Code(value: .corrupt)
+        /// A database URL or setting no store can use: an unknown scheme, a malformed URL, a schema where the
+        /// store has none.
+        public static let configuration = Code(value: .configuration)
+        /// A tenant name the store's naming rule refuses.
+        public static let invalidName = Code(value: .invalidName)
+        /// The tenant has no store.
+        public static let notFound = Code(value: .notFound)
         /// Anything else.
         public static let other = Code(value: .other)
 
@@ -27,6 +35,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             case .schema: return "schema"
             case .constraint: return "constraint"
             case .corrupt: return "corrupt"
+            case .configuration: return "configuration"
+            case .invalidName: return "invalid name"
+            case .notFound: return "not found"
             case .other: return "other"
             }
         }

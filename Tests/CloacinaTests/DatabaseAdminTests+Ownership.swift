@@ -1,5 +1,6 @@
 import Cloacina
 import CloacinaPostgres
+import CloacinaPostgresAdmin
 import CloacinaStorage
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import Cloacina
 import CloacinaPostgres
+import CloacinaPostgresAdmin
 import CloacinaSDK
 import CloacinaStorage
 import CloacinaTestSupport

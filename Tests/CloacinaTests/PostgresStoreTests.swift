@@ -63,7 +63,6 @@ struct PostgresNamingTests {
         ]
         for (input, expected) in cases {
             #expect(ConnectionStringRedaction.redact(input) == expected)
-            #expect(DatabaseLocation.redact(input) == expected)
         }
     }
 

@@ -10,8 +10,12 @@ extension DefaultRunner {
     /// Everything a runner is set up with. Start from ``init(databaseURL:)`` and change what you need, then build the
     /// runner with ``Builder/init(configuration:)``; or set it step by step with the ``Builder``.
     public struct Configuration: Sendable {
-        /// Where executions are stored: see ``DatabaseLocation``.
+        /// Where executions are stored: a URL whose scheme picks the store in ``stores`` (`sqlite:///path/to/file.db`,
+        /// `postgresql://user@host/database`; see ``StoreRegistry/builtin``).
         public var databaseURL: String
+        /// The stores ``databaseURL`` may name, by scheme: ``StoreRegistry/builtin`` unless set (a test's own store,
+        /// say).
+        public var stores: StoreRegistry
         /// The PostgreSQL schema holding this tenant's tables; nil for SQLite (a tenant is a file).
         public var schema: String?
         /// The tenant name reported in results and logs; defaults to the schema, else "default".
@@ -53,6 +57,7 @@ extension DefaultRunner {
         /// limit, 4 database connections, packages cached under `$XDG_CACHE_HOME/cloacina/packages`.
         public init(databaseURL: String) {
             self.databaseURL = databaseURL
+            self.stores = .builtin
             self.schema = nil
             self.tenant = nil
             self.maxConcurrentTasks = max(4, 2 * Self.processorCount)
@@ -134,6 +139,7 @@ extension DefaultRunner {
         }
 
         public func databaseURL(_ url: String) -> Builder { with { $0.databaseURL = url } }
+        public func stores(_ stores: StoreRegistry) -> Builder { with { $0.stores = stores } }
         public func schema(_ schema: String) -> Builder { with { $0.schema = schema } }
         public func tenant(_ tenant: String) -> Builder { with { $0.tenant = tenant } }
         public func maxConcurrentTasks(_ count: Int) -> Builder { with { $0.maxConcurrentTasks = count } }

@@ -1,6 +1,4 @@
-internal import CloacinaPostgres
 public import CloacinaSDK
-internal import CloacinaSQLite
 internal import CloacinaStorage
 internal import Logging
 internal import Synchronization
@@ -51,12 +49,11 @@ public final class DefaultRunner: Sendable {
     /// way to build a runner, or its shorthands ``init(databaseURL:)`` and ``withSchema(_:_:)``.
     init(configuration: Configuration) async throws(CloacinaError) {
         try configuration.validate()
-        let location = try DatabaseLocation(url: configuration.databaseURL)
         self.configuration = configuration
         self.tenant = configuration.tenantName
         self.registry = configuration.registry ?? WorkflowRegistry()
         self.packages = PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger)
-        let store = try Self.openStore(location, configuration: configuration)
+        let store = try Self.openStore(configuration)
         self.runtime = RunnerRuntime(
             tenant: configuration.tenantName,
             store: store,
@@ -99,54 +96,18 @@ public final class DefaultRunner: Sendable {
         try await self.init(configuration: Builder().databaseURL(databaseURL).configuration)
     }
 
-    private static func openStore(
-        _ location: DatabaseLocation,
-        configuration: Configuration
-    ) throws(CloacinaError)
-        -> any ExecutionStore
-    {
-        switch location {
-        case .sqlite(let path):
-            guard configuration.schema == nil else {
-                throw CloacinaError(
-                    .configuration,
-                    "schemas are a PostgreSQL feature; with SQLite each tenant is its own file (\(path))"
-                )
-            }
-            let directory = FileSystem.parent(of: path)
-            do {
-                try FileSystem.makeDirectory(directory, mode: 0o700)
-            } catch {
-                throw CloacinaError(.configuration, "cannot use data directory: \(error)")
-            }
-            do {
-                return try SQLiteExecutionStore(path: path)
-            } catch {
-                throw CloacinaError(.configuration, "cannot open \(location.redacted): \(error.message)")
-            }
-        case .postgres(let url):
-            // The tenant's schema: the one configured, else the tenant's name, else "cloacina". A tenant name that
-            // is not a valid schema name is refused rather than mapped to a shared schema.
-            let schema: String
-            if let configured = configuration.schema {
-                schema = configured
-            } else if let tenant = configuration.tenant {
-                guard PostgresIdentifier.isValid(tenant) else {
-                    throw CloacinaError(
-                        .configuration,
-                        "the tenant name \"\(tenant)\" is not a valid PostgreSQL schema name (lower-case letters, digits "
-                            + "and underscores, at most 63, not reserved); set a schema explicitly"
-                    )
-                }
-                schema = tenant
-            } else {
-                schema = "cloacina"
-            }
-            do {
-                return try PostgresExecutionStore(url: url, schema: schema, poolSize: configuration.dbPoolSize)
-            } catch {
-                throw CloacinaError(.configuration, "cannot open \(location.redacted): \(error.message)")
-            }
+    /// Opens the store of `configuration`'s database URL with the backend its registry has for the URL's scheme.
+    private static func openStore(_ configuration: Configuration) throws(CloacinaError) -> any ExecutionStore {
+        let options = StoreOptions(
+            schema: configuration.schema,
+            tenant: configuration.tenant,
+            poolSize: configuration.dbPoolSize
+        )
+        do throws(StoreError) {
+            let backend = try configuration.stores.backend(for: configuration.databaseURL)
+            return try backend.open(url: configuration.databaseURL, options: options)
+        } catch {
+            throw CloacinaError(.configuration, error.message)
         }
     }
 

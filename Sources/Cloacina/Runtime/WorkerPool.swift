@@ -4,8 +4,9 @@ internal import Synchronization
 ///
 /// Jobs run in submission order as slots free up. A job that hangs can be abandoned: it stops counting against the
 /// limit (a new thread takes its place) though its thread stays busy until it returns, because a thread cannot be
-/// stopped from outside. Stopping the pool discards jobs not yet started, telling each.
-final class WorkerPool: Sendable {
+/// stopped from outside. Stopping the pool discards jobs not yet started, telling each. (Package-wide: the runners'
+/// resources, and `DatabaseAdmin`'s one thread.)
+package final class WorkerPool: Sendable {
     /// A unit of work, and what to do instead if it is discarded before it starts.
     struct Job: Sendable {
         var run: @Sendable () -> Void
@@ -25,7 +26,7 @@ final class WorkerPool: Sendable {
     nonisolated(unsafe) private var nextID: UInt64 = 0
     nonisolated(unsafe) private var stopped = false
 
-    init(name: String, limit: Int) {
+    package init(name: String, limit: Int) {
         self.name = name
         self.limit = max(1, limit)
     }
@@ -56,7 +57,7 @@ final class WorkerPool: Sendable {
     }
 
     /// Discards the jobs that have not started and lets idle threads exit. Running jobs finish on their own.
-    func stop() {
+    package func stop() {
         let discarded: [Job] = lock.withLock {
             stopped = true
             let pending = queue[queueHead...].map(\.job)
@@ -139,7 +140,7 @@ extension WorkerPool {
     /// started (the pool stopped, or its owner's jobs were discarded) fails with `discardedError`. Cancelling the
     /// caller's task before the job starts discards it (`cancelled`); once started it runs to its end, as
     /// NIO's `NIOThreadPool.runIfActive` does.
-    func run<T: Sendable>(
+    package func run<T: Sendable>(
         owner: UInt64 = 0,
         discardedError: CloacinaError,
         _ body: @escaping @Sendable () throws(CloacinaError) -> T

@@ -1,4 +1,3 @@
-internal import CloacinaPostgres
 public import CloacinaSDK
 public import CloacinaStorage
 internal import Logging
@@ -9,13 +8,14 @@ internal import Synchronization
 /// Concurrency-safe: callers asking for the same tenant at once share one creation; a creation that fails is
 /// forgotten, so the next call tries again. Every runner is made from one template configuration (concurrency,
 /// time limits, packages), with the tenant's own storage: a schema per tenant in one PostgreSQL database, or a
-/// SQLite file per tenant in one directory. It does not create tenants' roles; that is ``DatabaseAdmin``.
+/// SQLite file per tenant in one directory, opened by the backend ``DefaultRunner/Configuration/stores`` has for
+/// them. It does not create tenants' roles; that is `DatabaseAdmin` (in `CloacinaPostgresAdmin`).
 public final class TenantManager: Sendable {
     /// Where each tenant's state lives.
     public enum Storage: Sendable, Hashable {
         /// A schema per tenant, named as the tenant, in the PostgreSQL database at `url`.
         case postgresSchemas(url: String)
-        /// A SQLite file `<directory>/<tenant>.db` per tenant.
+        /// A SQLite file per tenant in `directory` (named by the SQLite backend: `<tenant>.db`).
         case sqliteFiles(directory: String)
     }
 
@@ -84,12 +84,9 @@ public final class TenantManager: Sendable {
     }
 
     /// A schema per tenant in the PostgreSQL database at `databaseURL` (as in the seed documents' examples), or a
-    /// file per tenant beside a SQLite URL's file.
+    /// file per tenant beside a SQLite URL's file (see ``Storage/init(databaseURL:stores:)``).
     public convenience init(databaseURL: String) throws(CloacinaError) {
-        switch try DatabaseLocation(url: databaseURL) {
-        case .postgres(let url): self.init(storage: .postgresSchemas(url: url))
-        case .sqlite(let path): self.init(storage: .sqliteFiles(directory: FileSystem.parent(of: path)))
-        }
+        self.init(storage: try Storage(databaseURL: databaseURL))
     }
 
     /// Like ``init(databaseURL:)``, with `packages` (compiled into this program) registered for every tenant
@@ -97,11 +94,7 @@ public final class TenantManager: Sendable {
     public convenience init(databaseURL: String, packages: [WorkflowPackage]) throws(CloacinaError) {
         var template = DefaultRunner.Configuration(databaseURL: "")
         template.embeddedPackages = packages
-        switch try DatabaseLocation(url: databaseURL) {
-        case .postgres(let url): self.init(storage: .postgresSchemas(url: url), template: template)
-        case .sqlite(let path):
-            self.init(storage: .sqliteFiles(directory: FileSystem.parent(of: path)), template: template)
-        }
+        self.init(storage: try Storage(databaseURL: databaseURL), template: template)
         if let failed = self.template.embeddedPackages.first {
             throw CloacinaError(.invalidInput, "package \(failed.name) does not load")
         }
@@ -124,35 +117,7 @@ public final class TenantManager: Sendable {
 
     /// Throws `invalidInput` naming the problem when `tenant` cannot name a tenant of this storage.
     public func validate(_ tenant: String) throws(CloacinaError) {
-        try Self.validate(tenant, for: storage)
-    }
-
-    /// Throws `invalidInput` naming the problem when `tenant` cannot name a tenant of `storage`: a SQLite file
-    /// name (letters, digits, `_`, `-`) or a PostgreSQL schema name.
-    public static func validate(_ tenant: String, for storage: Storage) throws(CloacinaError) {
-        switch storage {
-        case .sqliteFiles:
-            try SQLiteTenantManager.validate(tenant)
-        case .postgresSchemas:
-            do {
-                _ = try PostgresIdentifier(tenant, kind: "tenant")
-            } catch {
-                throw CloacinaError(.invalidInput, error.message)
-            }
-        }
-    }
-
-    /// Whether `tenant` has storage in `storage`: its SQLite file, or its PostgreSQL schema with Cloacina's
-    /// tables (read from the catalogs, so any role may ask).
-    public static func exists(_ tenant: String, in storage: Storage) async throws(CloacinaError) -> Bool {
-        switch storage {
-        case .sqliteFiles(let directory):
-            return FileSystem.exists(SQLiteTenantManager.path(of: tenant, in: directory))
-        case .postgresSchemas(let url):
-            let admin = try DatabaseAdmin(databaseURL: url)
-            defer { admin.close() }
-            return try await admin.listTenants().contains(tenant)
-        }
+        try Self.validate(tenant, for: storage, stores: template.stores)
     }
 
     /// The configuration of `tenant`'s runner.
@@ -167,13 +132,10 @@ public final class TenantManager: Sendable {
                 observer(tenant, event)
             }
         }
-        switch storage {
-        case .postgresSchemas(let url):
-            configuration.databaseURL = url
-            configuration.schema = tenant
-        case .sqliteFiles(let directory):
-            configuration.databaseURL = "sqlite://" + SQLiteTenantManager.path(of: tenant, in: directory)
-            configuration.schema = nil
+        // Storage no backend serves keeps the template's URL; ``runner(for:)`` reports it when validating the tenant.
+        if let store = try? storage.store(ofTenant: tenant, stores: template.stores) {
+            configuration.databaseURL = store.url
+            configuration.schema = store.schema
         }
         return configuration
     }

@@ -1,3 +1,4 @@
+public import Cloacina
 internal import CloacinaPostgres
 
 /// Creates and removes PostgreSQL tenants: per tenant, a schema holding Cloacina's tables and a login role that may
@@ -5,6 +6,9 @@ internal import CloacinaPostgres
 /// `cloacina_admin.tenants`, which no tenant role may read or lock; removal drops exactly the recorded role.
 ///
 /// ```swift
+/// import Cloacina
+/// import CloacinaPostgresAdmin
+///
 /// let admin = try DatabaseAdmin(databaseURL: "postgresql://admin:secret@db/cloacina")
 /// let creds = try await admin.createTenant(TenantConfig(schemaName: "acme", username: "acme_app", password: ""))
 /// let runner = try await DefaultRunner.withSchema(creds.connectionString, creds.schemaName)
@@ -42,20 +46,24 @@ public final class DatabaseAdmin: Sendable {
     /// URL is not a PostgreSQL URL libpq can parse. A call that waits longer than `lockTimeout` for a lock another
     /// session holds (an admin's open transaction, a session of the tenant being removed) fails, naming it.
     public init(databaseURL: String, lockTimeout: Duration = .seconds(10)) throws(CloacinaError) {
-        guard case .postgres(let url) = try DatabaseLocation(url: databaseURL) else {
+        let backend = PostgresBackend()
+        do throws(StoreError) {
+            try backend.validate(url: databaseURL)
+        } catch {
             throw CloacinaError(
                 .configuration,
-                "tenants with roles are a PostgreSQL feature; \(DatabaseLocation.redact(databaseURL)) is not a "
+                "tenants with roles are a PostgreSQL feature; \(backend.redacted(databaseURL)) is not a "
                     + "postgresql:// URL (with SQLite each tenant is its own file: see SQLiteTenantManager)"
             )
         }
+        let url = databaseURL
         let parameters: [(keyword: String, value: String)]
         do throws(PostgresError) {
             parameters = try PostgresConnection.parameters(of: url)
         } catch {
             throw CloacinaError(.configuration, "invalid PostgreSQL URL: \(error.description)")
         }
-        self.location = DatabaseLocation.redact(url)
+        self.location = backend.redacted(url)
         self.template = ConnectionTemplate(adminParameters: parameters)
         self.lockTimeout = lockTimeout
         self.connections = PostgresConnectionPool(size: 1) { () throws(PostgresError) in try PostgresConnection(url) }
@@ -133,7 +141,7 @@ public final class DatabaseAdmin: Sendable {
     /// here, and those ``DefaultRunner`` or ``TenantManager`` made with a privileged role.
     public func listTenants() async throws(CloacinaError) -> [String] {
         try await onAdminThread("listing tenants") { connection throws(PostgresError) in
-            try Self.tenantSchemas(on: connection)
+            try PostgresSchema.tenantSchemas(on: connection)
         }
     }
 

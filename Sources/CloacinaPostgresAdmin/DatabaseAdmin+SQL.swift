@@ -1,4 +1,6 @@
+internal import CloacinaModel
 internal import CloacinaPostgres
+internal import CloacinaStorage
 
 /// The statements of ``DatabaseAdmin``: each operation is one transaction on the admin connection, holding the
 /// registry lock (see `DatabaseAdmin+Registry.swift`) and giving up on any lock wait after the admin's lock timeout.
@@ -271,27 +273,11 @@ extension DatabaseAdmin {
     /// The tenants: the schemas holding every Cloacina table (by name) that marks a tenant, with the registry's role
     /// for each. (A registry row whose schema is gone is not a tenant; removing the tenant clears it.)
     static func tenants(on connection: PostgresConnection) throws(PostgresError) -> [Tenant] {
-        let schemas = try tenantSchemas(on: connection)
+        let schemas = try PostgresSchema.tenantSchemas(on: connection)
         let recorded = Dictionary(try registryRows(on: connection).map { ($0.schemaName, $0) }) { first, _ in first }
         return schemas.map { schema in
             Tenant(schemaName: schema, roleName: recorded[schema]?.roleName, createdAt: recorded[schema]?.createdAt)
         }
-    }
-
-    /// The schemas holding Cloacina's tables, sorted, from the catalogs alone (which every role may read), so a
-    /// tenant's own role can tell which tenants exist without the admin registry.
-    static func tenantSchemas(on connection: PostgresConnection) throws(PostgresError) -> [String] {
-        let marks = ["schema_migrations", "executions"]
-        let schemas = try connection.query(
-            """
-            SELECT n.nspname FROM pg_catalog.pg_namespace n
-            JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
-            WHERE c.relname = ANY($1::text[])
-            GROUP BY n.nspname HAVING count(DISTINCT c.relname) = $2
-            """,
-            [.textArray(marks), .integer(Int64(marks.count))]
-        ).rows.compactMap { $0.text(0) }
-        return schemas.sorted()
     }
 
     /// `body`'s value; when it gave up waiting for a lock (SQLSTATE 55P03), an error naming the sessions that hold

@@ -1,4 +1,6 @@
+internal import CloacinaModel
 internal import CloacinaPostgres
+internal import CloacinaStorage
 
 /// The admin's record of which login role belongs to which tenant: the table `cloacina_admin.tenants`
 /// (`schema_name`, `role_name`, `created_at`), which the admin role creates and owns, in a schema on which no other

@@ -1,23 +1,27 @@
 #if canImport(Glibc)
-internal import Glibc
+package import Glibc
 #endif
 
-/// The few file operations the host needs, as thin, error-reporting wrappers over POSIX calls.
+/// The few file operations the host and the SQLite store need, as thin, error-reporting wrappers over POSIX calls.
 ///
 /// Every failure names the path and the system's reason. Writes are atomic (a temporary file in the same directory,
 /// flushed, then renamed), so a reader never sees half a file.
-enum FileSystem {
-    struct Failure: Error, Sendable, CustomStringConvertible {
-        var description: String
+package enum FileSystem {
+    package struct Failure: Error, Sendable, CustomStringConvertible {
+        package var description: String
+
+        package init(description: String) {
+            self.description = description
+        }
     }
 
     /// The message for the current `errno`.
-    static func errorText(_ code: Int32 = errno) -> String {
+    package static func errorText(_ code: Int32 = errno) -> String {
         String(cString: strerror(code))
     }
 
     /// Reads a whole regular file, refusing anything larger than `limit` bytes.
-    static func readFile(_ path: String, limit: Int = 1 << 30) throws(Failure) -> [UInt8] {
+    package static func readFile(_ path: String, limit: Int = 1 << 30) throws(Failure) -> [UInt8] {
         // Non-blocking, so a FIFO named like a package cannot hang the reader; regular files read normally.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw Failure(description: "cannot open: \(errorText())") }
@@ -49,7 +53,7 @@ enum FileSystem {
 
     /// Writes `bytes` to `path` atomically with permissions `mode`.
     /// Without `sync`, the data is not forced to disk before the rename (for throwaway copies).
-    static func writeAtomically(
+    package static func writeAtomically(
         _ bytes: [UInt8],
         to path: String,
         mode: mode_t = 0o644,
@@ -86,7 +90,7 @@ enum FileSystem {
     }
 
     /// Forces a file's (or a directory's) data and metadata to disk.
-    static func sync(_ path: String) throws(Failure) {
+    package static func sync(_ path: String) throws(Failure) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(errorText())") }
         defer { close(fd) }
@@ -95,7 +99,11 @@ enum FileSystem {
 
     /// Creates `path` and missing parents with `mode`. With `private`, the final directory must belong to this
     /// user and not be writable by anyone else.
-    static func makeDirectory(_ path: String, mode: mode_t = 0o755, private isPrivate: Bool = false) throws(Failure) {
+    package static func makeDirectory(
+        _ path: String,
+        mode: mode_t = 0o755,
+        private isPrivate: Bool = false
+    ) throws(Failure) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
@@ -119,13 +127,13 @@ enum FileSystem {
     }
 
     /// Whether a file or directory exists at `path`.
-    static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0
     }
 
     /// The names in a directory, sorted; hidden entries (starting with ".") are left out.
-    static func listDirectory(_ path: String, includingHidden: Bool = false) throws(Failure) -> [String] {
+    package static func listDirectory(_ path: String, includingHidden: Bool = false) throws(Failure) -> [String] {
         guard let directory = opendir(path) else {
             throw Failure(description: "cannot read directory \(path): \(errorText())")
         }
@@ -141,7 +149,7 @@ enum FileSystem {
     }
 
     /// An absolute, normalized form of `path` (relative paths are resolved against the working directory).
-    static func absolute(_ path: String) -> String {
+    package static func absolute(_ path: String) -> String {
         guard !path.hasPrefix("/") else { return normalize(path) }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return normalize(path) }
@@ -157,12 +165,12 @@ enum FileSystem {
         return "/" + parts.joined(separator: "/")
     }
 
-    static func parent(of path: String) -> String {
+    package static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    static func basename(of path: String) -> String {
+    package static func basename(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: slash)...])
     }

@@ -1,3 +1,4 @@
+internal import Cloacina
 internal import CloacinaPostgres
 
 /// Names, passwords and connection strings of ``DatabaseAdmin``'s tenants.

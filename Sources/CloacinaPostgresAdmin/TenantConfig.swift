@@ -1,3 +1,5 @@
+internal import CloacinaStorage
+
 /// What ``DatabaseAdmin/createTenant(_:)`` creates: a schema for the tenant's tables and a login role for it.
 ///
 /// Both names follow the PostgreSQL identifier rule (`^[a-z_][a-z0-9_]{0,62}$`, reserved names refused); they are
@@ -48,7 +50,7 @@ public struct TenantCredentials: Sendable, Hashable, CustomStringConvertible, Cu
     }
 
     /// ``connectionString`` with its password replaced by `***`, for messages and logs.
-    public var redactedConnectionString: String { DatabaseLocation.redact(connectionString) }
+    public var redactedConnectionString: String { ConnectionStringRedaction.redact(connectionString) }
 
     public var description: String {
         "TenantCredentials(username: \(username), password: ***, schemaName: \(schemaName), "

@@ -1,3 +1,5 @@
+public import CloacinaStorage
+
 extension DatabaseAdmin {
     /// A PostgreSQL tenant as ``DatabaseAdmin/tenants()`` lists it: its schema and, when the admin's registry
     /// records it, the login role that belongs to it.
