@@ -57,14 +57,14 @@ extension TenantManager {
     }
 
     /// Whether `tenant` has storage in `storage`: its SQLite file, or its PostgreSQL schema with Cloacina's
-    /// tables (read from the catalogs, so any role may ask). Asks on a thread of its own.
+    /// tables (read from the catalogs, so any role may ask). Asks on a ``BlockingCall`` thread.
     public static func exists(
         _ tenant: String,
         in storage: Storage,
         stores: StoreRegistry = .builtin
     ) async throws(CloacinaError) -> Bool {
         let (backend, space) = try storage.resolved(in: stores)
-        let found = await BlockingCall.run(name: "cloacina-tenants") {
+        let found = try await BlockingCall.run {
             Result { () throws(StoreError) in try backend.tenantExists(tenant, in: space) }
         }
         return try found.mapError(CloacinaError.init).get()
