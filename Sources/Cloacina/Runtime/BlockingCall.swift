@@ -1,10 +1,11 @@
 /// Blocking calls made outside any runner's pools (probing and loading packages, whose init code may hang; the
 /// drop directory's watch), run on threads outside Swift's cooperative pool and awaited.
 ///
-/// The calls share one ``WorkerPool``, so a call that hangs holds one thread, not the caller's, and the others go
-/// on. Work that runs often goes through a runner's own pools.
+/// The calls share one ``WorkerPool``, which keeps its threads for the next calls. A call that hangs holds one
+/// thread, not the caller's, and the others go on: the limit is high (calls may wait for one another, as a reload
+/// waits for its probe), and bounds only a runaway. Work that runs often goes through a runner's own pools.
 public enum BlockingCall {
-    private static let pool = WorkerPool(name: "cloacina-blocking", limit: 8)
+    private static let pool = WorkerPool(name: "cloacina-blocking", limit: 256)
 
     /// Runs `body` on a thread of the pool and waits for it without blocking the caller's thread. Throws
     /// `cancelled` when the caller's task is cancelled before `body` started (once started it runs to its end).
