@@ -138,6 +138,22 @@ public enum MisbehavingPackage {
         }
     }
 
+    /// Whether process `pid` ended (as its process handle tells: at once, or within `seconds`, a limit that only
+    /// matters when the code under test is broken), after a SIGKILL when `killing`. A process that is not there
+    /// (already collected) has ended.
+    public static func ended(_ pid: Int32, killing: Bool = false, seconds: Int32 = 60) -> Bool {
+        typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
+        guard let open = dlsym(nil, "pidfd_open").map({ unsafeBitCast($0, to: PidfdOpen.self) }) else { return false }
+        let handle = open(pid, 0)
+        guard handle >= 0 else { return errno == ESRCH }
+        defer { close(handle) }
+        if killing { kill(pid, SIGKILL) }
+        var poller = pollfd(fd: handle, events: Int16(POLLIN), revents: 0)
+        var ready: Int32
+        repeat { ready = poll(&poller, 1, seconds * 1000) } while ready < 0 && errno == EINTR
+        return ready == 1
+    }
+
     /// The context that tells the tasks where `directory` is.
     public static func context(_ directory: TemporaryDirectory) -> String {
         #"{"dir":"\#(directory.path)"}"#

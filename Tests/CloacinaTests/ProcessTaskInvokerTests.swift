@@ -62,16 +62,9 @@ struct ProcessTaskInvokerTests {
         }
     }
 
-    /// Kills `pid` with SIGKILL and returns once it ended (its process handle became readable).
+    /// Kills `pid` with SIGKILL and returns once it ended.
     static func killAndWait(_ pid: pid_t) throws {
-        typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
-        let open = try #require(dlsym(nil, "pidfd_open").map { unsafeBitCast($0, to: PidfdOpen.self) })
-        let handle = open(pid, 0)
-        try #require(handle >= 0)
-        defer { close(handle) }
-        Glibc.kill(pid, SIGKILL)
-        var poller = pollfd(fd: handle, events: Int16(POLLIN), revents: 0)
-        while poll(&poller, 1, -1) < 0 && errno == EINTR {}
+        try #require(MisbehavingPackage.ended(pid, killing: true))
     }
 
     static func isGone(_ pid: pid_t) -> Bool {
