@@ -13,17 +13,37 @@ final class Bench: Sendable {
     let databaseURL: String?
     let smoke: Bool
     let maxConcurrentTasks: Int?
+    /// Where the tasks run: in worker processes or in this one.
+    let isolation: Isolation
+    let invoker: any TaskInvoker
     /// Scratch space: SQLite files, the package cache, generated packages.
     let directory: String
     let package: LoadedPackage
     let packagePath: String
     private let schemas = Mutex<[String]>([])
 
-    init(backend: Backend, databaseURL: String?, packagePath: String, smoke: Bool, maxConcurrentTasks: Int?) throws {
+    init(
+        backend: Backend,
+        databaseURL: String?,
+        packagePath: String,
+        smoke: Bool,
+        maxConcurrentTasks: Int?,
+        isolation: Isolation
+    ) throws {
         self.backend = backend
         self.databaseURL = databaseURL
         self.smoke = smoke
         self.maxConcurrentTasks = maxConcurrentTasks
+        self.isolation = isolation
+        switch isolation {
+        case .inProcess:
+            invoker = InProcessTaskInvoker()
+        case .process:
+            guard let host = Self.hostExecutable else {
+                throw BenchError("--isolation process runs workers with the cloacina executable beside this one; build it")
+            }
+            invoker = ProcessTaskInvoker(options: ProcessTaskInvoker.Options(command: [host, "worker"]))
+        }
         self.packagePath = packagePath
         var template = Array("/tmp/cloacina-bench-XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else { throw BenchError("cannot create a scratch directory") }
@@ -43,6 +63,7 @@ final class Bench: Sendable {
                 _ = try? connection.execute("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE")
             }
         }
+        (invoker as? ProcessTaskInvoker)?.shutdown()
         _ = system("rm -rf '\(directory)'")
     }
 
@@ -74,6 +95,7 @@ final class Bench: Sendable {
         configuration.packageCacheDirectory = "\(directory)/packages"
         configuration.packages = [package]
         configuration.resumeUnfinished = false
+        configuration.invoker = invoker
         if let maxConcurrentTasks { configuration.maxConcurrentTasks = maxConcurrentTasks }
         return configuration
     }
@@ -206,6 +228,7 @@ final class Bench: Sendable {
             "engine": "cloacina-swift",
             "backend": .string(backend.rawValue),
             "workload": .string(workload.rawValue),
+            "isolation": .string(isolation.rawValue),
             "n": .int(n),
             "p50_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.5)),
             "p90_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.9)),

@@ -111,17 +111,16 @@ public enum TaskWorker {
         return .success(package)
     }
 
-    /// `result` within the host's output limit: a larger output fails the call (as the runner would), a larger
-    /// failure message is cut.
+    /// `result` within the host's output limit: a larger output fails the call (as the runner would), and a
+    /// failure message is cut to ``WorkerMessage/longestMessage(outputLimit:)``.
     private static func bounded(_ result: TaskResult, _ limit: Int) -> TaskResult {
+        let longest = WorkerMessage.longestMessage(outputLimit: limit)
         func cut(_ message: String) -> String {
-            message.utf8.count <= limit ? message : String(decoding: message.utf8.prefix(limit), as: UTF8.self)
+            message.utf8.count <= longest ? message : String(decoding: message.utf8.prefix(longest), as: UTF8.self)
         }
         switch result {
         case .succeeded(let output?) where output.count > limit:
-            return .failed(
-                cut("the task's output is \(output.count) bytes, over the \(limit)-byte limit (--max-output-bytes)")
-            )
+            return .failed("the task's output is \(output.count) bytes, over the \(limit)-byte limit (--max-output-bytes)")
         case .succeeded: return result
         case .failed(let message): return .failed(cut(message))
         case .retryable(let message): return .retryable(cut(message))

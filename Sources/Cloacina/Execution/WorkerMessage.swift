@@ -72,6 +72,11 @@ enum WorkerMessage: Sendable, Equatable {
     /// The longest log line or load error a worker sends; longer ones are cut.
     static let longestText = 16 * 1024
 
+    /// The longest failure message a worker sends for a call whose output may have `outputLimit` bytes.
+    static func longestMessage(outputLimit: Int) -> Int {
+        min(max(outputLimit, 64 * 1024), Int(Int32.max) - 64)
+    }
+
     var kind: Kind {
         switch self {
         case .hello: return .hello

@@ -236,8 +236,12 @@ final class WorkerProcess: @unchecked Sendable {
                 .failed("the input context is \(request.context.count) bytes, too large to send to a worker process")
             )
         }
-        // A result carries the output (or a failure message cut to the same limit) and a few bytes of header.
-        frames.limits[.result] = min(request.maximumOutputBytes, Int(Int32.max) - 64) + 64
+        // A result carries the output or a failure message, and a few bytes of header.
+        frames.limits[.result] =
+            max(
+                min(request.maximumOutputBytes, Int(Int32.max) - 64),
+                WorkerMessage.longestMessage(outputLimit: request.maximumOutputBytes)
+            ) + 64
         currentLogger = logger
         defer {
             flushOutput(to: logger)
