@@ -40,7 +40,9 @@ final class Bench: Sendable {
             invoker = InProcessTaskInvoker()
         case .process:
             guard let host = Self.hostExecutable else {
-                throw BenchError("--isolation process runs workers with the cloacina executable beside this one; build it")
+                throw BenchError(
+                    "--isolation process runs workers with the cloacina executable beside this one; build it"
+                )
             }
             invoker = ProcessTaskInvoker(options: ProcessTaskInvoker.Options(command: [host, "worker"]))
         }

@@ -76,7 +76,9 @@ struct IsolationOptions: ParsableArguments {
             limits.cpuSecondsPerCall = seconds == 0 ? nil : seconds
         }
         if let files = try Self.count(workerOpenFiles, "CLOACINA_WORKER_OPEN_FILES", flag: "--worker-open-files") {
-            guard files >= 16 else { throw UsageError(message: "--worker-open-files must be at least 16, got \(files)") }
+            guard files >= 16 else {
+                throw UsageError(message: "--worker-open-files must be at least 16, got \(files)")
+            }
             limits.openFiles = files
         }
         options.limits = limits
@@ -127,7 +129,9 @@ struct IsolationOptions: ParsableArguments {
             return nil
         }
         guard value >= 0 && value <= 86_400 else {
-            throw UsageError(message: "\(flag == nil ? variable : name) must be between 0 and 86400 seconds, got \(value)")
+            throw UsageError(
+                message: "\(flag == nil ? variable : name) must be between 0 and 86400 seconds, got \(value)"
+            )
         }
         return .milliseconds(Int64(value * 1000))
     }

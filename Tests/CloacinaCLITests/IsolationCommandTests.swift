@@ -20,7 +20,11 @@ struct IsolationCommandTests {
             try MisbehavingPackage.package.build(in: drop, fileName: "libmisbehaving.so")
         }
 
-        func run(_ task: String, _ extra: [String] = [], environment: [String: String] = [:]) throws -> (
+        func run(
+            _ task: String,
+            _ extra: [String] = [],
+            environment: [String: String] = [:]
+        ) throws -> (
             CommandResult, JSONValue
         ) {
             let result = try runCommand(
@@ -76,7 +80,9 @@ struct IsolationCommandTests {
         let (flaky, flakyJSON) = try host.run("flaky")
         #expect(flaky.exitStatus == 0, "\(flaky.standardError)")
         #expect(flakyJSON["tasks"]?[0]?["attempts"] == 2)
-        #expect(MisbehavingPackage.calls(in: host.directory).filter { $0.hasPrefix("flaky") } == ["flaky 1", "flaky 2"])
+        #expect(
+            MisbehavingPackage.calls(in: host.directory).filter { $0.hasPrefix("flaky") } == ["flaky 1", "flaky 2"]
+        )
     }
 
     @Test("run: a task that ignores its timeout ends run at the timeout, and its worker with it")
@@ -132,6 +138,36 @@ struct IsolationCommandTests {
             ["executions", "show", id, "--tenant", "acme", "--data-dir", host.data, "--output", "json"]
         )
         #expect(shown.standardOutput.contains("worker killed by SIGSEGV"))
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
+    }
+
+    @Test("serve: a host killed mid-attempt, then a crash on the last attempt: Failed after the restart, no crash loop")
+    func recoveryNeverCrashLoops() async throws {
+        let host = try Host("isolation-recovery")
+        try MisbehavingPackage.makeFIFO(in: host.directory)
+        var daemon = try DaemonProcess(drop: host.drop, data: host.data, arguments: ["--tenants", "acme"])
+        let (status, submitted) = try daemon.request(
+            "POST",
+            "/tenants/acme/workflows",
+            body: #"{"workflow_name": "w_doomed", "context": \#(host.context)}"#
+        )
+        #expect(status == 202)
+        let id = try #require(submitted["execution_id"]?.stringValue)
+        let worker = try #require(await MisbehavingPackage.announcedPID(in: host.directory))
+        daemon.signal(SIGKILL)
+        #expect(daemon.waitForExit() == nil)
+        // The worker goes with its host.
+        #expect(MisbehavingPackage.ended(worker))
+
+        // Attempt 1 counts; attempt 2, the last, crashes its worker: the task is Failed and the host serves on.
+        daemon = try DaemonProcess(drop: host.drop, data: host.data, arguments: ["--tenants", "acme"])
+        let (_, result) = try daemon.request("GET", "/tenants/acme/executions/\(id)?wait=true")
+        #expect(result["status"] == "Failed")
+        #expect(result["tasks"]?[0]?["attempts"] == 2)
+        #expect(result["tasks"]?[0]?["error"] == "worker killed by SIGSEGV (Segmentation fault)")
+        #expect(MisbehavingPackage.calls(in: host.directory) == ["doomed 1", "doomed 2"])
+        #expect(try daemon.request("GET", "/health").status == 200)
         daemon.signal(SIGTERM)
         #expect(daemon.waitForExit() == 0)
     }

@@ -26,6 +26,7 @@ public enum MisbehavingPackage {
         ("forge", #"write(3, "\x05\x00\x00\x00\x44zzzz", 9);"#),
         ("flaky", "if (call->attempt == 1) *(volatile int *)0 = 1;"),
         ("wait_kill", "if (call->attempt == 1) { announce(call); for (;;) pause(); }"),
+        ("doomed", "if (call->attempt == 1) { announce(call); for (;;) pause(); } *(volatile int *)0 = 1;"),
         ("hog", "for (;;) { char *p = malloc(64u << 20); if (!p) abort(); memset(p, 1, 64u << 20); }"),
         (
             "pid",
@@ -34,7 +35,7 @@ public enum MisbehavingPackage {
     ]
 
     /// Tasks retried once (two attempts, retryable failures only).
-    public static let retried: Set<String> = ["flaky", "wait_kill"]
+    public static let retried: Set<String> = ["flaky", "wait_kill", "doomed"]
 
     public static var package: CorpusPackage {
         var package = CorpusPackage()

@@ -19,7 +19,11 @@ struct ProcessIsolationRunnerTests {
         return try await DefaultRunner.Builder(configuration: configuration).build()
     }
 
-    static func execute(_ runner: DefaultRunner, _ task: String, _ directory: TemporaryDirectory) async throws
+    static func execute(
+        _ runner: DefaultRunner,
+        _ task: String,
+        _ directory: TemporaryDirectory
+    ) async throws
         -> ExecutionResult
     {
         try await runner.execute("w_\(task)", contextJSON: Array(MisbehavingPackage.context(directory).utf8))

@@ -120,7 +120,9 @@ public enum TaskWorker {
         }
         switch result {
         case .succeeded(let output?) where output.count > limit:
-            return .failed("the task's output is \(output.count) bytes, over the \(limit)-byte limit (--max-output-bytes)")
+            return .failed(
+                "the task's output is \(output.count) bytes, over the \(limit)-byte limit (--max-output-bytes)"
+            )
         case .succeeded: return result
         case .failed(let message): return .failed(cut(message))
         case .retryable(let message): return .retryable(cut(message))
