@@ -116,7 +116,42 @@ final class Bench: Sendable {
         case .dag10k: return try await dag10k(n: n ?? (smoke ? 1 : 5))
         case .tenants: return try await tenants(n: n ?? (smoke ? 5 : 1000))
         case .reload: return try await reload(packages: n ?? (smoke ? 3 : 50))
+        case .invoke: return try await invoke(n: n ?? (smoke ? 20 : 20_000))
         }
+    }
+
+    /// One no-op task call after another through the invoker alone (no store, no scheduling): what a call costs in
+    /// each isolation mode, the process boundary's round trip included.
+    func invoke(n: Int) async throws -> JSONValue {
+        let request = TaskRequest(
+            workflow: "bench_single",
+            task: "t0",
+            tenant: "bench",
+            executionID: "invoke",
+            attempt: 1,
+            context: Array(#"{"n": 1}"#.utf8)
+        )
+        let (invoker, package) = (self.invoker, self.package)
+        let (samples, seconds) = try await BlockingCall.run {
+            let clock = ContinuousClock()
+            for _ in 0..<max(10, n / 20) { _ = invoker.invoke(request, in: package, cancellation: TaskCancellation()) }
+            var samples: [Double] = []
+            samples.reserveCapacity(n)
+            let started = clock.now
+            for _ in 0..<n {
+                let start = clock.now
+                _ = invoker.invoke(request, in: package, cancellation: TaskCancellation())
+                samples.append((clock.now - start).milliseconds)
+            }
+            return (samples, (clock.now - started).seconds)
+        }
+        return line(
+            .invoke,
+            n: n,
+            samples: samples,
+            perSecond: Double(n) / seconds,
+            tasksPerSecond: Double(n) / seconds
+        )
     }
 
     /// Sequential `execute` calls of one workflow: latency percentiles.

@@ -110,5 +110,5 @@ enum Isolation: String, ExpressibleByArgument, CaseIterable, Sendable {
 }
 
 enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload
+    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke
 }

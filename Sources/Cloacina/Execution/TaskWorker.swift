@@ -9,15 +9,17 @@ internal import Glibc
 /// The worker side of process isolation (see ``ProcessTaskInvoker``): a process that opens one package image and
 /// runs the host's task calls in it, one at a time, until the host goes away.
 ///
-/// The host talks to it over descriptor 3 only (``WorkerMessage`` frames); its standard output and standard error
+/// The host talks to it over descriptors 3 and 4 only (``WorkerMessage`` frames); its standard output and standard error
 /// are pipes the host logs, so nothing a package prints can pass for a frame. The worker applies its resource limits
 /// before it opens the package, checks the image is the exact version the host pinned (by SHA-256) before any of
-/// its code runs, and loads it with the ordinary ``PackageLoader``. Tasks run on the main thread through an
-/// ``InProcessTaskInvoker``; another thread reads frames meanwhile, so a cancellation reaches `host->is_cancelled`
-/// while the task runs, and the end of the stream (the host closed it or died) ends the worker at once.
+/// its code runs, and loads it with the ordinary ``PackageLoader``. The main thread reads each call and runs it
+/// through an ``InProcessTaskInvoker``; another thread reads cancellations (descriptor 4) meanwhile, so they reach
+/// `host->is_cancelled` while the task runs, and the end of that stream (the host closed it or died) ends the worker
+/// at once.
 public enum TaskWorker {
-    /// Serves the host on descriptor `fd`; never returns.
-    public static func serve(protocolDescriptor fd: Int32 = 3) -> Never {
+    /// Serves the host on descriptor `fd` (calls, results, log lines) and `controlDescriptor` (cancellations);
+    /// never returns.
+    public static func serve(protocolDescriptor fd: Int32 = 3, controlDescriptor: Int32 = 4) -> Never {
         // Children a package starts must not hold the host's socket.
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         var frames = WorkerFrames(limits: [.hello: 64 * 1024, .call: WorkerMessage.largestCall, .cancel: 16])
@@ -32,22 +34,29 @@ public enum TaskWorker {
         }
         guard socket.send(.ready(version: WorkerMessage.version, pid: getpid())) else { _exit(0) }
 
-        let calls = CallQueue()
-        let reader = frames
-        startThread(name: "cloacina-worker-reader") {
-            var frames = reader
+        let cancellations = CancelBoard()
+        _ = fcntl(controlDescriptor, F_SETFD, FD_CLOEXEC)
+        startThread(name: "cloacina-worker-control") {
+            var control = WorkerFrames(limits: [.cancel: 16])
             while true {
-                switch Result(catching: { () throws(WorkerProtocolError) in try frames.receive(from: fd) }) {
-                case .success(.call(let call)?): calls.push(call)
-                case .success(.cancel(let id)?): calls.cancel(id)
-                // The host closed the stream, or died: nothing is left to do.
+                switch Result(catching: { () throws(WorkerProtocolError) in
+                    try control.receive(from: controlDescriptor)
+                }) {
+                case .success(.cancel(let id)?): cancellations.cancel(id)
+                // The host closed the stream, or died: nothing is left to do, even mid-call.
                 case .success(nil): _exit(0)
                 case .success, .failure: _exit(2)
                 }
             }
         }
         while true {
-            let (call, cancellation) = calls.next()
+            let call: WorkerMessage.Call
+            switch Result(catching: { () throws(WorkerProtocolError) in try frames.receive(from: fd) }) {
+            case .success(.call(let received)?): call = received
+            case .success(nil): _exit(0)
+            case .success, .failure: _exit(2)
+            }
+            let cancellation = cancellations.start(call.id, cancelled: call.cancelled)
             hello.limits.renewCPU()
             let request = TaskRequest(
                 workflow: call.workflow,
@@ -64,7 +73,7 @@ public enum TaskWorker {
             let result = InProcessTaskInvoker(logger: logger).invoke(request, in: package, cancellation: cancellation)
             // Lines the task printed belong before its result.
             fflush(nil)
-            calls.finished()
+            cancellations.finish()
             guard socket.send(.result(id: call.id, bounded(result, Int(call.maximumOutputBytes)))) else { _exit(0) }
         }
     }
@@ -148,45 +157,40 @@ private final class WorkerSocket: Sendable {
     }
 }
 
-/// Calls the reader thread received, for the task thread; and the cancellation of each.
-private final class CallQueue: Sendable {
+/// The call running on the task thread, and cancellations the control thread received for it, or for a call that
+/// has not started yet.
+private final class CancelBoard: Sendable {
     private struct State {
-        var pending: [(WorkerMessage.Call, TaskCancellation)] = []
         var running: (id: UInt64, cancellation: TaskCancellation)?
+        var early: Set<UInt64> = []
     }
 
-    private let lock = ConditionLock()
-    nonisolated(unsafe) private var state = State()
-
-    func push(_ call: WorkerMessage.Call) {
-        let cancellation = TaskCancellation()
-        if call.cancelled { cancellation.cancel() }
-        lock.withLock {
-            state.pending.append((call, cancellation))
-            lock.signal()
-        }
-    }
+    private let state = Mutex(State())
 
     func cancel(_ id: UInt64) {
-        let cancellation: TaskCancellation? = lock.withLock {
+        let running: TaskCancellation? = state.withLock { state in
             if let running = state.running, running.id == id { return running.cancellation }
-            return state.pending.first { $0.0.id == id }?.1
+            // Before its call started (a cancel for a call that ended is dropped when the next one starts).
+            state.early.insert(id)
+            return nil
         }
-        cancellation?.cancel()
+        running?.cancel()
     }
 
-    /// Waits for the next call.
-    func next() -> (WorkerMessage.Call, TaskCancellation) {
-        lock.lock()
-        defer { lock.unlock() }
-        while state.pending.isEmpty { lock.wait() }
-        let next = state.pending.removeFirst()
-        state.running = (next.0.id, next.1)
-        return next
+    /// Call `id` starts: its cancellation, cancelled already if the host said so.
+    func start(_ id: UInt64, cancelled: Bool) -> TaskCancellation {
+        let cancellation = TaskCancellation()
+        let early = state.withLock { state in
+            state.running = (id, cancellation)
+            defer { state.early = state.early.filter { $0 > id } }
+            return state.early.contains(id)
+        }
+        if cancelled || early { cancellation.cancel() }
+        return cancellation
     }
 
-    func finished() {
-        lock.withLock { state.running = nil }
+    func finish() {
+        state.withLock { $0.running = nil }
     }
 }
 

@@ -8,19 +8,24 @@ internal import Glibc
 /// One task worker process as the host sees it: started for one package image, then used for one call at a time.
 ///
 /// Whoever holds a worker (the invoker hands it out for one call and takes it back) is the only one using it, so it
-/// has no lock of its own. Its protocol socket is the child's descriptor 3; its standard output and standard error
+/// has no lock of its own. Its protocol socket is the child's descriptor 3 (cancellations go on a socket of their
+/// own, descriptor 4, so the worker reads calls on the thread that runs them); its standard output and standard error
 /// are pipes the host reads while a call runs and logs with that call's tenant and task.
 final class WorkerProcess: @unchecked Sendable {
     let pid: pid_t
     /// When it last finished a call, for reaping idle workers.
     var idleSince = ContinuousClock.now
     private let socket: Int32
+    /// Where cancellations go.
+    private let control: Int32
     private let processHandle: Int32?
     private let wake: (read: Int32, write: Int32)
     private var outputs: [WorkerOutput]
     private var frames: WorkerFrames
     private var nextCall: UInt64 = 0
     private var reaped = false
+    /// Whether an output pipe was seen readable since the last flush.
+    private var outputSeen = false
     /// Where the worker's output goes: the running call's logger, else ``logger``.
     private var currentLogger = WorkerProcess.logger
 
@@ -90,12 +95,14 @@ final class WorkerProcess: @unchecked Sendable {
     private init(
         pid: pid_t,
         socket: Int32,
+        control: Int32,
         processHandle: Int32?,
         wake: (read: Int32, write: Int32),
         outputs: [WorkerOutput]
     ) {
         self.pid = pid
         self.socket = socket
+        self.control = control
         self.processHandle = processHandle
         self.wake = wake
         self.outputs = outputs
@@ -168,6 +175,8 @@ final class WorkerProcess: @unchecked Sendable {
         do {
             let (host, child) = try Descriptors.socketPair()
             opened += [host, child]
+            let (control, controlChild) = try Descriptors.socketPair()
+            opened += [control, controlChild]
             let output = try Descriptors.pipe()
             opened += [output.read, output.write]
             let error = try Descriptors.pipe()
@@ -178,13 +187,14 @@ final class WorkerProcess: @unchecked Sendable {
                 command,
                 environment: ["SWIFT_BACKTRACE": "enable=no"],
                 removing: secretVariables,
-                descriptors: [(output.write, 1), (error.write, 2), (child, 3)]
+                descriptors: [(output.write, 1), (error.write, 2), (child, 3), (controlChild, 4)]
             )
-            for fd in [child, output.write, error.write] { close(fd) }
+            for fd in [child, controlChild, output.write, error.write] { close(fd) }
             for fd in [output.read, error.read, wake.read, wake.write] { Descriptors.setNonBlocking(fd) }
             return WorkerProcess(
                 pid: pid,
                 socket: host,
+                control: control,
                 processHandle: Descriptors.processHandle(pid),
                 wake: wake,
                 outputs: [
@@ -266,12 +276,14 @@ final class WorkerProcess: @unchecked Sendable {
         }
     }
 
-    /// Whether the process still runs with its socket open (checked without waiting, before a call).
+    /// Whether the process still runs with its socket open (checked without waiting, before a call). Bytes waiting
+    /// on the socket do not matter here: the next call reads them.
     var isAlive: Bool {
         guard !reaped else { return false }
-        var pollers = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
+        var pollers = [pollfd(fd: socket, events: 0, revents: 0)]
         if let processHandle { pollers.append(pollfd(fd: processHandle, events: Int16(POLLIN), revents: 0)) }
-        return poll(&pollers, nfds_t(pollers.count), 0) == 0
+        guard poll(&pollers, nfds_t(pollers.count), 0) > 0 else { return true }
+        return pollers[0].revents & Int16(POLLHUP | POLLERR) == 0 && (pollers.count < 2 || pollers[1].revents == 0)
     }
 
     /// How the worker ended after it was found not alive between calls (nil if it was stopped by the host).
@@ -327,7 +339,7 @@ final class WorkerProcess: @unchecked Sendable {
             }
             if stopBy == nil && cancellation.isCancelled {
                 stopBy = ContinuousClock.now + grace
-                if !told, let call, let error = WorkerFrames.send(WorkerMessage.cancel(id: call).frame(), to: socket) {
+                if !told, let call, let error = WorkerFrames.send(WorkerMessage.cancel(id: call).frame(), to: control) {
                     return .failure(ended(afterWriteError: error))
                 }
             }
@@ -360,23 +372,39 @@ final class WorkerProcess: @unchecked Sendable {
                 } else if poller.fd == socket {
                     let count = frames.read(from: socket, waiting: false)
                     if count == 0 || (count < 0 && errno != EAGAIN && errno != EINTR) {
-                        if let message = try? frames.next(), case .result = message { return .success(message) }
-                        return .failure(died())
+                        return lastWords(call: call, logger: logger)
                     }
                 } else if poller.fd == processHandle {
-                    // The process ended. Whatever it sent before is still readable.
-                    while frames.read(from: socket, waiting: false) > 0 {}
-                    if let message = try? frames.next(), case .result = message { return .success(message) }
-                    return .failure(died())
+                    return lastWords(call: call, logger: logger)
                 } else if let index = outputs.firstIndex(where: { $0.fd == poller.fd }) {
+                    outputSeen = true
                     outputs[index].drain(to: logger)
                 }
             }
         }
     }
 
-    /// Logs what the worker wrote, up to now.
+    /// The worker ended (its socket did, or its process): what it sent before still counts, a result included
+    /// (the next call finds it gone); otherwise how it ended.
+    private func lastWords(call: UInt64?, logger: Logger) -> Result<WorkerMessage, Ending> {
+        while frames.read(from: socket, waiting: false) > 0 {}
+        while let message = try? frames.next() {
+            switch message {
+            case .log(let id, let level, let text) where id == call: logger.log(level: level, "\(text)")
+            case .log: continue
+            case .result where call != nil, .ready where call == nil, .loadFailed where call == nil:
+                return .success(message)
+            default: return .failure(died())
+            }
+        }
+        return .failure(died())
+    }
+
+    /// Logs what the worker wrote, up to now. (The worker flushes its output before it answers, so what it wrote
+    /// for a call was readable, and seen, by the time its answer was.)
     private func flushOutput(to logger: Logger) {
+        guard outputSeen else { return }
+        outputSeen = false
         for index in outputs.indices {
             outputs[index].drain(to: logger)
             outputs[index].flush(to: logger)
@@ -440,7 +468,7 @@ final class WorkerProcess: @unchecked Sendable {
             outputs[index].flush(to: currentLogger)
             outputs[index].close()
         }
-        for fd in [socket, wake.read, wake.write] { close(fd) }
+        for fd in [socket, control, wake.read, wake.write] { close(fd) }
         if let processHandle { close(processHandle) }
     }
 
