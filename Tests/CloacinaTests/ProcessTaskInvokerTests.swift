@@ -258,6 +258,29 @@ struct ProcessTaskInvokerTests {
         }
     }
 
+    @Test("an idle worker is stopped when its idle time runs out, and on request for its version")
+    func reaper() throws {
+        let directory = try TemporaryDirectory("worker-reaper")
+        let package = try Self.misbehaving(directory)
+        var options = ProcessTaskInvoker.Options(command: [TestEnvironment.cloacinaExecutable, "worker"])
+        options.idleTimeout = .milliseconds(100)
+        let invoker = ProcessTaskInvoker(options: options)
+        defer { invoker.shutdown() }
+        #expect(invoker.invoke(Self.request("pid", directory), in: package, cancellation: TaskCancellation()).succeeded)
+        let reaped = try #require(Self.pids(in: directory).last)
+        #expect(MisbehavingPackage.ended(reaped))
+        #expect(invoker.crashes.total == 0)
+
+        let kept = Self.invoker()
+        defer { kept.shutdown() }
+        #expect(kept.invoke(Self.request("pid", directory), in: package, cancellation: TaskCancellation()).succeeded)
+        let stopped = try #require(Self.pids(in: directory).last)
+        #expect(stopped != reaped)
+        kept.stopWorkers(sha256: package.sha256!)
+        #expect(kept.idleWorkers.isEmpty)
+        #expect(Self.isGone(stopped))
+    }
+
     @Test("resource limits: a task past its CPU seconds gets SIGXCPU; one past the address space fails to allocate")
     func limits() throws {
         let directory = try TemporaryDirectory("worker-limits")

@@ -25,8 +25,10 @@ internal import Glibc
 public final class ProcessTaskInvoker: TaskInvoker {
     /// How workers are started, limited, reused and stopped.
     public struct Options: Sendable {
-        /// The command that starts a worker, which must end up calling ``TaskWorker/serve(protocolDescriptor:)``:
-        /// by default this program's hidden `worker` command (`cloacina worker`).
+        /// The command that starts a worker, which must end up calling
+        /// ``TaskWorker/serve(protocolDescriptor:controlDescriptor:)``: by default this program with the argument
+        /// `worker`, which is `cloacina`'s hidden worker command. Another program either names `cloacina worker`
+        /// here or calls `TaskWorker.serve()` itself when started with `worker`.
         public var command: [String]
         /// The resource limits of each worker.
         public var limits: WorkerLimits
