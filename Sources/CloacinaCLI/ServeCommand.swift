@@ -77,6 +77,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     var watch = false
 
     @OptionGroup var tuning: TuningOptions
+    @OptionGroup(title: "Isolation") var isolation: IsolationOptions
     @OptionGroup var logging: LoggingOptions
 
     @OptionGroup(title: "Limits") var limits: ServeLimitOptions
@@ -117,6 +118,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         var configuration = Daemon.Configuration(workflowsDirectory: directory, storage: storage, tenants: selection)
         configuration.runner = try options.configuration(tenant: "default", tuning: tuning)
         configuration.runner.resumeUnfinished = true
+        configuration.runner.invoker = try isolation.invoker()
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.maxPendingExecutions = limits.maxPendingExecutions
         configuration.probe = PackageProbe(cacheDirectory: "\(options.dataDirectory)/probe-cache")
