@@ -2,25 +2,26 @@ import ArgumentParser
 import Cloacina
 import Logging
 
-/// The child side of isolated loading (see `PackageProbe`): loads files in order and reports on standard output.
-/// Internal; not shown in help.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cloacina worker`: a loading process (the child side of `PackageProbe`), started by the host with nothing on
+/// its command line but this word; what to load arrives over its private channel. Internal; not shown in help.
+///
+/// The name is the worker process's: a package cannot tell from `argv` whether it is being probed or loaded to run
+/// tasks (see `PackageProbe`).
 struct ProbePackageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "probe-package",
-        abstract: "Load package files and report (used internally by check and workflows list).",
+        commandName: PackageProbe.subcommand,
+        abstract: "Load packages for the host over its private channel (started by the host only).",
         shouldDisplay: false
     )
-
-    @Option(help: "Directory for the content-addressed image cache.")
-    var cache: String
-
-    @Argument(help: "The package files.")
-    var files: [String]
 
     func run() {
         // The parent reports the outcome; only errors are worth logging here.
         var logger = Logger(label: "cloacina.loader")
         logger.logLevel = .error
-        PackageProbe.serve(files: files, cacheDirectory: cache, logger: logger)
+        Glibc.exit(PackageProbe.runLoadingProcess(logger: logger))
     }
 }
