@@ -29,8 +29,7 @@ public struct InProcessTaskInvoker: TaskInvoker {
         taskLogger[metadataKey: "task"] = "\(request.task)"
         taskLogger[metadataKey: "execution"] = "\(request.executionID)"
         taskLogger[metadataKey: "attempt"] = "\(request.attempt)"
-        let state = Unmanaged.passRetained(TaskCallState(logger: taskLogger, cancellation: cancellation))
-        defer { state.release() }
+        let state = TaskCallState(logger: taskLogger, cancellation: cancellation)
 
         var output = cloacina_output(data: nil, len: 0)
         let status: Int32 = request.tenant.withCString { tenant in
@@ -47,8 +46,9 @@ public struct InProcessTaskInvoker: TaskInvoker {
                             call.workflow = workflow
                             call.task_id = task
                             call.execution_id = execution
-                            call.host_reserved = state.toOpaque()
-                            return entry.function(entry.userData, &call, &output)
+                            return LiveTaskCalls.run(&call, state: state) {
+                                entry.function(entry.userData, $0, &output)
+                            }
                         }
                     }
                 }

@@ -441,7 +441,7 @@ public final class PackageLoader: Sendable {
         let registrar = PackageRegistrar()
         // The registrar stays alive for ever: a package that kept the pointer and calls it after init must find an
         // object that rejects the call, not freed memory.
-        let handle = OpaquePointer(Unmanaged.passRetained(registrar).toOpaque())
+        let handle = HostAPI.handle(for: registrar)
         var packageLogger = logger
         packageLogger[metadataKey: "package"] = "\(info.name)"
         let status = Self.$initLogger.withValue(packageLogger) {
