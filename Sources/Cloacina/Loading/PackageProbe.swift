@@ -32,7 +32,7 @@ internal import Glibc
 /// What the protocol cannot stop, and does not claim to: code that keeps running after its load returned (a thread
 /// it started) lives in the child's memory and can answer challenges itself. Such a package can lie only about
 /// itself (it could register anything anyway), and only in this throw-away process: with process isolation the
-/// host never runs package code at all (``PackagePipeline/init(probe:registeringIn:)``), which is the protection
+/// host never runs package code at all (``PackagePipeline/init(probe:registeringWith:)``), which is the protection
 /// that holds against a hostile package; in-process loading trusts the drop directory.
 ///
 /// **Blame.** A process that ends abnormally blames the file it was loading, alone: at once if it crashed or hung
@@ -168,18 +168,32 @@ public struct PackageProbe: Sendable {
 /// in a loading process of its own.
 public final class PendingLoads: Sendable {
     private let run: ProbeRun.Handle
+    private let finish: @Sendable (PackageReport) -> PackageReport
     /// The files still loading, in the order given to the probe.
     public let files: [String]
 
     init(_ run: ProbeRun) {
         self.files = run.pendingFiles
         self.run = ProbeRun.Handle(run)
+        self.finish = { $0 }
+    }
+
+    private init(_ other: PendingLoads, then next: @escaping @Sendable (PackageReport) -> PackageReport) {
+        self.files = other.files
+        self.run = other.run
+        let first = other.finish
+        self.finish = { next(first($0)) }
+    }
+
+    /// The same pending loads, each report passed through `next` once decided.
+    func then(_ next: @escaping @Sendable (PackageReport) -> PackageReport) -> PendingLoads {
+        PendingLoads(self, then: next)
     }
 
     /// Waits until every pending file is decided and returns their reports, in the order of ``files``. Blocks the
     /// caller's thread; call it once.
     public func wait() -> [PackageReport] {
-        run.drive()
+        run.drive().map(finish)
     }
 
     /// Kills the loading processes: the files not yet decided are rejected ("cancelled"). Any thread; idempotent.

@@ -92,6 +92,15 @@ final class ProbeRun: @unchecked Sendable {
         func cancel() {
             control.cancel()
         }
+
+        deinit {
+            // Never waited for: its processes are killed and reaped, not left behind.
+            run.withLock { run in
+                guard let current = run else { return }
+                control.cancel()
+                current.drive(untilSettled: false)
+            }
+        }
     }
 
     let probe: PackageProbe
