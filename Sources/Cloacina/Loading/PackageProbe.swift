@@ -68,7 +68,7 @@ public struct PackageProbe: Sendable {
         cloacina executable: String = "/proc/self/exe",
         cacheDirectory: String,
         timeout: Duration? = nil,
-        slowAfter: Duration? = nil
+        slowAfter: Duration? = PackageProbe.defaultSlowAfter
     ) {
         self.init(
             command: [executable, Self.subcommand],
@@ -88,6 +88,15 @@ public struct PackageProbe: Sendable {
             seconds > 0
         else { return .seconds(60) }
         return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }
+
+    /// When a file counts as slow unless a probe says otherwise: `CLOACINA_LOAD_SLOW_AFTER` (seconds, may be
+    /// fractional; 0 for never), else 2 s.
+    public static var defaultSlowAfter: Duration? {
+        guard let text = getenv("CLOACINA_LOAD_SLOW_AFTER").map({ String(cString: $0) }), let seconds = Double(text),
+            seconds >= 0
+        else { return .seconds(2) }
+        return seconds == 0 ? nil : .milliseconds(Int64((seconds * 1000).rounded(.up)))
     }
 
     /// Loads `file` in a child process and reports the outcome. Never crashes the caller; blocks its thread.
