@@ -32,29 +32,8 @@ struct PackageProbeAttackTests {
         var package = CorpusPackage()
         package.name = name
         package.workflows = [("\(name)_flow", [.init("only")])]
-        package.extraDeclarations = """
-            #include <unistd.h>
-            #include <fcntl.h>
-            #include <signal.h>
-            #include <sys/socket.h>
-            #include <sys/wait.h>
-            __attribute__((constructor)) static void attack(void) {
-            \(body)
-            }
-            """
+        package.constructorBody = body
         return try package.build(in: directory.path, fileName: "\(name).so")
-    }
-
-    /// `text` as the contents of a C string literal.
-    static func cString(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-    }
-
-    /// The report lines the probe child used to write on standard output, claiming `file` loaded as `victim` did.
-    static func forgedLines(about victim: PackageReport, as file: String) -> String {
-        var forged = victim
-        forged.file = file
-        return "file 0\\nstage validate\\nreport " + cString(forged.json.serializedString()) + "\\n"
     }
 
     @Test("ctor_forge: a constructor that prints a genuine-looking report and then segfaults is rejected alone")
@@ -62,13 +41,11 @@ struct PackageProbeAttackTests {
         let directory = try TemporaryDirectory("probe-forge")
         let before = try Self.good("before", in: directory)
         let after = try Self.good("after", in: directory)
-        let victim = Self.probe(directory).load(file: after)
-        #expect(victim.isLoaded)
         let forgePath = directory.file("ctor_forge.so")
         try Self.constructor(
             "ctor_forge",
             """
-            const char *lines = "\(Self.forgedLines(about: victim, as: forgePath))";
+            const char *lines = "\(CorpusPackage.forgedReportLines(claiming: after, name: "after"))";
             write(1, lines, strlen(lines));
             raise(SIGSEGV);
             """,
@@ -86,12 +63,11 @@ struct PackageProbeAttackTests {
     func forgedReportThenExit() throws {
         let directory = try TemporaryDirectory("probe-forge-exit")
         let after = try Self.good("after", in: directory)
-        let victim = Self.probe(directory).load(file: after)
         let forgePath = directory.file("ctor_forge_exit.so")
         try Self.constructor(
             "ctor_forge_exit",
             """
-            const char *lines = "\(Self.forgedLines(about: victim, as: forgePath))";
+            const char *lines = "\(CorpusPackage.forgedReportLines(claiming: forgePath, name: "ctor_forge_exit"))";
             fputs(lines, stdout); fflush(stdout);
             _exit(0);
             """,
