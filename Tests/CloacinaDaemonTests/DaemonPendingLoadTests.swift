@@ -18,6 +18,11 @@ struct DaemonPendingLoadTests {
         try FileManager.default.createDirectory(atPath: workflows, withIntermediateDirectories: true)
         let gate = directory.file("gate")
         #expect(mkfifo(gate, 0o600) == 0)
+        // Held open for reading and writing (which never blocks), so the inits' opens never block either: they
+        // wait in read for the bytes the test writes.
+        let writer = open(gate, O_RDWR)
+        #expect(writer >= 0)
+        defer { close(writer) }
         var fast = CorpusPackage()
         fast.name = "fast"
         fast.workflows = [("fast_flow", [.init("only")])]
@@ -51,7 +56,7 @@ struct DaemonPendingLoadTests {
             try await daemon.start()
             let first = try #require(daemon.lastReload)
             #expect(first.loaded == ["\(workflows)/fast.so"])
-            #expect(first.pending == ["\(workflows)/slow.so"])
+            try #require(first.pending == ["\(workflows)/slow.so"], "\(first.json)")
             #expect(first.json["pending"] == .array([.string("\(workflows)/slow.so")]))
             #expect(daemon.registry.currentPackages.map(\.info.name) == ["fast"])
             let slowState = daemon.workflowsJSON()["packages"]?.arrayValue?.first {
@@ -61,13 +66,10 @@ struct DaemonPendingLoadTests {
             #expect(daemon.loadingFiles == ["\(workflows)/slow.so"])
 
             // Let the slow init go, in the probe and then in this process: one byte each.
-            let writer = open(gate, O_WRONLY)
-            #expect(writer >= 0)
             #expect(write(writer, "ab", 2) == 2)
             // The reload that serves it comes from runPendingLoads once the loads finish.
             while daemon.lastReload?.loaded.contains("\(workflows)/slow.so") != true { await Task.yield() }
             #expect(daemon.registry.currentPackages.map(\.info.name).sorted() == ["fast", "slow"])
-            close(writer)
             let last = try #require(daemon.lastReload)
             #expect(last.loaded == ["\(workflows)/slow.so"])
             #expect(last.pending.isEmpty)

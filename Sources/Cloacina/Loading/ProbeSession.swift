@@ -51,45 +51,28 @@ final class ProbeSession: @unchecked Sendable {
             throw FileSystem.Failure(description: "cannot create the output socket: \(reason)")
         }
         shutdown(outputPipe[0], Int32(SHUT_WR))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let target = randomDescriptor()
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 2)
-        posix_spawn_file_actions_adddup2(&actions, childEnd, target)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes,
-            Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)
-        )
-
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+        // Not a number the two ends already have here (a dup2 onto itself would keep it close-on-exec).
+        var target = randomDescriptor()
+        var tries = 0
+        while target == childEnd || target == outputPipe[1], tries < 100 {
+            target = randomDescriptor()
+            tries += 1
         }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(
+                arguments,
+                environment: environment,
+                descriptors: [(outputPipe[1], 1), (outputPipe[1], 2), (childEnd, target)],
+                ownGroup: true
+            )
+        } catch {
+            for fd in [outputPipe[0], outputPipe[1], childEnd] { Glibc.close(fd) }
+            channel.close()
+            throw error
+        }
         Glibc.close(outputPipe[1])
         Glibc.close(childEnd)
-        guard spawned == 0 else {
-            Glibc.close(outputPipe[0])
-            channel.close()
-            throw FileSystem.Failure(description: "cannot start \(arguments[0]): \(FileSystem.errorText(spawned))")
-        }
         return ProbeSession(pid: pid, channel: channel, output: outputPipe[0], exitWatch: pidfdOpen(pid))
     }
 
@@ -98,7 +81,7 @@ final class ProbeSession: @unchecked Sendable {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let top = Int32(clamping: min(UInt64(limit.rlim_cur), 1024))
-        guard top > 65 else { return max(top - 1, 3) }
+        guard top > 66 else { return Int32.random(in: 3..<max(top, 5)) }
         return Int32.random(in: 64..<top)
     }
 
