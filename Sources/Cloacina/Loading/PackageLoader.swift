@@ -414,11 +414,17 @@ public final class PackageLoader: Sendable {
 
         progress(.validation)
         let staged = registrar.staged()
-        guard !staged.workflows.isEmpty else {
+        try Self.validate(staged.workflows)
+        return (info, staged)
+    }
+
+    /// The validation stage: a package registers at least one workflow, and every workflow's graph is valid.
+    static func validate(_ workflows: [WorkflowDefinition]) throws(PackageLoadError) {
+        guard !workflows.isEmpty else {
             throw PackageLoadError(.validation, "the package registered no workflows")
         }
         var problems: [String] = []
-        for workflow in staged.workflows {
+        for workflow in workflows {
             do throws(DefinitionError) {
                 try workflow.validate()
             } catch {
@@ -428,7 +434,6 @@ public final class PackageLoader: Sendable {
         guard problems.isEmpty else {
             throw PackageLoadError(.validation, problems.joined(separator: "; "))
         }
-        return (info, staged)
     }
 
     private func readInfo(

@@ -375,19 +375,13 @@ final class ProbeRun: @unchecked Sendable {
             return .success(report)
         }
         guard report.isLoaded else { return .success(report) }
-        guard report.info != nil, !report.workflows.isEmpty else {
-            return .success(known.rejected(PackageLoadError(.validation, "the package registered no workflows")))
+        guard report.info != nil else {
+            return .success(known.rejected(PackageLoadError(.info, "the loading process reported no package info")))
         }
-        var problems: [String] = []
-        for workflow in report.workflows {
-            do throws(DefinitionError) {
-                try workflow.validate()
-            } catch {
-                problems.append(error.message)
-            }
-        }
-        guard problems.isEmpty else {
-            return .success(known.rejected(PackageLoadError(.validation, problems.joined(separator: "; "))))
+        do throws(PackageLoadError) {
+            try PackageLoader.validate(report.workflows)
+        } catch {
+            return .success(known.rejected(error))
         }
         return .success(report)
     }
