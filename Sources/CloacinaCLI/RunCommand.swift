@@ -68,7 +68,7 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         let directory = workflows ?? Environment.workflowsDirectory
         // Every package is checked in a child process first.
         let probed = try await Self.offThePool {
-            try CommandPipeline.withTemporaryProbe(timeout: .seconds(60)) { pipeline in
+            try CommandPipeline.withTemporaryProbe(timeout: PackageProbe.defaultTimeout) { pipeline in
                 try CommandPipeline.load(directory: directory, with: pipeline)
             }
         }

@@ -101,14 +101,27 @@ extension Daemon {
             report.duration = ContinuousClock.now - started
             return report
         }
-        var loads: [String: Result<LoadedPackage, ReloadFailure>] = [:]
-        let changed = generation.filesToLoad(scan)
-        // Changed files load in one child process first (when configured), so one that crashes while loading is
-        // reported instead of taking the daemon down; only the ones that passed load here.
-        for report in PackagePipeline(probe: configuration.probe, loader: loader).load(files: changed) {
-            loads[report.file] =
+        // Changed files load in child processes first (when configured), so one that crashes while loading is
+        // reported instead of taking the daemon down; only the ones that passed load here. Files still loading
+        // when the rest are done (slow ones, with the probe's `slowAfter`) are pending: the generation is published
+        // without them and `runPendingLoads` reloads when they finish, so they never hold up the others.
+        var (loads, pending, toLoad) = backgroundLoads.sort(generation.filesToLoad(scan), scan: scan)
+        let pipeline = PackagePipeline(probe: configuration.probe, loader: loader)
+        let (reports, stillLoading) = pipeline.load(files: toLoad, settling: configuration.probe?.slowAfter != nil)
+        for (path, report) in zip(toLoad, reports) {
+            guard let report else {
+                pending.insert(path)
+                continue
+            }
+            loads[path] =
                 report.package.map { .success($0) }
                 ?? .failure(ReloadFailure(report.error?.description ?? "rejected"))
+        }
+        if let stillLoading, !backgroundLoads.track(stillLoading, scan: scan) {
+            for path in stillLoading.files {
+                pending.remove(path)
+                loads[path] = .failure(ReloadFailure("isolation: cancelled: the host is shutting down"))
+            }
         }
         // The new images are forced to disk (in one pass) before any execution can be pinned to them.
         do throws(PackageLoadError) {
@@ -119,7 +132,7 @@ extension Daemon {
             }
         }
         let reserved = host.map { (name: $0.info.name, workflows: $0.workflows.map(\.name)) }
-        var (next, summary) = generation.next(scan, loads: loads, reserved: reserved)
+        var (next, summary) = generation.next(scan, loads: loads, pending: pending, reserved: reserved)
         do throws(CloacinaError) {
             try registry.replace(with: host + next.servingPackages)
         } catch {
@@ -144,11 +157,18 @@ extension Daemon {
             metadata["serving"] = "\(previous.info.version) (\(previous.contentSHA256))"
             logger.error("package failed to load; its previous version keeps serving", metadata: metadata)
         }
+        if !summary.pending.isEmpty {
+            logger.notice(
+                "packages still loading; serving the others meanwhile",
+                metadata: ["pending": "\(summary.pending.joined(separator: ", "))"]
+            )
+        }
         logger.info(
             "reloaded",
             metadata: [
                 "generation": "\(next.number)", "loaded": "\(summary.loaded.count)",
                 "failed": "\(summary.failed.count)", "removed": "\(summary.removed.count)",
+                "pending": "\(summary.pending.count)",
             ]
         )
         metrics.reloaded(

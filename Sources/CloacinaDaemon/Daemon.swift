@@ -62,6 +62,8 @@ public final class Daemon: Sendable {
     public let tenants: TenantManager
     public let metrics: DaemonMetrics
     let loader: PackageLoader
+    /// Package files still loading after the reload that started them.
+    let backgroundLoads = BackgroundLoads()
     var logger: Logger { configuration.logger }
     let state = Mutex(State())
 
@@ -165,6 +167,7 @@ public final class Daemon: Sendable {
             return true
         }
         guard proceed else { return }
+        backgroundLoads.stop()
         logger.notice("draining", metadata: ["timeout": "\(timeout ?? configuration.drainTimeout)"])
         await tenants.shutdown(timeout: timeout ?? configuration.drainTimeout)
         state.withLock { $0.phase = .stopped }

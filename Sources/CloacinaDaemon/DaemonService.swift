@@ -20,6 +20,8 @@ public struct DaemonService: Service {
         // The runners' timers and background jobs run in this service's task group; the drain stops them last.
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await daemon.tenants.run() }
+            // Slow package loads finish here, after the start published what loaded.
+            group.addTask { await daemon.runPendingLoads() }
             try await daemon.start()
             // Returns when graceful shutdown begins; throws if the task is cancelled instead.
             try? await gracefulShutdown()

@@ -9,9 +9,10 @@ public protocol GenerationPackage: Sendable {
 /// What a host serves from its drop directory at one moment, and how the next generation follows from a scan.
 ///
 /// A pure value: no files, no loading, no clock. The shell scans the directory (path → SHA-256), loads only the
-/// files ``filesToLoad(_:)`` names, and hands the outcomes to ``next(_:loads:reserved:)``, which decides: a
+/// files ``filesToLoad(_:)`` names, and hands the outcomes to ``next(_:loads:pending:reserved:)``, which decides: a
 /// changed file that loaded serves its new package; a file that fails to load keeps serving its previous version,
-/// with the error kept until its content changes again; a removed file serves nothing.
+/// with the error kept until its content changes again; a file still loading (pending) keeps serving its previous
+/// version, if any, and is asked for again by the next scan; a removed file serves nothing.
 ///
 /// Names are claimed by one rule, the same as `cloacina workflows list` and `check` (``PackageCatalog``): packages
 /// compiled into the host first, then files in name order, the first claim winning. A workflow name belongs to one
@@ -32,6 +33,8 @@ public struct PackageGeneration<Package: GenerationPackage>: Sendable {
         public var failure: (sha256: String?, error: String)?
         /// Why ``newest`` is not served: another file or the host claims one of its names.
         public var conflict: String?
+        /// The file's current content is still loading (a slow load goes on after the reload).
+        public var pending = false
 
         /// Why the file's current content is not served, if it is not (and it is no duplicate).
         public var error: String? { failure?.error ?? conflict }
@@ -63,11 +66,13 @@ public struct PackageGeneration<Package: GenerationPackage>: Sendable {
         }
     }
 
-    /// The generation after a scan and the loads it asked for. `reserved` are package names held by packages
-    /// outside the directory (compiled into the host) with the workflow names they claim.
+    /// The generation after a scan and the loads it asked for. `pending` are files asked for whose load has not
+    /// finished. `reserved` are package names held by packages outside the directory (compiled into the host) with
+    /// the workflow names they claim.
     public func next(
         _ scan: [String: Result<String, ReloadFailure>],
         loads: [String: Result<Package, ReloadFailure>],
+        pending: Set<String> = [],
         reserved: [(name: String, workflows: [String])] = []
     ) -> (PackageGeneration, ReloadSummary) {
         var next = PackageGeneration()
@@ -84,10 +89,18 @@ public struct PackageGeneration<Package: GenerationPackage>: Sendable {
             let before = (serving: slot.serving, conflict: slot.conflict)
             var loaded = false
             var failed = true
+            slot.pending = false
             switch scan[path] {
             case .failure(let error)?:
                 slot.failure = (nil, "cannot read: \(error.message)")
                 summary.failed.append((path, slot.failure!.error))
+            case .success? where changed.contains(path) && pending.contains(path):
+                // Still loading: what served before serves on, and the next scan asks for the file again (the error
+                // of older content no longer applies).
+                slot.pending = true
+                slot.failure = nil
+                failed = false
+                summary.pending.append(path)
             case .success(let sha256)? where changed.contains(path):
                 switch loads[path] ?? .failure(ReloadFailure("not loaded")) {
                 case .success(let package):
@@ -118,7 +131,7 @@ public struct PackageGeneration<Package: GenerationPackage>: Sendable {
                     if candidate.contentSHA256 == slot.newest?.contentSHA256 { slot.conflict = problem }
                 }
             }
-            if failed {
+            if failed || slot.pending {
                 // Already reported.
             } else if let conflict = slot.conflict, loaded || conflict != before.conflict {
                 summary.failed.append((path, conflict))
@@ -199,6 +212,9 @@ public struct ReloadSummary: Sendable {
     public var removed: [String] = []
     /// Loaded files whose content another file already serves.
     public var duplicates: [String] = []
+    /// Files whose new content is still loading; each keeps serving its previous version if it has one, and is
+    /// served once it loads (a later reload).
+    public var pending: [String] = []
 
     public init(generation: Int) {
         self.generation = generation

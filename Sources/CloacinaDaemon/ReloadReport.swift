@@ -11,6 +11,8 @@ public struct ReloadReport: Sendable {
         public var workflows: [String]
         /// Why the file's current content is not served, if it is not.
         public var error: String?
+        /// The file's current content is still loading (what it served before, if anything, serves meanwhile).
+        public var pending: Bool
     }
 
     public var generation: Int
@@ -19,6 +21,8 @@ public struct ReloadReport: Sendable {
     public var failed: [(file: String, error: String)]
     public var removed: [String]
     public var duplicates: [String]
+    /// Files still loading when the reload published its generation; a later reload serves them.
+    public var pending: [String]
     public var files: [FileState]
     /// Set when the reload could not run at all (the directory is unreadable, the host is shutting down), or when
     /// the caller stopped waiting for it (its report then shows the generation before it).
@@ -32,18 +36,21 @@ public struct ReloadReport: Sendable {
         self.failed = summary.failed.map { (file: $0.path, error: $0.error) }
         self.removed = summary.removed
         self.duplicates = summary.duplicates
+        self.pending = summary.pending
         self.files = generation.slots.keys.sorted().compactMap { path in
             guard let slot = generation.slots[path] else { return nil }
             return FileState(
                 file: path,
                 serving: slot.serving?.reference,
                 workflows: slot.serving?.workflowNames ?? [],
-                error: slot.error
+                error: slot.error,
+                pending: slot.pending
             )
         }
     }
 
-    /// `{generation, duration_ms, loaded, unchanged, failed: [{file, error}], removed, duplicates, files, error}`.
+    /// `{generation, duration_ms, loaded, unchanged, failed: [{file, error}], removed, duplicates, pending, files,
+    /// error}`.
     public var json: JSONValue {
         [
             "generation": .int(generation),
@@ -55,6 +62,7 @@ public struct ReloadReport: Sendable {
             "failed": .array(failed.map { ["file": .string($0.file), "error": .string($0.error)] }),
             "removed": .array(removed.map(JSONValue.string)),
             "duplicates": .array(duplicates.map(JSONValue.string)),
+            "pending": .array(pending.map(JSONValue.string)),
             "files": .array(files.map(\.json)),
             "error": error.map(JSONValue.string) ?? .null,
         ]
@@ -62,12 +70,12 @@ public struct ReloadReport: Sendable {
 }
 
 extension ReloadReport.FileState {
-    /// `{file, status: "serving"|"failed"|"idle", package: {name, version, sha256} | null, workflows, error}`;
-    /// a failed file may still serve its previous version.
+    /// `{file, status: "serving"|"failed"|"pending"|"idle", package: {name, version, sha256} | null, workflows,
+    /// error}`; a failed or pending file may still serve its previous version.
     public var json: JSONValue {
         [
             "file": .string(file),
-            "status": .string(error != nil ? "failed" : serving != nil ? "serving" : "idle"),
+            "status": .string(error != nil ? "failed" : pending ? "pending" : serving != nil ? "serving" : "idle"),
             "package": serving.map {
                 [
                     "name": .string($0.name), "version": .string($0.version),

@@ -176,7 +176,11 @@ struct BlockingProbe {
             echo started > '\(directory.file("started"))'
             cat '\(directory.file("released"))' > /dev/null
             """
-        probe = PackageProbe(command: ["/bin/sh", "-c", script, "probe"], timeout: .seconds(60))
+        probe = PackageProbe(
+            command: ["/bin/sh", "-c", script, "probe"],
+            cacheDirectory: directory.file("probe-cache"),
+            timeout: .seconds(60)
+        )
     }
 
     /// Puts a real package file into the drop directory.

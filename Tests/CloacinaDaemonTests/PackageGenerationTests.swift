@@ -184,6 +184,30 @@ struct PackageGenerationTests {
         #expect(summary.duplicates == ["d/orders.so"])
         #expect(summary.failed.isEmpty)
     }
+
+    @Test("a file still loading keeps serving its previous version, is reported pending, and is asked for again")
+    func pending() {
+        let (first, _, _) = Self.reload(Generation(), Self.scan(["d/orders.so": "a1"]), [Self.ordersV1])
+        let scan = Self.scan(["d/orders.so": "a2", "d/words.so": "b1"])
+        #expect(first.filesToLoad(scan) == ["d/orders.so", "d/words.so"])
+        let (second, summary) = first.next(
+            scan,
+            loads: ["d/words.so": .success(Self.words)],
+            pending: ["d/orders.so"]
+        )
+        #expect(summary.pending == ["d/orders.so"])
+        #expect(summary.loaded == ["d/words.so"])
+        #expect(summary.failed.isEmpty)
+        #expect(second.servingPackages == [Self.ordersV1, Self.words])
+        #expect(second.slots["d/orders.so"]?.pending == true)
+        #expect(second.filesToLoad(scan) == ["d/orders.so"])
+
+        let (third, done) = second.next(scan, loads: ["d/orders.so": .success(Self.ordersV2)])
+        #expect(done.loaded == ["d/orders.so"])
+        #expect(done.pending.isEmpty)
+        #expect(third.servingPackages == [Self.ordersV2, Self.words])
+        #expect(third.slots["d/orders.so"]?.pending == false)
+    }
 }
 
 @Suite("Reload scheduling (pure)")

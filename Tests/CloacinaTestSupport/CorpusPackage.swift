@@ -46,6 +46,9 @@ public struct CorpusPackage: Sendable {
     public var taskPrologue = ""
     /// Extra top-level C declarations (custom sections, for example).
     public var extraDeclarations = ""
+    /// C statements run by a constructor when the library is opened (before the host can check anything), with
+    /// `<unistd.h>`, `<fcntl.h>`, `<signal.h>`, `<sys/socket.h>` and `<sys/wait.h>` included.
+    public var constructorBody: String?
     public var workflows: [(name: String, tasks: [Task])] = [("corpus_flow", [Task("only")])]
 
     public init() {}
@@ -61,6 +64,7 @@ public struct CorpusPackage: Sendable {
 
             static const cloacina_host_api *host;
             \(extraDeclarations)
+            \(constructorBody.map(Self.constructor) ?? "")
 
             static const cloacina_package_descriptor info = {
                 sizeof(cloacina_package_descriptor), \(abiMajor), \(abiMinor), 0, "\(name)", "\(version)", NULL,
@@ -143,6 +147,35 @@ public struct CorpusPackage: Sendable {
         }
         c += "    return \(initStatus);\n}\n"
         return c
+    }
+
+    private static func constructor(_ body: String) -> String {
+        """
+        #include <unistd.h>
+        #include <fcntl.h>
+        #include <signal.h>
+        #include <sys/socket.h>
+        #include <sys/wait.h>
+        __attribute__((constructor)) static void corpus_constructor(void) {
+        \(body)
+        }
+        """
+    }
+
+    /// The lines the loading probe's child once wrote on standard output for a file that loaded, claiming that
+    /// `file` loaded as package `name` (workflow `<name>_flow`), as the contents of a C string literal: what a
+    /// package that forges its report prints.
+    public static func forgedReportLines(claiming file: String, name: String) -> String {
+        let report = """
+            {"duplicate_of":null,"error":null,"file":"\(file)","package":{"abi":"1.0","language":"c","name":"\(name)",\
+            "sha256":"\(String(repeating: "0", count: 64))","toolchain":null,"version":"1.0.0"},"stage":null,\
+            "status":"loaded","workflows":[{"description":null,"name":"\(name)_flow","tasks":[{"dependencies":[],\
+            "description":null,"id":"only","retry":{"backoff":"fixed","condition":"never","initial_delay_ms":0,\
+            "jitter_percent":0,"max_attempts":1,"max_delay_ms":0},"timeout_ms":null,"trigger_rule":null}]}]}
+            """
+        let text = "file 0\nstage validate\nreport " + report + "\n"
+        return text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 
     /// Compiles the package into `directory/fileName` with the system C compiler and returns the path.

@@ -7,7 +7,8 @@ import Testing
 struct PackageProbeTests {
     static func probe(_ directory: TemporaryDirectory, timeout: Duration = .seconds(60)) -> PackageProbe {
         PackageProbe(
-            command: [TestEnvironment.cloacinaExecutable, "probe-package", "--cache", directory.file("cache")],
+            cloacina: TestEnvironment.cloacinaExecutable,
+            cacheDirectory: directory.file("cache"),
             timeout: timeout
         )
     }
@@ -87,7 +88,7 @@ struct PackageProbeTests {
     func precheck() throws {
         let directory = try TemporaryDirectory("probe-precheck")
         try Data("not a library".utf8).write(to: URL(fileURLWithPath: directory.file("text.so")))
-        let probe = PackageProbe(command: ["/nonexistent/cloacina", "probe-package"], timeout: .seconds(5))
+        let probe = PackageProbe(cloacina: "/nonexistent/cloacina", cacheDirectory: directory.file("cache"))
         let report = probe.load(file: directory.file("text.so"))
         #expect(report.error == PackageLoadError(.elf, "file too short for an ELF header (13 bytes)"))
         let good = probe.load(file: try CorpusPackage().build(in: directory.path, fileName: "good.so"))

@@ -300,7 +300,9 @@ typedef struct cloacina_host_api {
     void (*report_error)(cloacina_registrar *registrar, const char *message);
 
     /* Logs a message. `call` is the current task call, or NULL outside tasks
-     * (during init, for example). Thread-safe. */
+     * (during init, for example). Thread-safe. A pointer that is not a task
+     * call running now (garbage, a copy of the struct, a call that returned)
+     * is refused: the host logs the refusal, not the message as the task's. */
     void (*log)(const cloacina_task_call *call, int32_t level, const char *message);
 
     /* Memory for task output. Thread-safe. alloc returns NULL on failure. */
@@ -310,7 +312,8 @@ typedef struct cloacina_host_api {
     /* Non-zero once the host wants the call to stop (timeout, cancellation or
      * shutdown). A task should check it in long loops and return
      * CLOACINA_TASK_FAILED soon after; its result is discarded. Thread-safe;
-     * `call` must be the current call. */
+     * `call` must be the current call: any other pointer (NULL included) is
+     * refused, logged, and answered with 1. */
     int32_t (*is_cancelled)(const cloacina_task_call *call);
 } cloacina_host_api;
 

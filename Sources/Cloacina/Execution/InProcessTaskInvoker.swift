@@ -23,10 +23,7 @@ public struct InProcessTaskInvoker: TaskInvoker {
                 "package \(package.info.name) has no task \"\(request.task)\" in workflow \"\(request.workflow)\""
             )
         }
-        let state = Unmanaged.passRetained(
-            TaskCallState(logger: request.logger(from: logger), cancellation: cancellation)
-        )
-        defer { state.release() }
+        let state = TaskCallState(logger: request.logger(from: logger), cancellation: cancellation)
 
         var output = cloacina_output(data: nil, len: 0)
         let status: Int32 = request.tenant.withCString { tenant in
@@ -43,8 +40,9 @@ public struct InProcessTaskInvoker: TaskInvoker {
                             call.workflow = workflow
                             call.task_id = task
                             call.execution_id = execution
-                            call.host_reserved = state.toOpaque()
-                            return entry.function(entry.userData, &call, &output)
+                            return LiveTaskCalls.run(&call, state: state) {
+                                entry.function(entry.userData, $0, &output)
+                            }
                         }
                     }
                 }

@@ -98,10 +98,25 @@ public final class PackageLoader: Sendable {
     /// Loads one file. `progress` is told each stage as it starts, so a caller watching from outside can tell
     /// where a crash happened.
     public func load(file: String, progress: (PackageLoadError.Stage) -> Void = { _ in }) -> PackageReport {
+        load(file: file, expecting: nil, progress: progress)
+    }
+
+    /// Loads one file, refusing it before any of its code runs unless its content has the SHA-256 `expected` (when
+    /// given): what a loading probe judged is what loads.
+    func load(
+        file: String,
+        expecting expected: String?,
+        progress: (PackageLoadError.Stage) -> Void = { _ in }
+    ) -> PackageReport {
         let candidate: Candidate
         switch Self.inspect(file: file, progress: progress) {
         case .rejected(let report): return report
         case .candidate(let inspected): candidate = inspected
+        }
+        if let expected, candidate.sha256 != expected {
+            return candidate.report.rejected(
+                PackageLoadError(.read, "the file changed after it was probed; it is loaded again on change")
+            )
         }
         var report = candidate.report
         let (bytes, image, sha256) = (candidate.bytes, candidate.image, candidate.sha256)
@@ -280,6 +295,61 @@ public final class PackageLoader: Sendable {
         }
     }
 
+    /// Registers a package from a loading probe's verified report without loading it here: copies the file into
+    /// the cache (after checking its content still has the report's SHA-256) and returns a report whose
+    /// ``PackageReport/package`` has no code in this process (``LoadedPackage/runsInThisProcess`` is false). No
+    /// code of the package runs. The same content registers once; later reports get the first result.
+    func register(probed report: PackageReport) -> PackageReport {
+        guard report.isLoaded, let sha256 = report.sha256, let info = report.info else { return report }
+        let (outcome, fresh) = once("probed:\(sha256)") {
+            let result: Result<LoadedPackage, PackageLoadError>
+            do throws(PackageLoadError) {
+                let bytes: [UInt8]
+                do {
+                    bytes = try FileSystem.readFile(report.file, limit: Self.maximumPackageBytes)
+                } catch {
+                    throw PackageLoadError(.read, "\(error)")
+                }
+                guard SHA256.hex(bytes) == sha256 else {
+                    throw PackageLoadError(.read, "the file changed after it was probed; it is loaded again on change")
+                }
+                let imagePath = try cache.install(bytes, sha256: sha256)
+                if cache.durable == .deferred { unsynced.withLock { $0.append(imagePath) } }
+                result = .success(
+                    LoadedPackage(
+                        info: info,
+                        sha256: sha256,
+                        file: report.file,
+                        imagePath: imagePath,
+                        workflows: report.workflows,
+                        entryPoints: nil
+                    )
+                )
+            } catch {
+                result = .failure(error)
+            }
+            return Outcome(file: report.file, info: info, result: result)
+        }
+        var registered = report
+        switch outcome.result {
+        case .success(let package):
+            registered.accept(package)
+            if !fresh && outcome.file != report.file { registered.duplicateOf = outcome.file }
+            if fresh {
+                logger.info(
+                    "registered package from its loading probe (its code runs in worker processes only)",
+                    metadata: [
+                        "package": "\(info.name)", "version": "\(info.version)", "sha256": "\(sha256)",
+                        "file": "\(report.file)",
+                    ]
+                )
+            }
+            return registered
+        case .failure(let error):
+            return report.rejected(error)
+        }
+    }
+
     // MARK: Stages that run package code
 
     private func open(
@@ -344,11 +414,17 @@ public final class PackageLoader: Sendable {
 
         progress(.validation)
         let staged = registrar.staged()
-        guard !staged.workflows.isEmpty else {
+        try Self.validate(staged.workflows)
+        return (info, staged)
+    }
+
+    /// The validation stage: a package registers at least one workflow, and every workflow's graph is valid.
+    static func validate(_ workflows: [WorkflowDefinition]) throws(PackageLoadError) {
+        guard !workflows.isEmpty else {
             throw PackageLoadError(.validation, "the package registered no workflows")
         }
         var problems: [String] = []
-        for workflow in staged.workflows {
+        for workflow in workflows {
             do throws(DefinitionError) {
                 try workflow.validate()
             } catch {
@@ -358,7 +434,6 @@ public final class PackageLoader: Sendable {
         guard problems.isEmpty else {
             throw PackageLoadError(.validation, problems.joined(separator: "; "))
         }
-        return (info, staged)
     }
 
     private func readInfo(
@@ -441,7 +516,7 @@ public final class PackageLoader: Sendable {
         let registrar = PackageRegistrar()
         // The registrar stays alive for ever: a package that kept the pointer and calls it after init must find an
         // object that rejects the call, not freed memory.
-        let handle = OpaquePointer(Unmanaged.passRetained(registrar).toOpaque())
+        let handle = HostAPI.handle(for: registrar)
         var packageLogger = logger
         packageLogger[metadataKey: "package"] = "\(info.name)"
         let status = Self.$initLogger.withValue(packageLogger) {

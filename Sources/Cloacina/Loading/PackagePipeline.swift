@@ -5,9 +5,12 @@
 ///
 /// - **probe** (with ``probe``): each file is loaded first in a child process (``PackageProbe``), so a package that
 ///   crashes or hangs while loading is rejected at the stage it reached instead of taking the caller down.
-/// - **load** (with ``loader``): the files that passed are loaded into this process (``PackageLoader``: ELF checks,
-///   hash, content-addressed cache, `dlopen`, info, init). Without a loader the pipeline stops after the probe: what
-///   `check` needs, running no package code in the caller.
+/// - **load** (with ``init(probe:loader:)``): the files that passed are loaded into this process (``PackageLoader``:
+///   ELF checks, hash, content-addressed cache, `dlopen`, info, init). Or **register** (with
+///   ``init(probe:registeringWith:)``, for process isolation): each file that passed is copied into the loader's
+///   content-addressed cache and registered from the probe's verified report alone, with no entry points
+///   (``LoadedPackage/runsInThisProcess`` is false): no constructor, init or task of it ever runs in this process.
+///   Or neither (``init(probe:)``): the pipeline stops after the probe, what `check` needs.
 /// - **validate**: every workflow's graph is checked (by the loader, here or in the probe), and for a directory the
 ///   packages that claim a name another file claimed first are rejected (``PackageCatalog``).
 /// - **register**: the reports carry the loaded packages, for a runner's configuration
@@ -19,19 +22,33 @@ public struct PackagePipeline: Sendable {
     private let stages: Stages
 
     private enum Stages {
-        case isolated(PackageProbe, then: PackageLoader?)
+        case isolated(PackageProbe, then: AfterProbe)
         case inProcess(PackageLoader)
+    }
+
+    /// What happens to a file the probe accepted.
+    private enum AfterProbe {
+        case nothing
+        case load(PackageLoader)
+        case register(PackageLoader)
     }
 
     /// A pipeline that loads each file in a child process with `probe` (when given; else it trusts files not to
     /// crash while loading), then into this process with `loader`.
     public init(probe: PackageProbe? = nil, loader: PackageLoader) {
-        stages = probe.map { .isolated($0, then: loader) } ?? .inProcess(loader)
+        stages = probe.map { .isolated($0, then: .load(loader)) } ?? .inProcess(loader)
     }
 
     /// A pipeline that only probes: each file is loaded in a child process and nothing runs in this one (`check`).
     public init(probe: PackageProbe) {
-        stages = .isolated(probe, then: nil)
+        stages = .isolated(probe, then: .nothing)
+    }
+
+    /// A pipeline for process isolation: each file is loaded in a child process with `probe`, and each one that
+    /// passed is copied into `loader`'s cache and registered from the probe's report, never opened here (see
+    /// ``LoadedPackage``). Its reports carry packages whose tasks must run in worker processes.
+    public init(probe: PackageProbe, registeringWith loader: PackageLoader) {
+        stages = .isolated(probe, then: .register(loader))
     }
 
     /// Loads files in child processes first; nil when files load in this process only.
@@ -40,25 +57,41 @@ public struct PackagePipeline: Sendable {
         return nil
     }
 
-    /// Loads into this process what the probe accepted; nil when the pipeline stops after the probe.
-    public var loader: PackageLoader? {
+    /// Whether package code runs in this process (a loader opens the files here).
+    public var runsPackageCode: Bool {
         switch stages {
-        case .isolated(_, let loader): return loader
-        case .inProcess(let loader): return loader
+        case .inProcess: return true
+        case .isolated(_, then: .load): return true
+        case .isolated: return false
         }
     }
 
-    /// Loads `files` in order, each through the probe and then, if it passed and the pipeline has a loader, into
-    /// this process. A report carries its ``PackageReport/package`` only when the file was loaded here. Conflicts
+    /// Loads `files` in order, each through the probe and then, if it passed, the stage after it (load here or
+    /// register). A report carries its ``PackageReport/package`` when the file was loaded or registered. Conflicts
     /// between the files are not judged: see ``load(directory:)`` and ``PackageCatalog``.
     public func load(files: [String]) -> [PackageReport] {
         switch stages {
         case .inProcess(let loader): return files.map { loader.load(file: $0) }
-        case .isolated(let probe, let loader):
-            return probe.load(files: files).map { report in
-                guard let loader, report.isLoaded else { return report }
-                return loader.load(file: report.file)
-            }
+        case .isolated(let probe, let after): return probe.load(files: files).map { Self.finish($0, after) }
+        }
+    }
+
+    /// Loads `files` like ``load(files:)`` but returns, when the probe has a ``PackageProbe/slowAfter``, once every
+    /// file is decided or slow: the reports of the decided ones (nil for the others) and the slow ones, still
+    /// loading in their own processes; their ``PendingLoads/wait()`` runs the rest of the pipeline for them.
+    public func load(files: [String], settling: Bool) -> (reports: [PackageReport?], pending: PendingLoads?) {
+        guard case .isolated(let probe, let after) = stages else { return (load(files: files), nil) }
+        let (reports, pending) = probe.load(files: files, settling: settling)
+        return (reports.map { $0.map { Self.finish($0, after) } }, pending?.then { Self.finish($0, after) })
+    }
+
+    /// A report of the probe after the stage that follows it.
+    private static func finish(_ report: PackageReport, _ after: AfterProbe) -> PackageReport {
+        guard report.isLoaded else { return report }
+        switch after {
+        case .nothing: return report
+        case .load(let loader): return loader.load(file: report.file, expecting: report.sha256)
+        case .register(let loader): return loader.register(probed: report)
         }
     }
 
@@ -69,10 +102,10 @@ public struct PackagePipeline: Sendable {
         let files = try PackageLoader.files(in: directory)
         switch stages {
         case .inProcess(let loader): return PackageCatalog.resolveConflicts(files.map { loader.load(file: $0) })
-        case .isolated(let probe, let loader):
+        case .isolated(let probe, let after):
             return PackageCatalog.resolveConflicts(probe.load(files: files)).map { report in
-                guard let loader, report.isLoaded else { return report }
-                var loaded = loader.load(file: report.file)
+                guard report.isLoaded else { return report }
+                var loaded = Self.finish(report, after)
                 if loaded.isLoaded { loaded.duplicateOf = loaded.duplicateOf ?? report.duplicateOf }
                 return loaded
             }
