@@ -80,6 +80,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     @OptionGroup var logging: LoggingOptions
 
     @OptionGroup(title: "Limits") var limits: ServeLimitOptions
+    @OptionGroup(title: "Sharing task slots between tenants") var shares: TenantShareOptions
 
     func validate() throws {
         if allTenants && tenants != nil { throw ValidationError("give --tenants or --all-tenants, not both") }
@@ -117,6 +118,12 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         var configuration = Daemon.Configuration(workflowsDirectory: directory, storage: storage, tenants: selection)
         configuration.runner = try options.configuration(tenant: "default", tuning: tuning)
         configuration.runner.resumeUnfinished = true
+        try shares.apply(to: &configuration.runner) { tenant throws(CloacinaError) in
+            try TenantManager.validate(tenant, for: storage)
+            if case .only(let names) = selection, !names.contains(tenant) {
+                throw CloacinaError(.invalidInput, "this host does not serve tenant \(tenant) (--tenants)")
+            }
+        }
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.maxPendingExecutions = limits.maxPendingExecutions
         configuration.probe = PackageProbe(cacheDirectory: "\(options.dataDirectory)/probe-cache")

@@ -124,6 +124,7 @@ public final class TenantManager: Sendable {
     public func configuration(for tenant: String) -> DefaultRunner.Configuration {
         var configuration = template
         configuration.tenant = tenant
+        if let share = template.tenantShares[tenant] { configuration.tenantShare = share }
         configuration.logger[metadataKey: "tenant"] = "\(tenant)"
         if let observer {
             let inner = template.observer
