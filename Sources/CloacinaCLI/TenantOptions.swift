@@ -118,7 +118,7 @@ struct TuningOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Task attempts of one tenant run at once, so one tenant cannot take every slot (default: $CLOACINA_TENANT_MAX_CONCURRENT_TASKS, else no limit but --max-concurrent-tasks).",
+            "At most this many task attempts of any one tenant run at once (default: $CLOACINA_TENANT_MAX_CONCURRENT_TASKS, else no limit but --max-concurrent-tasks).",
             valueName: "n"
         )
     )

@@ -7,7 +7,7 @@ struct TenantShareOptions: ParsableArguments {
     @Option(
         name: .customLong("tenant-limit"),
         help: ArgumentHelp(
-            "Task attempts tenant NAME runs at once, over --tenant-max-concurrent-tasks (repeat for more tenants).",
+            "At most N task attempts of tenant NAME run at once, instead of --tenant-max-concurrent-tasks (repeatable).",
             valueName: "name=n"
         )
     )
@@ -16,7 +16,7 @@ struct TenantShareOptions: ParsableArguments {
     @Option(
         name: .customLong("tenant-weight"),
         help: ArgumentHelp(
-            "Tenant NAME's weight for task slots against tenants of weight 1 with ready work (repeat for more tenants).",
+            "Tenant NAME gets W task slots for each one of a tenant of weight 1 when both have ready tasks (repeatable).",
             valueName: "name=w"
         )
     )
