@@ -60,11 +60,21 @@ final class GatedJobs: Sendable {
 struct WorkerPoolSharingTests {
     static let (acme, globex, acmeReopened): (UInt64, UInt64, UInt64) = (1, 2, 3)
 
+    /// A pool of `limit` threads where acme's and globex's jobs go to shares of their names.
+    static func pool(
+        limit: Int,
+        acme: (weight: Int, limit: Int?) = (1, nil),
+        globex: (weight: Int, limit: Int?) = (1, nil)
+    ) -> WorkerPool {
+        let pool = WorkerPool(name: "test", limit: limit)
+        pool.assign(owner: Self.acme, toShare: "acme", weight: acme.weight, limit: acme.limit)
+        pool.assign(owner: Self.globex, toShare: "globex", weight: globex.weight, limit: globex.limit)
+        return pool
+    }
+
     @Test("an owner that fills every thread with long jobs gets the next free one only after another owner's job")
     func roundRobin() async throws {
-        let pool = WorkerPool(name: "test", limit: 2)
-        pool.assign(owner: Self.acme, toShare: "acme", weight: 1, limit: nil)
-        pool.assign(owner: Self.globex, toShare: "globex", weight: 1, limit: nil)
+        let pool = Self.pool(limit: 2)
         let jobs = GatedJobs()
         let acme = (1...6).map { "a\($0)" }
         for name in acme { pool.submit(jobs.job(name, owner: Self.acme)) }
@@ -85,9 +95,7 @@ struct WorkerPoolSharingTests {
 
     @Test("a share of weight 2 keeps two threads for each one of a share of weight 1")
     func weighted() async throws {
-        let pool = WorkerPool(name: "test", limit: 3)
-        pool.assign(owner: Self.acme, toShare: "acme", weight: 2, limit: nil)
-        pool.assign(owner: Self.globex, toShare: "globex", weight: 1, limit: nil)
+        let pool = Self.pool(limit: 3, acme: (2, nil))
         let jobs = GatedJobs()
         for index in 1...6 { pool.submit(jobs.job("a\(index)", owner: Self.acme)) }
         #expect(await jobs.waitForStarts(3) == ["a1", "a2", "a3"])
@@ -108,9 +116,7 @@ struct WorkerPoolSharingTests {
 
     @Test("a share at its limit waits while threads are free, without holding up other shares; abandoning frees it")
     func limit() async throws {
-        let pool = WorkerPool(name: "test", limit: 2)
-        pool.assign(owner: Self.acme, toShare: "acme", weight: 1, limit: 1)
-        pool.assign(owner: Self.globex, toShare: "globex", weight: 1, limit: nil)
+        let pool = Self.pool(limit: 2, acme: (1, 1))
         let jobs = GatedJobs()
         let first = try #require(pool.submit(jobs.job("a1", owner: Self.acme)))
         pool.submit(jobs.job("a2", owner: Self.acme))
@@ -131,10 +137,8 @@ struct WorkerPoolSharingTests {
 
     @Test("owners put in one share (a tenant's runner reopened) count together; discarding stays per owner")
     func ownersOfOneShare() async throws {
-        let pool = WorkerPool(name: "test", limit: 2)
-        pool.assign(owner: Self.acme, toShare: "acme", weight: 1, limit: 1)
+        let pool = Self.pool(limit: 2, acme: (1, 1))
         pool.assign(owner: Self.acmeReopened, toShare: "acme", weight: 1, limit: 1)
-        pool.assign(owner: Self.globex, toShare: "globex", weight: 1, limit: nil)
         let jobs = GatedJobs()
         pool.submit(jobs.job("a1", owner: Self.acme))
         #expect(await jobs.waitForStarts() == ["a1"])
@@ -159,8 +163,7 @@ struct WorkerPoolSharingTests {
 
     @Test("stopping discards the waiting jobs of every share, telling each")
     func stopDiscardsEveryShare() async throws {
-        let pool = WorkerPool(name: "test", limit: 1)
-        pool.assign(owner: Self.acme, toShare: "acme", weight: 1, limit: nil)
+        let pool = Self.pool(limit: 1)
         let jobs = GatedJobs()
         pool.submit(jobs.job("a1", owner: Self.acme))
         #expect(await jobs.waitForStarts() == ["a1"])
