@@ -64,5 +64,7 @@ struct TenantShareCommandTests {
         fixture.release(3)
         for id in held { #expect(try ServeCommandTests.result(daemon, id)["status"] == "Completed") }
         fixture.awaitStarted(2)
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit() == 0)
     }
 }
