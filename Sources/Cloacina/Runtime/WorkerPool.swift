@@ -5,10 +5,9 @@ internal import Synchronization
 ///
 /// Each job belongs to a share: the one its owner was put in with ``assign(owner:toShare:weight:limit:)``, else
 /// the pool's default share. Jobs of one share start in submission order; between shares with a job waiting, a free
-/// thread goes to the share with the fewest running jobs for its weight (running divided by weight, in whole
-/// steps), and shares that tie take turns. So a tenant that fills every thread with long jobs gets the next free one
-/// only when no other tenant with waiting work runs fewer; and a share at its own limit waits without holding up the
-/// others. Starting a job costs the same whatever the number of shares.
+/// thread goes to the share with the fewest running jobs for its weight, and shares that tie take turns (see
+/// ``FairQueue``). So a tenant that fills every thread with long jobs gets the next free one only when no other
+/// tenant with waiting work runs fewer; and a share at its own limit waits without holding up the others.
 ///
 /// A job that hangs can be abandoned: it stops counting against the limits (its pool's and its share's; a new thread
 /// takes its place) though its thread stays busy until it returns, because a thread cannot be stopped from outside.
@@ -26,63 +25,14 @@ package final class WorkerPool: Sendable {
     private let name: String
     private let limit: Int
     private let lock = ConditionLock()
-    /// The share of owners put in none; FIFO when it is the only one, as for blocking calls.
-    nonisolated(unsafe) private let defaultShare = Share()
-    nonisolated(unsafe) private var shares: [String: Share] = [:]
-    nonisolated(unsafe) private var shareOfOwner: [UInt64: Share] = [:]
-    /// The shares with a job that may start, listed by level (running jobs divided by weight), in turn within one.
-    nonisolated(unsafe) private var levels: [Level] = []
-    /// No share is listed below this level.
-    nonisolated(unsafe) private var lowest = 0
-    nonisolated(unsafe) private var listed = 0
+    nonisolated(unsafe) private var queue = FairQueue<(id: UInt64, job: Job)>()
+    nonisolated(unsafe) private var shareOfOwner: [UInt64: Int] = [:]
     /// The jobs that run and count against the limits, with their shares.
-    nonisolated(unsafe) private var running: [UInt64: Share] = [:]
+    nonisolated(unsafe) private var running: [UInt64: Int] = [:]
     nonisolated(unsafe) private var threads = 0
     nonisolated(unsafe) private var idle = 0
     nonisolated(unsafe) private var nextID: UInt64 = 0
     nonisolated(unsafe) private var stopped = false
-
-    /// The waiting jobs of a share and how many of its jobs run. Guarded by the pool's lock.
-    private final class Share {
-        var jobs: [(id: UInt64, job: Job)] = []
-        var head = 0
-        var running = 0
-        var weight = 1
-        var limit = Int.max
-        /// The level the share is listed at (-1 when not listed), and its neighbours there.
-        var level = -1
-        var previous: Share?
-        var next: Share?
-
-        var hasWaiting: Bool { head < jobs.count }
-        var pending: ArraySlice<(id: UInt64, job: Job)> { jobs[head...] }
-
-        /// Takes the first waiting job.
-        func take() -> (id: UInt64, job: Job) {
-            let first = jobs[head]
-            head += 1
-            if head == jobs.count {
-                jobs.removeAll(keepingCapacity: true)
-                head = 0
-            } else if head > 1024 && head * 2 > jobs.count {
-                jobs.removeFirst(head)
-                head = 0
-            }
-            return first
-        }
-
-        /// Replaces the waiting jobs.
-        func keep(_ pending: [(id: UInt64, job: Job)]) {
-            jobs = pending
-            head = 0
-        }
-    }
-
-    /// The shares listed at one level, first to last.
-    private struct Level {
-        var first: Share?
-        var last: Share?
-    }
 
     package init(name: String, limit: Int) {
         self.name = name
@@ -94,12 +44,7 @@ package final class WorkerPool: Sendable {
     /// weight (at least 1) and limit on its running jobs (nil for the pool's own).
     func assign(owner: UInt64, toShare share: String, weight: Int, limit: Int?) {
         lock.withLock {
-            let target = shares[share] ?? Share()
-            shares[share] = target
-            shareOfOwner[owner] = target
-            target.weight = max(1, weight)
-            target.limit = max(1, limit ?? Int.max)
-            relist(target)
+            shareOfOwner[owner] = queue.share(named: share, weight: weight, limit: limit)
             wakeOrSpawn()
         }
     }
@@ -120,9 +65,7 @@ package final class WorkerPool: Sendable {
         }
         nextID += 1
         let id = nextID
-        let share = shareOfOwner.isEmpty ? defaultShare : shareOfOwner[job.owner] ?? defaultShare
-        share.jobs.append((id, job))
-        if share.level < 0 { list(share) }
+        queue.append((id, job), to: shareOfOwner[job.owner] ?? FairQueue<(id: UInt64, job: Job)>.defaultShare)
         wakeOrSpawn()
         lock.unlock()
         return id
@@ -132,108 +75,38 @@ package final class WorkerPool: Sendable {
     func abandon(_ id: UInt64) {
         lock.withLock {
             guard let share = running.removeValue(forKey: id) else { return }
-            ended(share)
+            queue.ended(in: share)
             wakeOrSpawn()
         }
     }
 
     /// Discards the jobs that have not started and lets idle threads exit. Running jobs finish on their own.
     package func stop() {
-        let discarded: [Job] = lock.withLock {
+        let discarded = lock.withLock {
             stopped = true
-            var pending: [Job] = []
-            for share in allShares {
-                pending += share.pending.map(\.job)
-                share.keep([])
-                unlist(share)
-            }
             lock.broadcast()
-            return pending
+            return queue.removeAll { _ in true }
         }
-        for job in discarded { job.discarded() }
+        for (_, job) in discarded { job.discarded() }
     }
 
     /// Discards job `id` if it has not started (telling it); false when it started, ended or is unknown.
     @discardableResult
     func discard(_ id: UInt64) -> Bool {
-        let job: Job? = lock.withLock {
-            for share in allShares {
-                guard let index = share.pending.firstIndex(where: { $0.id == id }) else { continue }
-                let job = share.jobs.remove(at: index).job
-                relist(share)
-                return job
-            }
-            return nil
-        }
-        guard let job else { return false }
-        job.discarded()
-        return true
+        let discarded = lock.withLock { queue.removeAll { $0.id == id } }
+        for (_, job) in discarded { job.discarded() }
+        return !discarded.isEmpty
     }
 
     /// Discards the jobs of `owner` that have not started (telling each), leaving everyone else's queued.
     func discard(owner: UInt64) {
-        let discarded: [Job] = lock.withLock {
-            var mine: [Job] = []
-            for share in allShares where share.pending.contains(where: { $0.job.owner == owner }) {
-                mine += share.pending.filter { $0.job.owner == owner }.map(\.job)
-                share.keep(share.pending.filter { $0.job.owner != owner })
-                relist(share)
-            }
-            return mine
-        }
-        for job in discarded { job.discarded() }
-    }
-
-    private var allShares: [Share] { [defaultShare] + shares.values }
-
-    // MARK: Listing shares (the lock held)
-
-    /// Lists `share` at the end of its level if it has a job that may start (it is not listed).
-    private func list(_ share: Share) {
-        guard share.hasWaiting && share.running < share.limit else { return }
-        let level = share.running / share.weight
-        while levels.count <= level { levels.append(Level()) }
-        share.level = level
-        share.previous = levels[level].last
-        if let last = levels[level].last { last.next = share } else { levels[level].first = share }
-        levels[level].last = share
-        listed += 1
-        lowest = min(lowest, level)
-    }
-
-    private func unlist(_ share: Share) {
-        guard share.level >= 0 else { return }
-        let level = share.level
-        if let previous = share.previous { previous.next = share.next } else { levels[level].first = share.next }
-        if let next = share.next { next.previous = share.previous } else { levels[level].last = share.previous }
-        share.previous = nil
-        share.next = nil
-        share.level = -1
-        listed -= 1
-    }
-
-    /// Lists `share` again after its jobs, counts or settings changed.
-    private func relist(_ share: Share) {
-        unlist(share)
-        list(share)
-    }
-
-    /// The share whose first waiting job starts next.
-    private func nextShare() -> Share? {
-        guard listed > 0 else { return nil }
-        while levels[lowest].first == nil { lowest += 1 }
-        return levels[lowest].first
-    }
-
-    /// One of `share`'s jobs stopped counting against the limits.
-    private func ended(_ share: Share) {
-        share.running -= 1
-        relist(share)
+        let discarded = lock.withLock { queue.removeAll { $0.job.owner == owner } }
+        for (_, job) in discarded { job.discarded() }
     }
 
     /// Wakes an idle thread, or starts one, when a queued job could start.
     private func wakeOrSpawn() {
-        guard listed > 0, running.count < limit else { return }
+        guard queue.hasStartable, running.count < limit else { return }
         if idle > 0 {
             lock.signal()
         } else {
@@ -245,18 +118,14 @@ package final class WorkerPool: Sendable {
     private func work() {
         lock.lock()
         while true {
-            if running.count < limit, let share = nextShare() {
-                let (id, job) = share.take()
-                share.running += 1
-                // To the end of its (new) level: shares that tie take turns.
-                relist(share)
+            if running.count < limit, let ((id, job), share) = queue.next() {
                 running[id] = share
                 // Another job may be startable too (after an abandon, say).
                 wakeOrSpawn()
                 lock.unlock()
                 job.run()
                 lock.lock()
-                if let share = running.removeValue(forKey: id) { ended(share) }
+                if let share = running.removeValue(forKey: id) { queue.ended(in: share) }
                 continue
             }
             if stopped {
