@@ -88,13 +88,17 @@ extension Bench {
 
     /// The child-process probe the daemon uses, when the `cloacina` executable sits beside this one.
     static func probe(cache: String) -> PackageProbe? {
+        hostExecutable.map { PackageProbe(cloacina: $0, cacheDirectory: cache) }
+    }
+
+    /// The `cloacina` executable beside this one, if there is one.
+    static var hostExecutable: String? {
         var buffer = [CChar](repeating: 0, count: 4096)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard length > 0 else { return nil }
         let executable = String(cString: buffer)
-        let host = executable[..<(executable.lastIndex(of: "/") ?? executable.endIndex)] + "/cloacina"
-        guard access(String(host), X_OK) == 0 else { return nil }
-        return PackageProbe(cloacina: String(host), cacheDirectory: cache)
+        let host = String(executable[..<(executable.lastIndex(of: "/") ?? executable.endIndex)] + "/cloacina")
+        return access(host, X_OK) == 0 ? host : nil
     }
 
     /// Compiles package `reload<index>` (workflow `reload_wf<index>`, one no-op task) at `version`.

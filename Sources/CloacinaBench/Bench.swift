@@ -13,17 +13,39 @@ final class Bench: Sendable {
     let databaseURL: String?
     let smoke: Bool
     let maxConcurrentTasks: Int?
+    /// Where the tasks run: in worker processes or in this one.
+    let isolation: Isolation
+    let invoker: any TaskInvoker
     /// Scratch space: SQLite files, the package cache, generated packages.
     let directory: String
     let package: LoadedPackage
     let packagePath: String
     private let schemas = Mutex<[String]>([])
 
-    init(backend: Backend, databaseURL: String?, packagePath: String, smoke: Bool, maxConcurrentTasks: Int?) throws {
+    init(
+        backend: Backend,
+        databaseURL: String?,
+        packagePath: String,
+        smoke: Bool,
+        maxConcurrentTasks: Int?,
+        isolation: Isolation
+    ) throws {
         self.backend = backend
         self.databaseURL = databaseURL
         self.smoke = smoke
         self.maxConcurrentTasks = maxConcurrentTasks
+        self.isolation = isolation
+        switch isolation {
+        case .inProcess:
+            invoker = InProcessTaskInvoker()
+        case .process:
+            guard let host = Self.hostExecutable else {
+                throw BenchError(
+                    "--isolation process runs workers with the cloacina executable beside this one; build it"
+                )
+            }
+            invoker = ProcessTaskInvoker(options: ProcessTaskInvoker.Options(command: [host, "worker"]))
+        }
         self.packagePath = packagePath
         var template = Array("/tmp/cloacina-bench-XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else { throw BenchError("cannot create a scratch directory") }
@@ -43,6 +65,7 @@ final class Bench: Sendable {
                 _ = try? connection.execute("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE")
             }
         }
+        (invoker as? ProcessTaskInvoker)?.shutdown()
         _ = system("rm -rf '\(directory)'")
     }
 
@@ -74,6 +97,7 @@ final class Bench: Sendable {
         configuration.packageCacheDirectory = "\(directory)/packages"
         configuration.packages = [package]
         configuration.resumeUnfinished = false
+        configuration.invoker = invoker
         if let maxConcurrentTasks { configuration.maxConcurrentTasks = maxConcurrentTasks }
         return configuration
     }
@@ -92,7 +116,42 @@ final class Bench: Sendable {
         case .dag10k: return try await dag10k(n: n ?? (smoke ? 1 : 5))
         case .tenants: return try await tenants(n: n ?? (smoke ? 5 : 1000))
         case .reload: return try await reload(packages: n ?? (smoke ? 3 : 50))
+        case .invoke: return try await invoke(n: n ?? (smoke ? 20 : 20_000))
         }
+    }
+
+    /// One no-op task call after another through the invoker alone (no store, no scheduling): what a call costs in
+    /// each isolation mode, the process boundary's round trip included.
+    func invoke(n: Int) async throws -> JSONValue {
+        let request = TaskRequest(
+            workflow: "bench_single",
+            task: "t0",
+            tenant: "bench",
+            executionID: "invoke",
+            attempt: 1,
+            context: Array(#"{"n": 1}"#.utf8)
+        )
+        let (invoker, package) = (self.invoker, self.package)
+        let (samples, seconds) = try await BlockingCall.run {
+            let clock = ContinuousClock()
+            for _ in 0..<max(10, n / 20) { _ = invoker.invoke(request, in: package, cancellation: TaskCancellation()) }
+            var samples: [Double] = []
+            samples.reserveCapacity(n)
+            let started = clock.now
+            for _ in 0..<n {
+                let start = clock.now
+                _ = invoker.invoke(request, in: package, cancellation: TaskCancellation())
+                samples.append((clock.now - start).milliseconds)
+            }
+            return (samples, (clock.now - started).seconds)
+        }
+        return line(
+            .invoke,
+            n: n,
+            samples: samples,
+            perSecond: Double(n) / seconds,
+            tasksPerSecond: Double(n) / seconds
+        )
     }
 
     /// Sequential `execute` calls of one workflow: latency percentiles.
@@ -206,6 +265,7 @@ final class Bench: Sendable {
             "engine": "cloacina-swift",
             "backend": .string(backend.rawValue),
             "workload": .string(workload.rawValue),
+            "isolation": .string(isolation.rawValue),
             "n": .int(n),
             "p50_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.5)),
             "p90_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.9)),

@@ -46,6 +46,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Task attempts run at once (default: the runner's).")
     var maxConcurrentTasks: Int?
 
+    @Option(
+        name: .customLong("isolation"),
+        help: "Where tasks run: process (worker processes) or in-process (repeatable; default: both)."
+    )
+    var isolations: [Isolation] = []
+
     func validate() throws {
         if let n, n < 1 { throw ValidationError("--n must be at least 1") }
         if backend == .postgres && (database ?? Self.environment("DATABASE_URL")) == nil {
@@ -69,19 +75,22 @@ struct BenchCommand: AsyncParsableCommand {
                 """
             )
         }
-        let bench = try Bench(
-            backend: backend,
-            databaseURL: database ?? Self.environment("DATABASE_URL"),
-            packagePath: path,
-            smoke: smoke,
-            maxConcurrentTasks: maxConcurrentTasks
-        )
-        defer { bench.cleanup() }
-        for workload in workloads.isEmpty ? Workload.allCases : workloads {
-            let line = try await bench.run(workload, n: n)
-            // Unbuffered: a line appears as soon as its workload ends.
-            let text = Array((line.serializedString() + "\n").utf8)
-            _ = text.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        for isolation in isolations.isEmpty ? Isolation.allCases : isolations {
+            let bench = try Bench(
+                backend: backend,
+                databaseURL: database ?? Self.environment("DATABASE_URL"),
+                packagePath: path,
+                smoke: smoke,
+                maxConcurrentTasks: maxConcurrentTasks,
+                isolation: isolation
+            )
+            defer { bench.cleanup() }
+            for workload in workloads.isEmpty ? Workload.allCases : workloads {
+                let line = try await bench.run(workload, n: n)
+                // Unbuffered: a line appears as soon as its workload ends.
+                let text = Array((line.serializedString() + "\n").utf8)
+                _ = text.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            }
         }
     }
 
@@ -95,6 +104,11 @@ enum Backend: String, ExpressibleByArgument, CaseIterable, Sendable {
     case sqlite, postgres
 }
 
+enum Isolation: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case inProcess = "in-process"
+    case process
+}
+
 enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload
+    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke
 }

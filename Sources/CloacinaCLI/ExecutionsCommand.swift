@@ -168,6 +168,7 @@ struct ExecutionsCommand: AsyncParsableCommand {
 
         @OptionGroup var tenantOptions: TenantOptions
         @OptionGroup var tuning: TuningOptions
+        @OptionGroup(title: "Isolation") var isolation: IsolationOptions
         @OptionGroup var logging: LoggingOptions
 
         var showsTaskLogs: Bool { true }
@@ -175,7 +176,8 @@ struct ExecutionsCommand: AsyncParsableCommand {
         func run() async throws {
             let tenant = try tenantOptions.tenantID()
             try await TenantOptions.requireExisting(tenant, in: try tenantOptions.storage(), create: false)
-            let configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
+            var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
+            configuration.invoker = try isolation.invoker()
             if let path = try tenantOptions.sqlitePath(configuration.databaseURL), access(path, F_OK) != 0 {
                 print(output == .json ? "[]" : "nothing to resume")
                 return

@@ -17,7 +17,9 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
             --create-tenant is given. It reports and exits as soon as the execution ends, also when a task timed out \
             (the abandoned attempt's late result is discarded). Exits 0 when the execution completed (or was \
             submitted with --no-wait), 1 when it failed or was cancelled, 2 for usage or configuration errors, in \
-            which case nothing is written.
+            which case nothing is written. Tasks run in worker processes (--isolation process, the default): a task \
+            that crashes or exits fails its attempt with the cause, and one past its timeout is killed after \
+            --kill-grace seconds.
 
             Prefer --database-file, $DATABASE_URL, or a URL without a password and $PGPASSWORD or ~/.pgpass \
             (libpq reads them) to a password in --database. Logs go to standard error: --log-level or \
@@ -48,6 +50,7 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
 
     @OptionGroup var tenantOptions: TenantOptions
     @OptionGroup var tuning: TuningOptions
+    @OptionGroup(title: "Isolation") var isolation: IsolationOptions
     @OptionGroup var logging: LoggingOptions
 
     var showsTaskLogs: Bool { true }
@@ -81,6 +84,7 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
             )
         }
         var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
+        configuration.invoker = try isolation.invoker()
         try tenantOptions.prepareDataDirectory()
         // Only the package providing the workflow is loaded here (it passed the probe), its image kept in the
         // runner's package cache so a host can resume the execution on it later.

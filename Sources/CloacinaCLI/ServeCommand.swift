@@ -77,6 +77,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     var watch = false
 
     @OptionGroup var tuning: TuningOptions
+    @OptionGroup(title: "Isolation") var isolation: IsolationOptions
     @OptionGroup var logging: LoggingOptions
 
     @OptionGroup(title: "Limits") var limits: ServeLimitOptions
@@ -129,6 +130,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
 
         var configuration = Daemon.Configuration(workflowsDirectory: directory, storage: storage, tenants: selection)
         configuration.runner = runner
+        configuration.runner.invoker = try isolation.invoker()
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.maxPendingExecutions = limits.maxPendingExecutions
         configuration.probe = PackageProbe(cacheDirectory: "\(options.dataDirectory)/probe-cache")

@@ -98,6 +98,9 @@ public final class Daemon: Sendable {
         self.tenants = TenantManager(storage: configuration.storage, template: template) { tenant, event in
             metrics.record(event, tenant: tenant)
         }
+        (configuration.runner.invoker as? ProcessTaskInvoker)?.crashes.observe { crash in
+            metrics.workerCrashed(crash.key)
+        }
     }
 
     public var phase: Phase { state.withLock { $0.phase } }

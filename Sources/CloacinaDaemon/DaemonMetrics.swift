@@ -80,6 +80,15 @@ public final class DaemonMetrics: Sendable {
         registry.makeGauge(descriptor: Self.tenantUnavailable, labels: [("tenant", tenant)]).set(available ? 0.0 : 1.0)
     }
 
+    /// Counts a task worker process that died unasked (`cloacina_worker_crashes_total{package,version,signal}`).
+    func workerCrashed(_ key: WorkerCrashes.Key) {
+        registry.makeCounter(
+            descriptor: Self.workerCrashes,
+            labels: [("package", key.package), ("version", key.version), ("signal", key.signal)]
+        )
+        .increment()
+    }
+
     /// Every metric in Prometheus' text exposition format.
     public func exposition() -> String {
         registry.emitToString()
@@ -131,6 +140,14 @@ public final class DaemonMetrics: Sendable {
             metricName: "tenant",
             unitName: "unavailable",
             helpText: "1 while a tenant is out of service because its store failed to open, by tenant"
+        )
+    }
+    private static var workerCrashes: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "worker_crashes",
+            unitName: "total",
+            helpText: "Task worker processes that died unasked, by package, version and signal (exit, protocol)"
         )
     }
     private static var loadErrors: MetricNameDescriptor {

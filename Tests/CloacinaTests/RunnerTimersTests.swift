@@ -113,7 +113,8 @@ struct RunnerTimersTests {
         let cancelled = sawCancellation.load(ordering: .relaxed)
         #expect(cancelled)
 
-        // A timer set while no loop runs waits for the next loop.
+        // A timer set after the caller's loop ended still fires: it starts a loop of the timers' own, and a
+        // later run() takes that over.
         let fired = Gate()
         timers.schedule(after: .seconds(1)) { fired.open() }
         let next = Task { await timers.run() }
@@ -122,6 +123,30 @@ struct RunnerTimersTests {
         #expect(await fired.waitAsync())
         timers.stop()
         await next.value
+    }
+
+    @Test("a timer set while nobody runs the loop fires on a loop of the timers' own, which run() takes over")
+    func ownLoopAndTakeover() async throws {
+        let clock = ManualClock()
+        let timers = RunnerTimers(clock: clock)
+        let first = Gate()
+        timers.schedule(after: .seconds(1)) { first.open() }
+        #expect(await clock.nextSleep().offset == .seconds(1))
+        clock.advance(by: .seconds(1))
+        #expect(await first.waitAsync())
+
+        // A caller's loop takes over: the own loop's sleep is cancelled and the caller's runs the next timer.
+        timers.schedule(after: .seconds(5)) {}
+        _ = await clock.nextSleep()
+        let caller = Task { await timers.run() }
+        #expect(await clock.nextSleep().offset == .seconds(6))
+        #expect(clock.sleeping == 1)
+        let second = Gate()
+        timers.schedule(after: .seconds(1)) { second.open() }
+        clock.advance(by: .seconds(1))
+        #expect(await second.waitAsync())
+        timers.stop()
+        await caller.value
     }
 
     @Test("stop ends the loop and drops what was scheduled; later timers never run")

@@ -76,6 +76,19 @@
  * - Packages must not install signal handlers, change signal masks of other
  *   threads, fork, exit, or change process-wide state (working directory,
  *   locale, environment, resource limits). The host owns the process.
+ * - A package may run in a worker process instead of the host (process
+ *   isolation, the default of `cloacina run` and `serve`). Each worker opens
+ *   the image itself, so constructors and `cloacina_package_init` run again in
+ *   every worker, and several workers of one image may run at once: static
+ *   state is per process, never shared between calls that run in different
+ *   workers. A worker calls task functions one at a time, on one thread.
+ *   A task that crashes, exits or is killed by a resource limit ends only its
+ *   worker (the attempt fails, retryably); one that ignores `is_cancelled`
+ *   is killed (SIGKILL) a grace period after it was cancelled, and idle
+ *   workers are stopped the same way, so never rely on exit handlers or
+ *   destructors running. What a package writes to standard output or
+ *   standard error goes to the host's log; it must not touch descriptors it
+ *   did not open.
  *
  * ------------------------------------------------------------------------
  * Contexts

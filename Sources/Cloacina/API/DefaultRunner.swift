@@ -68,7 +68,6 @@ public final class DefaultRunner: Sendable {
             logger: configuration.logger,
             observer: configuration.observer
         )
-        runtime.resources.runUnlessRunning()
         scheduleHeartbeat()
         do throws(CloacinaError) {
             for package in configuration.embeddedPackages { try register(package) }

@@ -23,13 +23,9 @@ public struct InProcessTaskInvoker: TaskInvoker {
                 "package \(package.info.name) has no task \"\(request.task)\" in workflow \"\(request.workflow)\""
             )
         }
-        var taskLogger = logger
-        taskLogger[metadataKey: "tenant"] = "\(request.tenant)"
-        taskLogger[metadataKey: "workflow"] = "\(request.workflow)"
-        taskLogger[metadataKey: "task"] = "\(request.task)"
-        taskLogger[metadataKey: "execution"] = "\(request.executionID)"
-        taskLogger[metadataKey: "attempt"] = "\(request.attempt)"
-        let state = Unmanaged.passRetained(TaskCallState(logger: taskLogger, cancellation: cancellation))
+        let state = Unmanaged.passRetained(
+            TaskCallState(logger: request.logger(from: logger), cancellation: cancellation)
+        )
         defer { state.release() }
 
         var output = cloacina_output(data: nil, len: 0)

@@ -20,14 +20,26 @@ public struct TaskRequest: Sendable {
     public var attempt: Int
     /// The input context as JSON object bytes.
     public var context: [UInt8]
+    /// The largest output the runner accepts (its `maximumOutputBytes`); an invoker that carries the output across a
+    /// process boundary refuses a larger one before reading it.
+    public var maximumOutputBytes: Int
 
-    public init(workflow: String, task: String, tenant: String, executionID: String, attempt: Int, context: [UInt8]) {
+    public init(
+        workflow: String,
+        task: String,
+        tenant: String,
+        executionID: String,
+        attempt: Int,
+        context: [UInt8],
+        maximumOutputBytes: Int = 64 << 20
+    ) {
         self.workflow = workflow
         self.task = task
         self.tenant = tenant
         self.executionID = executionID
         self.attempt = attempt
         self.context = context
+        self.maximumOutputBytes = maximumOutputBytes
     }
 }
 
@@ -43,17 +55,44 @@ public enum TaskResult: Sendable, Hashable {
     case badInput(String)
 }
 
-/// A flag another thread sets to ask a running task to stop; the task sees it through `host->is_cancelled`.
+/// A flag another thread sets to ask a running task to stop; the task sees it through `host->is_cancelled`, and an
+/// invoker that must act on it (stop a worker process, say) hears it through ``onCancel(_:)``.
 public final class TaskCancellation: Sendable {
     private let flag = Atomic<Bool>(false)
+    private let handlers = Mutex<(next: UInt64, registered: [UInt64: @Sendable () -> Void])>((0, [:]))
 
     public init() {}
 
-    /// Asks the task to stop. Idempotent.
+    /// Asks the task to stop, and calls the handlers registered with ``onCancel(_:)``. Idempotent.
     public func cancel() {
-        flag.store(true, ordering: .relaxed)
+        flag.store(true, ordering: .releasing)
+        let called = handlers.withLock { handlers in
+            defer { handlers.registered.removeAll() }
+            return Array(handlers.registered.values)
+        }
+        for handler in called { handler() }
     }
 
     /// Whether ``cancel()`` was called.
     public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+
+    /// Calls `handler` once when ``cancel()`` is called, on the cancelling thread; at once, on this thread, when it
+    /// was called already (then the result is nil). Returns a token for ``removeHandler(_:)``.
+    @discardableResult
+    public func onCancel(_ handler: @escaping @Sendable () -> Void) -> UInt64? {
+        let token: UInt64? = handlers.withLock { handlers in
+            guard !flag.load(ordering: .acquiring) else { return nil }
+            handlers.next += 1
+            handlers.registered[handlers.next] = handler
+            return handlers.next
+        }
+        if token == nil { handler() }
+        return token
+    }
+
+    /// Forgets a handler registered with ``onCancel(_:)`` (it may still be running on the cancelling thread).
+    public func removeHandler(_ token: UInt64?) {
+        guard let token else { return }
+        _ = handlers.withLock { $0.registered.removeValue(forKey: token) }
+    }
 }

@@ -318,7 +318,8 @@ final class ExecutionDriver: Sendable {
             tenant: runtime.tenant,
             executionID: id,
             attempt: attempt,
-            context: input.bytes
+            context: input.bytes,
+            maximumOutputBytes: runtime.maximumOutputBytes
         )
         return WorkerPool.Job(
             run: { [self] in

@@ -9,8 +9,8 @@ internal import Synchronization
 /// start when first needed.
 ///
 /// The timers and background jobs run in ``run()``: a host runs it in its own task group (as `cloacina serve` does,
-/// through ``TenantManager/run()``); resources that nobody runs when a runner starts on them run themselves in a
-/// task of their own until a ``run()`` call takes over or ``shutdown()``. Whoever makes shared resources stops them
+/// through ``TenantManager/run()``); until someone does, the first timer set starts them in a task of their own,
+/// which ``run()`` takes over and ``shutdown()`` ends. Whoever makes shared resources stops them
 /// with ``shutdown()`` after every runner using them has shut down.
 public final class RunnerResources: Sendable {
     /// Threads that run task attempts (package code, which blocks and can hang); their number is the concurrency
@@ -22,17 +22,6 @@ public final class RunnerResources: Sendable {
     let writerPool: WorkerPool
     let timers: RunnerTimers
     private let nextOwner = Atomic<UInt64>(0)
-    private let loop = Mutex(Loop.idle)
-
-    /// Who runs ``timers``.
-    private enum Loop {
-        case idle
-        /// A task of the resources' own (nobody ran them when a runner started).
-        case own(Task<Void, Never>)
-        /// A caller of ``run()``.
-        case caller
-        case stopped
-    }
 
     /// Resources for at most `maxConcurrentTasks` task attempts and `blockingThreads` blocking calls at once.
     public convenience init(maxConcurrentTasks: Int, blockingThreads: Int) {
@@ -53,36 +42,10 @@ public final class RunnerResources: Sendable {
 
     /// Runs the timers (retry delays, attempt time limits, lease heartbeats, idle release) and background jobs of
     /// every runner on these resources, until ``shutdown()`` or until the task is cancelled. Takes over from the
-    /// task the resources ran themselves in, if any. Graceful shutdown is not a reason to stop: runners drain on
+    /// task the resources ran themselves in, if any; returns at once when another caller runs them. Graceful shutdown is not a reason to stop: runners drain on
     /// these timers, so the host calls ``shutdown()`` once they have.
     public func run() async {
-        let (own, proceed) = loop.withLock { loop -> (Task<Void, Never>?, Bool) in
-            switch loop {
-            case .idle:
-                loop = .caller
-                return (nil, true)
-            case .own(let task):
-                loop = .caller
-                return (task, true)
-            case .caller, .stopped:
-                return (nil, false)
-            }
-        }
-        guard proceed else { return }
-        if let own {
-            own.cancel()
-            await own.value
-        }
         await timers.run()
-    }
-
-    /// Runs the timers in a task of the resources' own unless someone runs them already: for a runner or tenant
-    /// manager made without a host's task group. ``shutdown()`` ends that task.
-    func runUnlessRunning() {
-        loop.withLock { loop in
-            guard case .idle = loop else { return }
-            loop = .own(Task { await self.timers.run() })
-        }
     }
 
     /// A tag for one runner's jobs, so its queued jobs can be discarded without touching other runners'.
@@ -92,7 +55,6 @@ public final class RunnerResources: Sendable {
 
     /// Stops every thread and the timers: queued jobs are discarded (and told), timers dropped, ``run()`` returns.
     public func shutdown() {
-        loop.withLock { $0 = .stopped }
         taskPool.stop()
         blockingPool.stop()
         writerPool.stop()

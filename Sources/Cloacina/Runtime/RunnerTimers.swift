@@ -10,6 +10,10 @@ internal import Synchronization
 /// it keeps them in a heap). Actions run in ``run()``'s task and must be short and never block: they hand work to
 /// a pool or a store writer.
 ///
+/// The loop runs in the task of whoever calls ``run()`` (a host's task group); until someone does, or after their
+/// task ended, the first timer set starts it in a task of the timers' own, which the next ``run()`` takes over,
+/// so a timer never waits for a loop nobody started.
+///
 /// Not a scheduler of recurring work by itself (an action schedules its successor), and not durable: persisted
 /// times (a retry's `next_retry_at`) are converted into delays by their owners.
 final class RunnerTimers: Sendable {
@@ -39,6 +43,16 @@ final class RunnerTimers: Sendable {
         /// Set when a wake-up arrived before the loop went to sleep.
         var woken = false
         var sleeper: CheckedContinuation<Void, Never>?
+        var loop = Loop.idle
+    }
+
+    /// Who runs the loop.
+    private enum Loop {
+        case idle
+        /// A task of the timers' own, started by a timer set while nobody ran the loop.
+        case own(Task<Void, Never>)
+        /// A caller of ``run()``.
+        case caller
     }
 
     private let state = Mutex(State())
@@ -77,6 +91,7 @@ final class RunnerTimers: Sendable {
             guard !state.stopped else { return (state.nextID, nil) }
             state.heap.insert(Entry(deadline: deadline, id: state.nextID, work: work))
             state.live.insert(state.nextID)
+            startOwnLoopIfIdle(&state)
             guard state.sleeping, state.sleepingUntil.map({ deadline < $0 }) ?? true else {
                 return (state.nextID, nil)
             }
@@ -119,9 +134,43 @@ final class RunnerTimers: Sendable {
         sleeper?.resume()
     }
 
-    /// Runs due work until the task is cancelled or ``stop()`` is called; jobs still running are cancelled and
-    /// waited for. Timers outlive a cancelled loop (a later ``run()`` goes on with them); one loop at a time.
+    /// Runs the loop in the caller's task until it is cancelled or ``stop()`` is called, taking over from the
+    /// timers' own task if one runs; jobs still running at the end are cancelled and waited for. Timers outlive a
+    /// cancelled loop: the next timer set, or the next ``run()``, goes on with them. Returns at once when another
+    /// caller runs the loop.
     func run() async {
+        let own = state.withLock { state -> Task<Void, Never>?? in
+            switch state.loop {
+            case .caller: return nil
+            case .idle:
+                state.loop = .caller
+                return .some(nil)
+            case .own(let task):
+                state.loop = .caller
+                return task
+            }
+        }
+        guard let own else { return }
+        if let own {
+            own.cancel()
+            await own.value
+        }
+        await runLoop()
+        state.withLock { state in
+            state.loop = .idle
+            // Timers set before the caller's task ended still run.
+            if !state.stopped && !state.live.isEmpty { startOwnLoopIfIdle(&state) }
+        }
+    }
+
+    /// Starts the loop in a task of the timers' own when nobody runs it.
+    private func startOwnLoopIfIdle(_ state: inout State) {
+        guard case .idle = state.loop else { return }
+        state.loop = .own(Task { await self.runLoop() })
+    }
+
+    /// The loop itself: runs due work until the task is cancelled or ``stop()`` is called.
+    private func runLoop() async {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 switch runDue() {

@@ -33,61 +33,26 @@ enum ChildProcess {
         environment: [String: String] = [:],
         timeout: Duration
     ) throws(FileSystem.Failure) -> Outcome {
-        var outputPipe: [Int32] = [-1, -1]
-        var errorPipe: [Int32] = [-1, -1]
-        guard Glibc.pipe(&outputPipe) == 0 else {
-            throw FileSystem.Failure(description: "cannot create a pipe: \(FileSystem.errorText())")
+        let outputEnds = try Descriptors.pipe()
+        let errorEnds: (read: Int32, write: Int32)
+        do {
+            errorEnds = try Descriptors.pipe()
+        } catch {
+            close(outputEnds.read)
+            close(outputEnds.write)
+            throw error
         }
-        guard Glibc.pipe(&errorPipe) == 0 else {
-            let reason = FileSystem.errorText()
-            for fd in outputPipe { close(fd) }
-            throw FileSystem.Failure(description: "cannot create a pipe: \(reason)")
+        let outputPipe = [outputEnds.read, outputEnds.write]
+        let errorPipe = [errorEnds.read, errorEnds.write]
+        let pid: pid_t
+        do {
+            pid = try spawn(arguments, environment: environment, descriptors: [(outputPipe[1], 1), (errorPipe[1], 2)])
+        } catch {
+            for fd in outputPipe + errorPipe { close(fd) }
+            throw error
         }
-        for fd in outputPipe + errorPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errorPipe[1], 2)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var variables: [String: String] = [:]
-        var cursor = environ
-        while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            cursor += 1
-        }
-        variables.merge(environment) { _, new in new }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
         close(outputPipe[1])
         close(errorPipe[1])
-        guard spawned == 0 else {
-            close(outputPipe[0])
-            close(errorPipe[0])
-            throw FileSystem.Failure(description: "cannot start \(arguments[0]): \(FileSystem.errorText(spawned))")
-        }
 
         var output: [UInt8] = []
         var errorOutput: [UInt8] = []
@@ -128,21 +93,23 @@ enum ChildProcess {
         let termination: Termination
         if timedOut {
             termination = .timedOut
-        } else if status & 0x7F == 0 {
-            termination = .exited((status >> 8) & 0xFF)
         } else {
-            termination = .signalled(status & 0x7F)
+            termination = Self.termination(status)
         }
         return Outcome(output: output, errorOutput: errorOutput, termination: termination)
     }
 
-    /// "SIGSEGV (Segmentation fault)" for signal 11, and so on.
-    static func signalName(_ signal: Int32) -> String {
+    /// "SIGSEGV (Segmentation fault)" for signal 11, and so on; without `long`, "SIGSEGV".
+    static func signalName(_ signal: Int32, long: Bool = true) -> String {
         let names: [Int32: String] = [
             SIGILL: "SIGILL", SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL",
             SIGSEGV: "SIGSEGV", SIGTERM: "SIGTERM", SIGTRAP: "SIGTRAP", SIGSYS: "SIGSYS", SIGPIPE: "SIGPIPE",
+            SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ", SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT",
+            SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGALRM: "SIGALRM",
         ]
+        let name = names[signal] ?? "signal \(signal)"
+        guard long else { return name }
         let description = strsignal(signal).map { String(cString: $0) } ?? "signal \(signal)"
-        return "\(names[signal] ?? "signal \(signal)") (\(description))"
+        return "\(name) (\(description))"
     }
 }

@@ -72,7 +72,6 @@ public final class TenantManager: Sendable {
         }
         self.template = template
         self.observer = observer
-        template.resources?.runUnlessRunning()
     }
 
     /// Runs the timers and background jobs of every tenant's runner (see ``RunnerResources/run()``) in the caller's
