@@ -81,6 +81,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     @OptionGroup var logging: LoggingOptions
 
     @OptionGroup(title: "Limits") var limits: ServeLimitOptions
+    @OptionGroup(title: "Sharing task slots between tenants") var shares: TenantShareOptions
 
     func validate() throws {
         if allTenants && tenants != nil { throw ValidationError("give --tenants or --all-tenants, not both") }
@@ -96,13 +97,23 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         let storage = try options.storage()
         let directory = workflows ?? Environment.workflowsDirectory
         try CommandPipeline.requireDirectory(directory)
-        let selection: Daemon.TenantSelection
-        if allTenants {
-            selection = .all
-        } else {
-            let names = (tenants ?? Environment.value("TENANT_ID") ?? "default").split(separator: ",").map {
+        let names: [String]? =
+            allTenants
+            ? nil
+            : (tenants ?? Environment.value("TENANT_ID") ?? "default").split(separator: ",").map {
                 String($0.filter { $0 != " " })
             }
+        // Every setting is checked before a tenant is created.
+        var runner = try options.configuration(tenant: "default", tuning: tuning)
+        runner.resumeUnfinished = true
+        try shares.apply(to: &runner) { tenant throws(CloacinaError) in
+            try TenantManager.validate(tenant, for: storage)
+            if let names, !names.contains(tenant) {
+                throw CloacinaError(.invalidInput, "this host does not serve tenant \(tenant) (--tenants)")
+            }
+        }
+        let selection: Daemon.TenantSelection
+        if let names {
             for name in names {
                 do {
                     try TenantManager.validate(name, for: storage)
@@ -112,12 +123,13 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
                 try await TenantOptions.requireExisting(name, in: storage, create: createTenant)
             }
             selection = .only(names)
+        } else {
+            selection = .all
         }
         try options.prepareDataDirectory()
 
         var configuration = Daemon.Configuration(workflowsDirectory: directory, storage: storage, tenants: selection)
-        configuration.runner = try options.configuration(tenant: "default", tuning: tuning)
-        configuration.runner.resumeUnfinished = true
+        configuration.runner = runner
         configuration.runner.invoker = try isolation.invoker()
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.maxPendingExecutions = limits.maxPendingExecutions

@@ -116,6 +116,14 @@ struct TuningOptions: ParsableArguments {
     @Option(help: "Task attempts run at once (default: $MAX_CONCURRENT_TASKS, else twice the processors).")
     var maxConcurrentTasks: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "At most this many task attempts of any one tenant run at once (default: $CLOACINA_TENANT_MAX_CONCURRENT_TASKS, else no limit but --max-concurrent-tasks).",
+            valueName: "n"
+        )
+    )
+    var tenantMaxConcurrentTasks: Int?
+
     @Option(help: "Seconds an attempt may run when its task sets no limit (default: $TASK_TIMEOUT_SECONDS, else 300).")
     var taskTimeout: Int?
 
@@ -131,6 +139,13 @@ struct TuningOptions: ParsableArguments {
     func apply(to configuration: inout DefaultRunner.Configuration) throws {
         if let value = try Self.setting(maxConcurrentTasks, "MAX_CONCURRENT_TASKS", flag: "--max-concurrent-tasks") {
             configuration.maxConcurrentTasks = value
+        }
+        if let value = try Self.setting(
+            tenantMaxConcurrentTasks,
+            "CLOACINA_TENANT_MAX_CONCURRENT_TASKS",
+            flag: "--tenant-max-concurrent-tasks"
+        ) {
+            configuration.tenantShare.maxConcurrentTasks = value
         }
         if let value = try Self.setting(taskTimeout, "TASK_TIMEOUT_SECONDS", flag: "--task-timeout") {
             configuration.taskTimeout = .seconds(value)

@@ -32,9 +32,14 @@ struct ServeCommandTests {
         }
 
         /// Builds the `flow` package (`hold` → `after`) that reports `behaviour` into `directory` (default: the
-        /// drop directory), written beside and renamed into place.
+        /// drop directory), written beside and renamed into place. With `holding`, only that tenant's `hold` waits.
         @discardableResult
-        func build(_ behaviour: String, version: String, into target: String? = nil) throws -> String {
+        func build(
+            _ behaviour: String,
+            version: String,
+            into target: String? = nil,
+            holding tenant: String? = nil
+        ) throws -> String {
             var package = CorpusPackage()
             package.name = "flow"
             package.version = version
@@ -42,8 +47,9 @@ struct ServeCommandTests {
             // Three attempts, so that a crash (which costs one) leaves some.
             package.workflows = [("flow", [.init("hold", retry: (3, 1, 1)), .init("after", after: ["hold"])])]
             package.extraDeclarations = "#include <fcntl.h>\n#include <unistd.h>"
+            let onlyTenant = tenant.map { #" && strcmp(call->tenant, "\#($0)") == 0"# } ?? ""
             package.taskPrologue = """
-                if (strcmp(call->task_id, "hold") == 0) {
+                if (strcmp(call->task_id, "hold") == 0\(onlyTenant)) {
                     int s = open("\(directory.file("started"))", O_WRONLY);
                     if (s >= 0) { (void)!write(s, "s", 1); close(s); }
                     int g = open("\(directory.file("gate"))", O_RDONLY);

@@ -20,8 +20,16 @@ extension DefaultRunner {
         public var schema: String?
         /// The tenant name reported in results and logs; defaults to the schema, else "default".
         public var tenant: String?
-        /// How many task attempts run at once, across all executions.
+        /// How many task attempts run at once, across all executions (with shared ``resources``: across the
+        /// host's tenants).
         public var maxConcurrentTasks: Int
+        /// This runner's tenant's share of the task threads: its weight against the other tenants on shared
+        /// ``resources`` and its own limit on running attempts (``TenantShare``; weight 1 and no limit by default).
+        /// Runners of one tenant name on shared resources count as one tenant.
+        public var tenantShare: TenantShare
+        /// Shares of particular tenants, by name, replacing ``tenantShare`` for them: ``TenantManager`` applies them
+        /// to the runners it opens (a host's per-tenant limits and weights).
+        public var tenantShares: [String: TenantShare]
         /// The time limit of an attempt when its task sets none.
         public var taskTimeout: Duration
         /// Connections (and threads) for database reads.
@@ -61,6 +69,8 @@ extension DefaultRunner {
             self.schema = nil
             self.tenant = nil
             self.maxConcurrentTasks = max(4, 2 * Self.processorCount)
+            self.tenantShare = TenantShare()
+            self.tenantShares = [:]
             self.taskTimeout = .seconds(300)
             self.dbPoolSize = 4
             self.packageCacheDirectory = Self.defaultPackageCache
@@ -88,6 +98,8 @@ extension DefaultRunner {
                     "max concurrent tasks must be at least 1, got \(maxConcurrentTasks)"
                 )
             }
+            try tenantShare.validate()
+            for (tenant, share) in tenantShares.sorted(by: { $0.key < $1.key }) { try share.validate(tenant: tenant) }
             guard taskTimeout > .zero else { throw CloacinaError(.configuration, "the task timeout must be positive") }
             guard dbPoolSize >= 1 else {
                 throw CloacinaError(.configuration, "the database pool size must be at least 1, got \(dbPoolSize)")
@@ -143,6 +155,10 @@ extension DefaultRunner {
         public func schema(_ schema: String) -> Builder { with { $0.schema = schema } }
         public func tenant(_ tenant: String) -> Builder { with { $0.tenant = tenant } }
         public func maxConcurrentTasks(_ count: Int) -> Builder { with { $0.maxConcurrentTasks = count } }
+        public func tenantShare(_ share: TenantShare) -> Builder { with { $0.tenantShare = share } }
+        public func tenantMaxConcurrentTasks(_ count: Int?) -> Builder {
+            with { $0.tenantShare.maxConcurrentTasks = count }
+        }
         public func taskTimeout(_ timeout: Duration) -> Builder { with { $0.taskTimeout = timeout } }
         public func dbPoolSize(_ size: Int) -> Builder { with { $0.dbPoolSize = size } }
         public func packageCacheDirectory(_ path: String) -> Builder { with { $0.packageCacheDirectory = path } }

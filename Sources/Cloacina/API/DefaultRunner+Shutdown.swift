@@ -52,6 +52,7 @@ extension DefaultRunner {
             runtime.resources.shutdown()
         } else {
             runtime.blockingPool.discard(owner: runtime.jobOwner)
+            runtime.taskPool.forget(owner: runtime.jobOwner)
         }
         runtime.store.close()
     }

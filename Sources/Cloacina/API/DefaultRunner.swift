@@ -60,6 +60,7 @@ public final class DefaultRunner: Sendable {
             identity: RunnerIdentity(),
             resources: configuration.resources,
             maxConcurrentTasks: configuration.maxConcurrentTasks,
+            tenantShare: configuration.tenantShare,
             blockingThreads: configuration.dbPoolSize,
             invoker: configuration.invoker,
             defaultTimeout: configuration.taskTimeout,

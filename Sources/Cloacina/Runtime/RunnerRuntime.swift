@@ -11,7 +11,9 @@ final class RunnerRuntime: Sendable {
     let resources: RunnerResources
     /// Whether the runner made ``resources`` (and so stops them when it shuts down).
     let ownsResources: Bool
-    /// This runner's tag on the jobs it queues in shared pools.
+    /// This runner's tag on the jobs it queues in shared pools. Its task attempts count against the task threads'
+    /// share named after the tenant, so a tenant is one tenant for fairness and limits also across its runners (one
+    /// closed, the next opened).
     let jobOwner: UInt64
     var taskPool: WorkerPool { resources.taskPool }
     var blockingPool: WorkerPool { resources.blockingPool }
@@ -36,6 +38,7 @@ final class RunnerRuntime: Sendable {
         identity: RunnerIdentity,
         resources: RunnerResources?,
         maxConcurrentTasks: Int,
+        tenantShare: TenantShare,
         blockingThreads: Int,
         invoker: any TaskInvoker,
         defaultTimeout: Duration,
@@ -51,6 +54,12 @@ final class RunnerRuntime: Sendable {
             resources ?? RunnerResources(maxConcurrentTasks: maxConcurrentTasks, blockingThreads: blockingThreads)
         self.resources = resources
         self.jobOwner = resources.newOwner()
+        resources.taskPool.assign(
+            owner: jobOwner,
+            toShare: tenant,
+            weight: tenantShare.weight,
+            limit: tenantShare.maxConcurrentTasks
+        )
         self.writer = StoreWriter(
             store: store,
             owner: identity.value,

@@ -1,26 +1,34 @@
 internal import Synchronization
 
-/// A set of threads, outside Swift's cooperative pool, that run blocking jobs with a limit on how many run at once.
+/// A set of threads, outside Swift's cooperative pool, that run blocking jobs with a limit on how many run at once,
+/// shared fairly between the owners' shares (the tenants of a host).
 ///
-/// Jobs run in submission order as slots free up. A job that hangs can be abandoned: it stops counting against the
-/// limit (a new thread takes its place) though its thread stays busy until it returns, because a thread cannot be
-/// stopped from outside. Stopping the pool discards jobs not yet started, telling each. (Package-wide: the runners'
-/// resources, and `DatabaseAdmin`'s one thread.)
+/// Each job belongs to a share: the one its owner was put in with ``assign(owner:toShare:weight:limit:)``, else
+/// the pool's default share. Jobs of one share start in submission order; between shares with a job waiting, a free
+/// thread goes to the share with the fewest running jobs for its weight, and shares that tie take turns (see
+/// ``FairQueue``). So a tenant that fills every thread with long jobs gets the next free one only when no other
+/// tenant with waiting work runs fewer; and a share at its own limit waits without holding up the others.
+///
+/// A job that hangs can be abandoned: it stops counting against the limits (its pool's and its share's; a new thread
+/// takes its place) though its thread stays busy until it returns, because a thread cannot be stopped from outside.
+/// Stopping the pool discards jobs not yet started, telling each. (Package-wide: the runners' resources, and
+/// `DatabaseAdmin`'s one thread.)
 package final class WorkerPool: Sendable {
     /// A unit of work, and what to do instead if it is discarded before it starts.
     struct Job: Sendable {
         var run: @Sendable () -> Void
         var discarded: @Sendable () -> Void = {}
-        /// Who submitted it, for ``discard(owner:)``; 0 for nobody in particular.
+        /// Who submitted it, for ``discard(owner:)`` and to find its share; 0 for nobody in particular.
         var owner: UInt64 = 0
     }
 
     private let name: String
     private let limit: Int
     private let lock = ConditionLock()
-    nonisolated(unsafe) private var queue: [(id: UInt64, job: Job)] = []
-    nonisolated(unsafe) private var queueHead = 0
-    nonisolated(unsafe) private var running: Set<UInt64> = []
+    nonisolated(unsafe) private var queue = FairQueue<(id: UInt64, job: Job)>()
+    nonisolated(unsafe) private var shareOfOwner: [UInt64: Int] = [:]
+    /// The jobs that run and count against the limits, with their shares.
+    nonisolated(unsafe) private var running: [UInt64: Int] = [:]
     nonisolated(unsafe) private var threads = 0
     nonisolated(unsafe) private var idle = 0
     nonisolated(unsafe) private var nextID: UInt64 = 0
@@ -29,6 +37,21 @@ package final class WorkerPool: Sendable {
     package init(name: String, limit: Int) {
         self.name = name
         self.limit = max(1, limit)
+    }
+
+    /// Puts the jobs `owner` submits from now on in the share named `share` (made on first use, kept for the pool's
+    /// life, so owners one after another, such as a tenant's runner reopened, count as one), and sets that share's
+    /// weight (at least 1) and limit on its running jobs (nil for the pool's own).
+    func assign(owner: UInt64, toShare share: String, weight: Int, limit: Int?) {
+        lock.withLock {
+            shareOfOwner[owner] = queue.share(named: share, weight: weight, limit: limit)
+            wakeOrSpawn()
+        }
+    }
+
+    /// Puts `owner`'s later jobs back in the default share (an owner that is gone).
+    func forget(owner: UInt64) {
+        _ = lock.withLock { shareOfOwner.removeValue(forKey: owner) }
     }
 
     /// Queues `job`; returns its id (for ``abandon(_:)``), or nil when the pool is stopped (the job is discarded).
@@ -42,60 +65,48 @@ package final class WorkerPool: Sendable {
         }
         nextID += 1
         let id = nextID
-        queue.append((id, job))
+        queue.append((id, job), to: shareOfOwner[job.owner] ?? FairQueue<(id: UInt64, job: Job)>.defaultShare)
         wakeOrSpawn()
         lock.unlock()
         return id
     }
 
-    /// Stops counting job `id` against the limit, so another job can start while it keeps its thread.
+    /// Stops counting job `id` against the limits, so another job can start while it keeps its thread.
     func abandon(_ id: UInt64) {
         lock.withLock {
-            guard running.remove(id) != nil else { return }
+            guard let share = running.removeValue(forKey: id) else { return }
+            queue.ended(in: share)
             wakeOrSpawn()
         }
     }
 
     /// Discards the jobs that have not started and lets idle threads exit. Running jobs finish on their own.
     package func stop() {
-        let discarded: [Job] = lock.withLock {
+        let discarded = lock.withLock {
             stopped = true
-            let pending = queue[queueHead...].map(\.job)
-            queue.removeAll()
-            queueHead = 0
             lock.broadcast()
-            return pending
+            return queue.removeAll { _ in true }
         }
-        for job in discarded { job.discarded() }
+        for (_, job) in discarded { job.discarded() }
     }
 
     /// Discards job `id` if it has not started (telling it); false when it started, ended or is unknown.
     @discardableResult
     func discard(_ id: UInt64) -> Bool {
-        let job: Job? = lock.withLock {
-            guard let index = queue[queueHead...].firstIndex(where: { $0.id == id }) else { return nil }
-            return queue.remove(at: index).job
-        }
-        guard let job else { return false }
-        job.discarded()
-        return true
+        let discarded = lock.withLock { queue.removeAll { $0.id == id } }
+        for (_, job) in discarded { job.discarded() }
+        return !discarded.isEmpty
     }
 
     /// Discards the jobs of `owner` that have not started (telling each), leaving everyone else's queued.
     func discard(owner: UInt64) {
-        let discarded: [Job] = lock.withLock {
-            let pending = queue[queueHead...]
-            let (mine, others) = (pending.filter { $0.job.owner == owner }, pending.filter { $0.job.owner != owner })
-            queue = Array(others)
-            queueHead = 0
-            return mine.map(\.job)
-        }
-        for job in discarded { job.discarded() }
+        let discarded = lock.withLock { queue.removeAll { $0.job.owner == owner } }
+        for (_, job) in discarded { job.discarded() }
     }
 
     /// Wakes an idle thread, or starts one, when a queued job could start.
     private func wakeOrSpawn() {
-        guard queueHead < queue.count, running.count < limit else { return }
+        guard queue.hasStartable, running.count < limit else { return }
         if idle > 0 {
             lock.signal()
         } else {
@@ -107,20 +118,14 @@ package final class WorkerPool: Sendable {
     private func work() {
         lock.lock()
         while true {
-            if queueHead < queue.count && running.count < limit {
-                let (id, job) = queue[queueHead]
-                queueHead += 1
-                if queueHead > 1024 && queueHead * 2 > queue.count {
-                    queue.removeFirst(queueHead)
-                    queueHead = 0
-                }
-                running.insert(id)
+            if running.count < limit, let ((id, job), share) = queue.next() {
+                running[id] = share
                 // Another job may be startable too (after an abandon, say).
                 wakeOrSpawn()
                 lock.unlock()
                 job.run()
                 lock.lock()
-                running.remove(id)
+                if let share = running.removeValue(forKey: id) { queue.ended(in: share) }
                 continue
             }
             if stopped {

@@ -119,10 +119,12 @@ public final class TenantManager: Sendable {
         try Self.validate(tenant, for: storage, stores: template.stores)
     }
 
-    /// The configuration of `tenant`'s runner.
+    /// The configuration of `tenant`'s runner: the template's, with the tenant's storage, and its share of the
+    /// threads from ``DefaultRunner/Configuration/tenantShares`` when it has one there.
     public func configuration(for tenant: String) -> DefaultRunner.Configuration {
         var configuration = template
         configuration.tenant = tenant
+        if let share = template.tenantShares[tenant] { configuration.tenantShare = share }
         configuration.logger[metadataKey: "tenant"] = "\(tenant)"
         if let observer {
             let inner = template.observer
