@@ -185,9 +185,9 @@ final class WorkerProcess: @unchecked Sendable {
             opened += [wake.read, wake.write]
             let pid = try ChildProcess.spawn(
                 command,
-                environment: ["SWIFT_BACKTRACE": "enable=no"],
-                removing: secretVariables,
-                descriptors: [(output.write, 1), (error.write, 2), (child, 3), (controlChild, 4)]
+                environment: PackageProbe.childEnvironment(),
+                descriptors: [(output.write, 1), (error.write, 2), (child, 3), (controlChild, 4)],
+                ownGroup: false
             )
             for fd in [child, controlChild, output.write, error.write] { close(fd) }
             for fd in [output.read, error.read, wake.read, wake.write] { Descriptors.setNonBlocking(fd) }
@@ -209,9 +209,6 @@ final class WorkerProcess: @unchecked Sendable {
 
     /// The largest log or load-error frame: the worker cuts texts at ``WorkerMessage/longestText`` bytes.
     private static let longestTextFrame = WorkerMessage.longestText + 64
-
-    /// Variables a worker is not given: the host's database credentials are none of a package's business.
-    static let secretVariables: Set<String> = ["DATABASE_URL", "CLOACINA_DATABASE_URL", "PGPASSWORD"]
 
     // MARK: Calls
 
