@@ -50,7 +50,11 @@ final class Bench: Sendable {
         var template = Array("/tmp/cloacina-bench-XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else { throw BenchError("cannot create a scratch directory") }
         directory = String(cString: created)
-        let pipeline = PackagePipeline(loader: PackageLoader(cacheDirectory: "\(directory)/packages"))
+        let pipeline = PackagePipeline(
+            probe: nil,
+            loader: PackageLoader(cacheDirectory: "\(directory)/packages"),
+            for: invoker
+        )
         let report = pipeline.load(files: [packagePath])[0]
         guard let package = report.package else {
             throw BenchError("\(packagePath): \(report.error.map(String.init(describing:)) ?? "rejected")")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cloacina
+import CloacinaDaemon
 import CloacinaJSON
 
 #if canImport(Glibc)
@@ -45,12 +46,23 @@ enum CommandPipeline {
     }
 
     /// Prints `reports` in `format`, then fails with exit status 1 if any file was rejected.
-    static func finish(_ reports: [PackageReport], format: OutputFormat) throws {
+    /// Versions in `quarantine` (by SHA-256) are marked as quarantined.
+    static func finish(
+        _ reports: [PackageReport],
+        format: OutputFormat,
+        quarantine: [String: QuarantineEntry] = [:]
+    ) throws {
         switch format {
         case .json:
-            print(JSONValue.array(reports.map(\.json)).serializedString(pretty: true))
+            let entries = reports.map { report in
+                guard let entry = report.sha256.flatMap({ quarantine[$0] }), case .object(var fields) = report.json
+                else { return report.json }
+                fields["quarantine"] = entry.json
+                return .object(fields)
+            }
+            print(JSONValue.array(entries).serializedString(pretty: true))
         case .text:
-            print(ReportText.render(reports), terminator: "")
+            print(ReportText.render(reports, quarantine: quarantine), terminator: "")
         }
         if reports.contains(where: { !$0.isLoaded }) {
             throw ExitCode.failure

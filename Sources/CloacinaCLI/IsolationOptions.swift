@@ -103,7 +103,7 @@ struct IsolationOptions: ParsableArguments {
     }
 
     /// The flag's value, else the variable's, checked to be a whole number of at least 0.
-    private static func count(_ flag: Int?, _ variable: String, flag name: String) throws -> Int? {
+    static func count(_ flag: Int?, _ variable: String, flag name: String) throws -> Int? {
         if let flag {
             guard flag >= 0 else { throw UsageError(message: "\(name) must not be negative, got \(flag)") }
             return flag
@@ -116,7 +116,7 @@ struct IsolationOptions: ParsableArguments {
     }
 
     /// The flag's value, else the variable's, checked to be a number of seconds of at least 0 (at most a day).
-    private static func seconds(_ flag: Double?, _ variable: String, flag name: String) throws -> Duration? {
+    static func seconds(_ flag: Double?, _ variable: String, flag name: String) throws -> Duration? {
         let value: Double
         if let flag {
             value = flag

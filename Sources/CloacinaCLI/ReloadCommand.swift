@@ -23,6 +23,13 @@ struct ReloadCommand: ParsableCommand {
     var dataDir: String?
 
     func run() throws {
+        let pid = try Self.signalHost(pidFile: pidFile, dataDir: dataDir)
+        print("sent SIGHUP to \(pid)")
+    }
+
+    /// Sends SIGHUP to the `cloacina serve` of the PID file (`pidFile`, else `<data-dir>/cloacina.pid`), checked to
+    /// be alive, to hold the file's lock and to serve this data directory; returns its process id.
+    static func signalHost(pidFile: String?, dataDir: String?) throws -> pid_t {
         var options = TenantOptions()
         options.dataDir = dataDir
         let path = pidFile ?? "\(options.dataDirectory)/cloacina.pid"
@@ -42,9 +49,8 @@ struct ReloadCommand: ParsableCommand {
             }
         }
         guard kill(pid, SIGHUP) == 0 else {
-            printError("error: cannot signal process \(pid) from \(path): \(String(cString: strerror(errno)))")
-            throw ExitCode.failure
+            throw UsageError(message: "cannot signal process \(pid) from \(path): \(String(cString: strerror(errno)))")
         }
-        print("sent SIGHUP to \(pid)")
+        return pid
     }
 }

@@ -1,8 +1,10 @@
 import Cloacina
+import CloacinaDaemon
 
 /// Renders package reports for people: one block per file, then a summary line.
 enum ReportText {
-    static func render(_ reports: [PackageReport]) -> String {
+    /// `quarantine`: the quarantined versions of a data directory, by SHA-256, marked on their files.
+    static func render(_ reports: [PackageReport], quarantine: [String: QuarantineEntry] = [:]) -> String {
         var out = ""
         for report in reports {
             out += "\(report.file): \(report.isLoaded ? "loaded" : "rejected")\n"
@@ -12,6 +14,9 @@ enum ReportText {
             }
             if let sha256 = report.sha256 {
                 out += "  sha256    \(sha256)\n"
+            }
+            if let entry = report.sha256.flatMap({ quarantine[$0] }) {
+                out += "  quarantined  \(entry.reason)\n"
             }
             if let duplicate = report.duplicateOf {
                 out += "  note      same content as \(duplicate)\n"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cloacina
+import CloacinaDaemon
 
 #if canImport(Glibc)
 import Glibc
@@ -66,34 +67,45 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         let tenant = try tenantOptions.tenantID()
         try await TenantOptions.requireExisting(tenant, in: try tenantOptions.storage(), create: createTenant)
         let directory = workflows ?? Environment.workflowsDirectory
-        // Every package is checked in a child process first.
-        let probed = try await Self.offThePool {
-            try CommandPipeline.withTemporaryProbe(timeout: PackageProbe.defaultTimeout) { pipeline in
-                try CommandPipeline.load(directory: directory, with: pipeline)
+        var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
+        configuration.invoker = try isolation.invoker()
+        // Every package is checked in a child process first; then only the package providing the workflow goes on
+        // through the pipeline of the invoker: loaded here (in-process), or registered from its report without
+        // being opened here (worker processes). Either way its image is kept in the runner's package cache, so a
+        // host can resume the execution on it later.
+        let pipeline = PackagePipeline(
+            probe: nil,
+            loader: PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger),
+            for: configuration.invoker
+        )
+        let (probed, loaded) = try await Self.offThePool {
+            try CommandPipeline.withTemporaryProbe(timeout: PackageProbe.defaultTimeout) {
+                checking -> ([PackageReport], PackageReport?) in
+                let probed = try CommandPipeline.load(directory: directory, with: checking)
+                let provider = probed.first { $0.isLoaded && $0.workflows.contains { $0.name == workflow } }
+                guard let provider else { return (probed, nil) }
+                // Nothing is written before the workflow is known to exist.
+                try tenantOptions.prepareDataDirectory()
+                return (probed, pipeline.complete(provider))
             }
         }
         for report in probed where !report.isLoaded {
             printError("warning: skipping \(report.file): \(report.error.map(String.init(describing:)) ?? "rejected")")
         }
-        guard let provider = probed.first(where: { $0.isLoaded && $0.workflows.contains { $0.name == workflow } })
-        else {
+        guard let loaded else {
             let known = probed.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
             throw UsageError(
                 message: "no package in \(directory) provides workflow \"\(workflow)\""
                     + (known.isEmpty ? "" : " (available: \(known.joined(separator: ", ")))")
             )
         }
-        var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
-        configuration.invoker = try isolation.invoker()
-        try tenantOptions.prepareDataDirectory()
-        // Only the package providing the workflow is loaded here (it passed the probe), its image kept in the
-        // runner's package cache so a host can resume the execution on it later.
-        let pipeline = PackagePipeline(
-            loader: PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger)
-        )
-        let loaded = try await Self.offThePool { pipeline.load(files: [provider.file])[0] }
         guard let package = loaded.package else {
-            throw UsageError(message: "\(provider.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")")
+            throw UsageError(message: "\(loaded.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")")
+        }
+        // A version a host of this data directory quarantined is not started here either.
+        let quarantine = QuarantineFiles(directory: "\(tenantOptions.dataDirectory)/quarantine")
+        if let entry = quarantine.load().entries.first(where: { $0.sha256 == package.sha256 }) {
+            throw UsageError(message: "workflow \(workflow) cannot start: \(entry.reason)")
         }
         configuration.packages = [package]
         let progress = output == .text ? ProgressLine.ifTerminal(workflow: workflow) : nil

@@ -82,6 +82,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
 
     @OptionGroup(title: "Limits") var limits: ServeLimitOptions
     @OptionGroup(title: "Sharing task slots between tenants") var shares: TenantShareOptions
+    @OptionGroup(title: "Quarantine of crashing package versions") var quarantine: QuarantineOptions
 
     func validate() throws {
         if allTenants && tenants != nil { throw ValidationError("give --tenants or --all-tenants, not both") }
@@ -134,6 +135,8 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.maxPendingExecutions = limits.maxPendingExecutions
         configuration.probe = PackageProbe(cacheDirectory: "\(options.dataDirectory)/probe-cache")
+        configuration.quarantine = try quarantine.rule()
+        configuration.quarantineDirectory = "\(options.dataDirectory)/quarantine"
         let logger = Logger(label: "cloacina.serve")
         configuration.logger = Logger(label: "cloacina.daemon")
         let daemon = Daemon(configuration: configuration)

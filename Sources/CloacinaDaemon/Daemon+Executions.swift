@@ -10,7 +10,8 @@ extension Daemon {
         workflow: String,
         context: [String: JSONValue]
     ) async throws(CloacinaError) -> (id: String, status: ExecutionStatus) {
-        try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in
+        try refuseIfQuarantined(workflow)
+        return try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in
             let id = try await runner.executeAsync(workflow, context: context)
             return (id, (try? await runner.executionStatus(id).status) ?? .pending)
         }
@@ -23,7 +24,8 @@ extension Daemon {
         workflow: String,
         context: [String: JSONValue]
     ) async throws(CloacinaError) -> ExecutionResult {
-        try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in
+        try refuseIfQuarantined(workflow)
+        return try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in
             try await runner.execute(workflow, context: context)
         }
     }
@@ -81,9 +83,17 @@ extension Daemon {
                 state.hostPackages
             )
         }
+        let quarantine = state.withLock { $0.quarantine.entries }
         return [
             "generation": .int(report.generation),
-            "packages": .array(report.files.map(\.json)),
+            "packages": .array(
+                report.files.map { file in
+                    guard case .object(var fields) = file.json else { return file.json }
+                    fields["quarantine"] = file.serving?.sha256.flatMap { quarantine[$0]?.json } ?? .null
+                    return .object(fields)
+                }
+            ),
+            "quarantined": .array(quarantined.map(\.json)),
             "host": .array(
                 host.map { package in
                     [

@@ -106,7 +106,7 @@ extension Daemon {
         // when the rest are done (slow ones, with the probe's `slowAfter`) are pending: the generation is published
         // without them and `runPendingLoads` reloads when they finish, so they never hold up the others.
         var (loads, pending, toLoad) = backgroundLoads.sort(generation.filesToLoad(scan), scan: scan)
-        let pipeline = PackagePipeline(probe: configuration.probe, loader: loader)
+        let pipeline = PackagePipeline(probe: configuration.probe, loader: loader, for: configuration.runner.invoker)
         let (reports, stillLoading) = pipeline.load(files: toLoad, settling: configuration.probe?.slowAfter != nil)
         for (path, report) in zip(toLoad, reports) {
             guard let report else {
@@ -147,6 +147,14 @@ extension Daemon {
         state.withLock { state in
             state.generation = next
             state.lastReload = report
+        }
+        // Versions no longer served leave quarantine, and their warm workers are stopped now; executions pinned to
+        // such a version start a worker again for each call they still make.
+        let served = Set(next.servingPackages.map(\.contentSHA256))
+        let retired = Set(generation.servingPackages.map(\.contentSHA256)).subtracting(served)
+        reconcileQuarantine(served: served, retired: retired)
+        if let workers = configuration.runner.invoker as? ProcessTaskInvoker {
+            for sha256 in retired { workers.stopWorkers(sha256: sha256) }
         }
         for (path, error) in summary.failed {
             var metadata: Logger.Metadata = ["file": "\(path)", "error": "\(error)"]

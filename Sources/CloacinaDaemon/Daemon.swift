@@ -36,6 +36,12 @@ public final class Daemon: Sendable {
         /// Loads changed packages in a child process first, so one that crashes while loading is reported instead
         /// of taking the daemon down; nil loads in this process only.
         public var probe: PackageProbe?
+        /// When a package version whose tasks keep killing worker processes is quarantined (with process
+        /// isolation): new executions of its workflows are refused until a new version is served or the operator
+        /// ends the quarantine (see ``Daemon/unquarantine(_:)``).
+        public var quarantine: QuarantineRule
+        /// Where quarantines are kept across restarts (``QuarantineFiles``); nil keeps them in memory only.
+        public var quarantineDirectory: String?
         public var logger: Logger
 
         public init(workflowsDirectory: String, storage: TenantManager.Storage, tenants: TenantSelection = .all) {
@@ -47,6 +53,8 @@ public final class Daemon: Sendable {
             self.maxPendingExecutions = 1000
             self.unavailableRetryInterval = .seconds(30)
             self.probe = nil
+            self.quarantine = QuarantineRule()
+            self.quarantineDirectory = nil
             self.logger = Logger(label: "cloacina.daemon")
         }
     }
@@ -82,6 +90,7 @@ public final class Daemon: Sendable {
         var unavailable: [String: UnavailableTenant] = [:]
         /// Submissions admitted and not yet recorded (counted beside the runners' executions).
         var admitting = 0
+        var quarantine = Quarantine(rule: .off)
     }
 
     public init(configuration: Configuration) {
@@ -100,8 +109,13 @@ public final class Daemon: Sendable {
         self.tenants = TenantManager(storage: configuration.storage, template: template) { tenant, event in
             metrics.record(event, tenant: tenant)
         }
-        (configuration.runner.invoker as? ProcessTaskInvoker)?.crashes.observe { crash in
+        let onDisk = configuration.quarantineDirectory.map { QuarantineFiles(directory: $0).load() }
+        state.withLock { $0.quarantine = Quarantine(rule: configuration.quarantine, entries: onDisk?.entries ?? []) }
+        for message in onDisk?.ignored ?? [] { logger.warning("quarantine file", metadata: ["error": "\(message)"]) }
+        metrics.quarantined(count: onDisk?.entries.count ?? 0)
+        (configuration.runner.invoker as? ProcessTaskInvoker)?.crashes.observe { [weak self] crash in
             metrics.workerCrashed(crash.key)
+            self?.recordCrash(crash)
         }
     }
 

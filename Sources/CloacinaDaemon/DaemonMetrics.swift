@@ -89,6 +89,21 @@ public final class DaemonMetrics: Sendable {
         .increment()
     }
 
+    /// A package version was quarantined; `count` are quarantined now.
+    func quarantineStarted(_ entry: QuarantineEntry, count: Int) {
+        registry.makeCounter(
+            descriptor: Self.quarantines,
+            labels: [("package", entry.package), ("version", entry.version)]
+        )
+        .increment()
+        quarantined(count: count)
+    }
+
+    /// `count` package versions are quarantined now.
+    func quarantined(count: Int) {
+        registry.makeGauge(descriptor: Self.quarantinedNow).set(Double(count))
+    }
+
     /// Every metric in Prometheus' text exposition format.
     public func exposition() -> String {
         registry.emitToString()
@@ -148,6 +163,22 @@ public final class DaemonMetrics: Sendable {
             metricName: "worker_crashes",
             unitName: "total",
             helpText: "Task worker processes that died unasked, by package, version and signal (exit, protocol)"
+        )
+    }
+    private static var quarantines: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "quarantines",
+            unitName: "total",
+            helpText: "Package versions quarantined because their tasks kept killing worker processes"
+        )
+    }
+    private static var quarantinedNow: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "packages",
+            unitName: "quarantined",
+            helpText: "Package versions quarantined now (new executions of their workflows are refused)"
         )
     }
     private static var loadErrors: MetricNameDescriptor {

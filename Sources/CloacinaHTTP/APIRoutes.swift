@@ -21,6 +21,7 @@ struct APIRoutes: Sendable {
         }
         routes.get("/workflows") { _, _ in workflows() }
         routes.post("/admin/reload") { _, _ in try await reload() }
+        routes.delete("/admin/quarantine/:package") { _, context in try unquarantine(context) }
         routes.get("/health") { _, _ in health() }
         routes.get("/ready") { _, _ in ready() }
         routes.get("/tenants") { _, _ in tenants() }
@@ -80,6 +81,13 @@ struct APIRoutes: Sendable {
     /// waiting for the report (the reload itself goes on).
     func reload() async throws -> Response {
         .json(try await daemon.reload().json)
+    }
+
+    /// `DELETE /admin/quarantine/{package or sha256}`: ends the quarantine of the versions it names; 200 with
+    /// them, 404 when none is quarantined.
+    func unquarantine(_ context: some RequestContext) throws -> Response {
+        let selector = try Self.parameter("package", context)
+        return .json(["released": .array(try daemon.unquarantine(selector).map(\.json))])
     }
 
     /// `GET /health`: 200 while the process answers at all.

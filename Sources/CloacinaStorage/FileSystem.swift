@@ -126,6 +126,14 @@ package enum FileSystem {
         }
     }
 
+    /// Removes the file at `path`; false when there was none.
+    @discardableResult
+    package static func removeFile(_ path: String) throws(Failure) -> Bool {
+        if unlink(path) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw Failure(description: "cannot remove \(path): \(errorText())")
+    }
+
     /// Whether a file or directory exists at `path`.
     package static func exists(_ path: String) -> Bool {
         var info = stat()

@@ -29,6 +29,16 @@ public enum MisbehavingPackage {
         ("doomed", "if (call->attempt == 1) { announce(call); for (;;) pause(); } *(volatile int *)0 = 1;"),
         ("hog", "for (;;) { char *p = malloc(64u << 20); if (!p) abort(); memset(p, 1, 64u << 20); }"),
         (
+            "hostmaps",
+            #"""
+            char to[1024], from[64], chunk[4096]; size_t n;
+            snprintf(from, sizeof from, "/proc/%d/maps", (int)getppid());
+            FILE *in = fopen(from, "r"), *out = scratch(call, "hostmaps", to, sizeof to) ? fopen(to, "w") : NULL;
+            while (in && out && (n = fread(chunk, 1, sizeof chunk, in)) > 0) fwrite(chunk, 1, n, out);
+            if (in) fclose(in); if (out) fclose(out);
+            """#
+        ),
+        (
             "pid",
             #"char line[128]; snprintf(line, sizeof line, "%d %s", (int)getpid(), call->tenant); note(call, "pids", line);"#
         ),

@@ -161,8 +161,10 @@ extension DefaultRunner {
         guard let sha256 = reference.sha256 else { return nil }
         let cached = PackageCache(directory: configuration.packageCacheDirectory).path(for: sha256)
         guard FileSystem.exists(cached) else { return nil }
-        let loader = packages
-        let report = try await runtime.blocking { () throws(CloacinaError) in loader.load(file: cached) }
+        // Through the pipeline of this runner's invoker: with worker processes the cached copy is probed and
+        // registered, never opened here.
+        let pipeline = PackagePipeline(probe: nil, loader: packages, for: runtime.invoker)
+        let report = try await runtime.blocking { () throws(CloacinaError) in pipeline.load(files: [cached])[0] }
         guard let package = report.package, package.sha256 == sha256 else {
             throw CloacinaError(
                 .notFound,

@@ -132,6 +132,12 @@ public final class ProcessTaskInvoker: TaskInvoker {
         }
     }
 
+    /// Package files are never opened in this process: they are loaded by a probe running this invoker's worker
+    /// command (the same image as the workers) and registered from its report.
+    public func loadingProbe(cacheDirectory: String) -> PackageProbe? {
+        PackageProbe(command: options.command, cacheDirectory: cacheDirectory, timeout: options.loadTimeout)
+    }
+
     /// Stops every idle worker, and each busy one when its call returns; calls from now on fail (retryably). Also
     /// done on `deinit`.
     public func shutdown() {

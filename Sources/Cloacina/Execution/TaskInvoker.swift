@@ -8,6 +8,16 @@ internal import Synchronization
 public protocol TaskInvoker: Sendable {
     /// Runs `request` against `package`; `cancellation` lets another thread ask the task to stop.
     func invoke(_ request: TaskRequest, in package: LoadedPackage, cancellation: TaskCancellation) -> TaskResult
+
+    /// For an invoker that runs package code in other processes only: the loading probe (keeping its throw-away
+    /// copies under `cacheDirectory`) whose reports register package files with the host without opening them
+    /// here (``PackagePipeline/init(probe:loader:for:)``). nil, the default: package files are opened in this
+    /// process, where their tasks run.
+    func loadingProbe(cacheDirectory: String) -> PackageProbe?
+}
+
+extension TaskInvoker {
+    public func loadingProbe(cacheDirectory: String) -> PackageProbe? { nil }
 }
 
 /// Everything a task is given for one attempt.

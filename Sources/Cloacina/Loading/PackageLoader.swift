@@ -66,6 +66,9 @@ public final class PackageLoader: Sendable {
         self.logger = logger
     }
 
+    /// Where the loader keeps its copies of package images.
+    public var cacheDirectory: String { cache.directory }
+
     /// Forces the copies made since the last call to disk (with `deferSync`); call it before anything that must
     /// survive a crash depends on them.
     public func syncCache() throws(PackageLoadError) {

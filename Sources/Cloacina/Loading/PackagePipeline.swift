@@ -51,6 +51,18 @@ public struct PackagePipeline: Sendable {
         stages = .isolated(probe, then: .register(loader))
     }
 
+    /// The pipeline for packages whose tasks `invoker` runs. An invoker that runs package code in worker processes
+    /// only (``TaskInvoker/loadingProbe(cacheDirectory:)``) gets ``init(probe:registeringWith:)``: the host never
+    /// opens the files, so no constructor, init or task of theirs runs here; `probe` when given, else the
+    /// invoker's own. Any other gets ``init(probe:loader:)``.
+    public init(probe: PackageProbe?, loader: PackageLoader, for invoker: any TaskInvoker) {
+        if let own = invoker.loadingProbe(cacheDirectory: "\(loader.cacheDirectory)/loading") {
+            self.init(probe: probe ?? own, registeringWith: loader)
+        } else {
+            self.init(probe: probe, loader: loader)
+        }
+    }
+
     /// Loads files in child processes first; nil when files load in this process only.
     public var probe: PackageProbe? {
         if case .isolated(let probe, _) = stages { return probe }
@@ -83,6 +95,17 @@ public struct PackagePipeline: Sendable {
         guard case .isolated(let probe, let after) = stages else { return (load(files: files), nil) }
         let (reports, pending) = probe.load(files: files, settling: settling)
         return (reports.map { $0.map { Self.finish($0, after) } }, pending?.then { Self.finish($0, after) })
+    }
+
+    /// Runs the stages after the probe (load here, or register) on `report`, a report of this pipeline's probe or
+    /// of one like it; a pipeline without a probe loads the report's file. The file must still have the content
+    /// the probe saw.
+    public func complete(_ report: PackageReport) -> PackageReport {
+        switch stages {
+        case .inProcess(let loader):
+            return report.isLoaded ? loader.load(file: report.file, expecting: report.sha256) : report
+        case .isolated(_, let after): return Self.finish(report, after)
+        }
     }
 
     /// A report of the probe after the stage that follows it.

@@ -1,7 +1,7 @@
 internal import CCrypto
 
 /// SHA-256 of package files, through the system's libcrypto.
-enum SHA256 {
+package enum SHA256 {
     /// The digest of `bytes` as 64 lower-case hex digits.
     static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
         var digest = [UInt8](repeating: 0, count: 32)
@@ -22,7 +22,7 @@ enum SHA256 {
     }
 
     /// Whether `text` has the form of a digest: exactly 64 lower-case hex digits (so it is safe in a file name).
-    static func isDigest(_ text: String) -> Bool {
+    package static func isDigest(_ text: String) -> Bool {
         let utf8 = text.utf8
         return utf8.count == 64 && utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
