@@ -24,6 +24,10 @@ public enum MisbehavingPackage {
             """#
         ),
         ("forge", #"write(3, "\x05\x00\x00\x00\x44zzzz", 9);"#),
+        ("sleep", "sleep(30);"),
+        ("setenv", #"setenv("CLOACINA_ISOLATION", "in-process", 1); setenv("PATH", "/nonexistent", 1);"#),
+        ("sighandler", "signal(SIGTERM, SIG_IGN); signal(SIGINT, SIG_IGN); signal(SIGHUP, SIG_IGN);"),
+        ("crash_always", "*(volatile int *)0 = 1;"),
         ("flaky", "if (call->attempt == 1) *(volatile int *)0 = 1;"),
         ("wait_kill", "if (call->attempt == 1) { announce(call); for (;;) pause(); }"),
         ("doomed", "if (call->attempt == 1) { announce(call); for (;;) pause(); } *(volatile int *)0 = 1;"),
@@ -45,7 +49,7 @@ public enum MisbehavingPackage {
     ]
 
     /// Tasks retried once (two attempts, retryable failures only).
-    public static let retried: Set<String> = ["flaky", "wait_kill", "doomed"]
+    public static let retried: Set<String> = ["flaky", "wait_kill", "doomed", "crash_always"]
 
     public static var package: CorpusPackage {
         var package = CorpusPackage()
