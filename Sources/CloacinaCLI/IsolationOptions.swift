@@ -24,6 +24,14 @@ struct IsolationOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "With --isolation process, run this trusted package's tasks in the host all the same (repeatable; also $CLOACINA_IN_PROCESS_PACKAGES=a,b); a crash in it takes the host down.",
+            valueName: "package"
+        )
+    )
+    var inProcessPackage: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
             "Address space of a worker in MiB; 0 for no limit (default: $CLOACINA_WORKER_MEMORY_MB, else 4096).",
             valueName: "MiB"
         )
@@ -68,6 +76,20 @@ struct IsolationOptions: ParsableArguments {
         guard mode == .process else { return InProcessTaskInvoker() }
         var options = ProcessTaskInvoker.Options()
         options.workerPerTenant = workerPerTenant || Environment.value("CLOACINA_WORKER_PER_TENANT") == "1"
+        let named =
+            inProcessPackage.isEmpty
+            ? (Environment.value("CLOACINA_IN_PROCESS_PACKAGES") ?? "").split(separator: ",").map {
+                String($0.filter { $0 != " " })
+            }
+            : inProcessPackage
+        for name in named where !name.isEmpty {
+            do {
+                try NameRule.validate(name, as: "package name")
+            } catch {
+                throw UsageError(message: "--in-process-package: \(error.message)")
+            }
+            options.inProcessPackages.insert(name)
+        }
         var limits = WorkerLimits.standard
         if let megabytes = try Self.count(workerMemory, "CLOACINA_WORKER_MEMORY_MB", flag: "--worker-memory") {
             limits.addressSpaceBytes = megabytes == 0 ? nil : megabytes << 20

@@ -97,11 +97,21 @@ struct IsolationCommandTests {
         #expect(MisbehavingPackage.ended(pid))
     }
 
-    @Test("run --isolation in-process: the same segfault takes the host down (what process isolation prevents)")
+    @Test("run --isolation in-process, or a package run in process by name: the same segfault takes the host down")
     func inProcessCrash() throws {
         let host = try Host("isolation-in-process")
         let (result, _) = try host.run("segv", ["--isolation", "in-process"])
         #expect(result.signal == SIGSEGV)
+        // Per package: a package named trusted runs in the host under process isolation, the others do not.
+        let (trusted, _) = try host.run("segv", ["--in-process-package", "misbehaving"])
+        #expect(trusted.signal == SIGSEGV)
+        let (viaEnvironment, _) = try host.run("segv", environment: ["CLOACINA_IN_PROCESS_PACKAGES": "misbehaving"])
+        #expect(viaEnvironment.signal == SIGSEGV)
+        let (other, _) = try host.run("segv", ["--in-process-package", "another"])
+        #expect(other.exitStatus == 1)
+        let (badName, _) = try host.run("ok", ["--in-process-package", "no/slash"])
+        #expect(badName.exitStatus == 2)
+        #expect(badName.standardError.contains("--in-process-package: invalid package name \"no/slash\""))
         let (bad, _) = try host.run("ok", environment: ["CLOACINA_ISOLATION": "sandbox"])
         #expect(bad.exitStatus == 2)
         #expect(bad.standardError.contains("CLOACINA_ISOLATION must be process or in-process, got \"sandbox\""))

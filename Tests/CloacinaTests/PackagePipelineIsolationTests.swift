@@ -25,7 +25,6 @@ struct PackagePipelineIsolationTests {
         let probe = PackageProbe(cloacina: TestEnvironment.cloacinaExecutable, cacheDirectory: directory.file("probe"))
         let loader = PackageLoader(cacheDirectory: directory.file("packages"))
         let pipeline = PackagePipeline(probe: probe, registeringWith: loader)
-        #expect(!pipeline.runsPackageCode)
 
         let report = try #require(pipeline.load(files: [file]).first)
         let loaded = try #require(report.package, "\(String(describing: report.error))")
@@ -55,5 +54,55 @@ struct PackagePipelineIsolationTests {
         // The same content registers once.
         let again = try #require(pipeline.load(files: [file]).first?.package)
         #expect(again === loaded)
+    }
+
+    @Test("the pipeline for a ProcessTaskInvoker opens here only the packages it is told to run here")
+    func perPackage() throws {
+        let directory = try TemporaryDirectory("pipeline-per-package")
+        let record = directory.file("pids")
+        var files: [String] = []
+        for name in ["trusted", "untrusted"] {
+            var package = CorpusPackage()
+            package.name = name
+            package.workflows = [("\(name)_flow", [.init("only")])]
+            package.extraDeclarations = """
+                #include <unistd.h>
+                __attribute__((constructor)) static void opened(void) {
+                    FILE *out = fopen("\(record)", "a");
+                    if (out) { fprintf(out, "\(name) %d\\n", (int)getpid()); fclose(out); }
+                }
+                """
+            files.append(try package.build(in: directory.path, fileName: "\(name).so"))
+        }
+        var options = ProcessTaskInvoker.Options(command: [TestEnvironment.cloacinaExecutable, "worker"])
+        options.inProcessPackages = ["trusted"]
+        let invoker = ProcessTaskInvoker(options: options)
+        defer { invoker.shutdown() }
+        let pipeline = PackagePipeline(
+            probe: nil,
+            loader: PackageLoader(cacheDirectory: directory.file("packages")),
+            for: invoker
+        )
+        let loaded = pipeline.load(files: files).compactMap(\.package)
+        #expect(loaded.map(\.info.name) == ["trusted", "untrusted"])
+        #expect(loaded.map(\.runsInThisProcess) == [true, false])
+        let here = try String(contentsOfFile: record, encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasSuffix(" \(getpid())") }
+        #expect(here == ["trusted \(getpid())"])
+
+        // The trusted package's task runs here, the other's in a worker.
+        for (package, name) in zip(loaded, ["trusted", "untrusted"]) {
+            let request = TaskRequest(
+                workflow: "\(name)_flow",
+                task: "only",
+                tenant: "default",
+                executionID: "e",
+                attempt: 1,
+                context: Array("{}".utf8),
+                maximumOutputBytes: 1 << 20
+            )
+            #expect(invoker.invoke(request, in: package, cancellation: TaskCancellation()).succeeded)
+        }
+        #expect(invoker.idleWorkers == [try #require(loaded[1].sha256): 1])
     }
 }

@@ -21,7 +21,7 @@ internal import Glibc
 /// policy decides whether it runs again, on a fresh worker; every other call goes on. When a call is cancelled (its
 /// timeout passed, its execution was cancelled) the worker is told at once (`host->is_cancelled`), and killed if
 /// the call has not returned ``Options/killGrace`` later; the attempt fails. Packages compiled into the program (no
-/// image file) run in this process, through an ``InProcessTaskInvoker``.
+/// image file) and those of ``Options/inProcessPackages`` run in this process, through an ``InProcessTaskInvoker``.
 public final class ProcessTaskInvoker: TaskInvoker {
     /// How workers are started, limited, reused and stopped.
     public struct Options: Sendable {
@@ -38,6 +38,9 @@ public final class ProcessTaskInvoker: TaskInvoker {
         public var idleTimeout: Duration
         /// Whether each tenant gets workers of its own (a worker then never runs two tenants' calls).
         public var workerPerTenant: Bool
+        /// Packages (by name) whose tasks run in this process all the same: trusted ones, for speed. Their files are
+        /// opened here (``TaskInvoker/runsInThisProcess(package:)``), so a crash in them takes the host down.
+        public var inProcessPackages: Set<String>
         /// How long a worker may take to load its package.
         public var loadTimeout: Duration
         /// The tasks' own log lines and their workers' output, with tenant and task.
@@ -51,6 +54,7 @@ public final class ProcessTaskInvoker: TaskInvoker {
             self.killGrace = .seconds(5)
             self.idleTimeout = .seconds(60)
             self.workerPerTenant = false
+            self.inProcessPackages = []
             self.loadTimeout = .seconds(60)
             self.taskLogger = Logger(label: "cloacina.task")
             self.logger = Logger(label: "cloacina.worker")
@@ -90,7 +94,9 @@ public final class ProcessTaskInvoker: TaskInvoker {
 
     public func invoke(_ request: TaskRequest, in package: LoadedPackage, cancellation: TaskCancellation) -> TaskResult
     {
-        guard let imagePath = package.imagePath, let sha256 = package.sha256 else {
+        guard let imagePath = package.imagePath, let sha256 = package.sha256,
+            !options.inProcessPackages.contains(package.info.name)
+        else {
             return inProcess.invoke(request, in: package, cancellation: cancellation)
         }
         let key = Key(sha256: sha256, tenant: options.workerPerTenant ? request.tenant : nil)
@@ -136,6 +142,10 @@ public final class ProcessTaskInvoker: TaskInvoker {
     /// command (the same image as the workers) and registered from its report.
     public func loadingProbe(cacheDirectory: String) -> PackageProbe? {
         PackageProbe(command: options.command, cacheDirectory: cacheDirectory, timeout: options.loadTimeout)
+    }
+
+    public func runsInThisProcess(package name: String) -> Bool {
+        options.inProcessPackages.contains(name)
     }
 
     /// Stops every idle worker, and each busy one when its call returns; calls from now on fail (retryably). Also

@@ -14,10 +14,17 @@ public protocol TaskInvoker: Sendable {
     /// here (``PackagePipeline/init(probe:loader:for:)``). nil, the default: package files are opened in this
     /// process, where their tasks run.
     func loadingProbe(cacheDirectory: String) -> PackageProbe?
+
+    /// Whether the tasks of the package named `name` run in this process, so its file must be opened here. True,
+    /// the default, for an invoker without ``loadingProbe(cacheDirectory:)``; an invoker with one says which
+    /// packages it still runs here (the operator's trusted ones).
+    func runsInThisProcess(package name: String) -> Bool
 }
 
 extension TaskInvoker {
     public func loadingProbe(cacheDirectory: String) -> PackageProbe? { nil }
+
+    public func runsInThisProcess(package name: String) -> Bool { true }
 }
 
 /// Everything a task is given for one attempt.

@@ -31,6 +31,8 @@ public struct PackagePipeline: Sendable {
         case nothing
         case load(PackageLoader)
         case register(PackageLoader)
+        /// Loaded here when `invoker` runs the package's tasks here, registered otherwise.
+        case forInvoker(PackageLoader, any TaskInvoker)
     }
 
     /// A pipeline that loads each file in a child process with `probe` (when given; else it trusts files not to
@@ -52,30 +54,26 @@ public struct PackagePipeline: Sendable {
     }
 
     /// The pipeline for packages whose tasks `invoker` runs. An invoker that runs package code in worker processes
-    /// only (``TaskInvoker/loadingProbe(cacheDirectory:)``) gets ``init(probe:registeringWith:)``: the host never
-    /// opens the files, so no constructor, init or task of theirs runs here; `probe` when given, else the
-    /// invoker's own. Any other gets ``init(probe:loader:)``.
+    /// (``TaskInvoker/loadingProbe(cacheDirectory:)``) gets ``init(probe:registeringWith:)`` for every package it
+    /// does not run here (``TaskInvoker/runsInThisProcess(package:)``): the host never opens those files, so no
+    /// constructor, init or task of theirs runs here; `probe` when given, else the invoker's own. The packages it
+    /// runs here, and every package of any other invoker, are loaded as ``init(probe:loader:)`` does.
     public init(probe: PackageProbe?, loader: PackageLoader, for invoker: any TaskInvoker) {
         if let own = invoker.loadingProbe(cacheDirectory: "\(loader.cacheDirectory)/loading") {
-            self.init(probe: probe ?? own, registeringWith: loader)
+            self.init(stages: .isolated(probe ?? own, then: .forInvoker(loader, invoker)))
         } else {
             self.init(probe: probe, loader: loader)
         }
+    }
+
+    private init(stages: Stages) {
+        self.stages = stages
     }
 
     /// Loads files in child processes first; nil when files load in this process only.
     public var probe: PackageProbe? {
         if case .isolated(let probe, _) = stages { return probe }
         return nil
-    }
-
-    /// Whether package code runs in this process (a loader opens the files here).
-    public var runsPackageCode: Bool {
-        switch stages {
-        case .inProcess: return true
-        case .isolated(_, then: .load): return true
-        case .isolated: return false
-        }
     }
 
     /// Loads `files` in order, each through the probe and then, if it passed, the stage after it (load here or
@@ -115,6 +113,11 @@ public struct PackagePipeline: Sendable {
         case .nothing: return report
         case .load(let loader): return loader.load(file: report.file, expecting: report.sha256)
         case .register(let loader): return loader.register(probed: report)
+        case .forInvoker(let loader, let invoker):
+            guard let name = report.info?.name, invoker.runsInThisProcess(package: name) else {
+                return loader.register(probed: report)
+            }
+            return loader.load(file: report.file, expecting: report.sha256)
         }
     }
 
