@@ -25,7 +25,7 @@ extension PostgresConnection {
         let context = "running a pipeline of \(statements.count) statements"
         for statement in statements {
             // Refuses values libpq cannot send before anything is sent.
-            _ = try withParameters(statement.parameters, for: statement.sql) { _, _ in () }
+            try Self.validate(statement.parameters, for: statement.sql)
         }
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError(isOpen ? .server : .connection, message: lastError, context: context)
@@ -33,10 +33,9 @@ extension PostgresConnection {
         var failure: PostgresError?
         var sent = 0
         for statement in statements {
-            let queued =
-                (try? withParameters(statement.parameters, for: statement.sql) { count, values in
-                    PQsendQueryParams(handle, statement.sql, count, nil, values, nil, nil, 0) == 1
-                }) ?? false
+            let queued = withValidatedParameters(statement.parameters) { count, values in
+                PQsendQueryParams(handle, statement.sql, count, nil, values, nil, nil, 0) == 1
+            }
             guard queued else {
                 failure = PostgresError(.connection, message: lastError, context: context)
                 break

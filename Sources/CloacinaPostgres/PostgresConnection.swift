@@ -79,30 +79,27 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Calls `body` with `parameters` as the count and NUL-terminated text values libpq takes; refuses values
-    /// with a NUL byte.
+    /// with a NUL byte. The values are copied once, into one buffer.
     func withParameters<R>(
         _ parameters: [PostgresValue],
         for sql: String,
         _ body: (Int32, [UnsafePointer<CChar>?]) -> R
     ) throws(PostgresError) -> R {
+        try Self.validate(parameters, for: sql)
+        return withValidatedParameters(parameters, body)
+    }
+
+    /// ``withParameters(_:for:_:)`` for parameters ``validate(_:for:)`` already accepted.
+    func withValidatedParameters<R>(
+        _ parameters: [PostgresValue],
+        _ body: (Int32, [UnsafePointer<CChar>?]) -> R
+    ) -> R {
         var buffer: [CChar] = []
         var offsets: [Int?] = []
         offsets.reserveCapacity(parameters.count)
-        for (index, parameter) in parameters.enumerated() {
-            guard let bytes = parameter.textBytes else {
-                offsets.append(nil)
-                continue
-            }
-            guard !bytes.contains(0) else {
-                throw PostgresError(
-                    .invalidParameter,
-                    message: "parameter $\(index + 1) contains a NUL byte, which PostgreSQL text cannot hold",
-                    context: "running \(Self.abbreviated(sql))"
-                )
-            }
-            offsets.append(buffer.count)
-            buffer.append(contentsOf: bytes.lazy.map { CChar(bitPattern: $0) })
-            buffer.append(0)
+        for parameter in parameters {
+            let offset = buffer.count
+            offsets.append(parameter.appendText(to: &buffer) ? offset : nil)
         }
         if buffer.isEmpty { buffer.append(0) }
         return buffer.withUnsafeBufferPointer { base in
@@ -110,20 +107,30 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    private func consume(_ result: OpaquePointer?, _ sql: String) throws(PostgresError) -> PostgresResult {
-        let context = "running \(Self.abbreviated(sql))"
-        guard let result else {
-            throw PostgresError(.connection, message: lastError, context: context)
+    /// Refuses parameters libpq cannot send (a NUL byte in a text value), without copying any.
+    static func validate(_ parameters: [PostgresValue], for sql: String) throws(PostgresError) {
+        for (index, parameter) in parameters.enumerated() where parameter.containsNUL {
+            throw PostgresError(
+                .invalidParameter,
+                message: "parameter $\(index + 1) contains a NUL byte, which PostgreSQL text cannot hold",
+                context: "running \(abbreviated(sql))"
+            )
         }
-        defer { PQclear(result) }
-        return try read(result, context: context)
     }
 
-    /// The rows of `result` (which the caller clears), or its error.
-    func read(_ result: OpaquePointer, context: String) throws(PostgresError) -> PostgresResult {
+    private func consume(_ result: OpaquePointer?, _ sql: String) throws(PostgresError) -> PostgresResult {
+        guard let result else {
+            throw PostgresError(.connection, message: lastError, context: "running \(Self.abbreviated(sql))")
+        }
+        defer { PQclear(result) }
+        return try read(result, context: "running \(Self.abbreviated(sql))")
+    }
+
+    /// The rows of `result` (which the caller clears), or its error. `context` is built only for an error.
+    func read(_ result: OpaquePointer, context: @autoclosure () -> String) throws(PostgresError) -> PostgresResult {
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY else {
-            throw error(from: result, context: context)
+            throw error(from: result, context: context())
         }
         let rowCount = Int(PQntuples(result))
         let columnCount = PQnfields(result)

@@ -28,15 +28,28 @@ public enum PostgresValue: Sendable, Hashable {
         return .text(literal + "}")
     }
 
-    /// The value's text-format bytes, without a terminating NUL; nil for SQL NULL.
-    var textBytes: [UInt8]? {
+    /// Whether the value's text holds a NUL byte, which PostgreSQL text cannot hold.
+    var containsNUL: Bool {
         switch self {
-        case .null: return nil
-        case .text(let text): return Array(text.utf8)
-        case .utf8(let bytes): return bytes
-        case .integer(let integer): return Array(String(integer).utf8)
-        case .boolean(let boolean): return Array((boolean ? "true" : "false").utf8)
+        case .text(let text): return text.utf8.contains(0)
+        case .utf8(let bytes): return bytes.contains(0)
+        case .null, .integer, .boolean: return false
         }
+    }
+
+    /// Appends the value's text-format bytes and a terminating NUL to `buffer`; false (appending nothing) for SQL
+    /// NULL. No intermediate copy: the bytes of a text go straight into the buffer.
+    func appendText(to buffer: inout [CChar]) -> Bool {
+        switch self {
+        case .null: return false
+        case .text(let text): buffer.append(contentsOf: text.utf8.lazy.map { CChar(bitPattern: $0) })
+        case .utf8(let bytes): buffer.append(contentsOf: bytes.lazy.map { CChar(bitPattern: $0) })
+        case .integer(let integer): buffer.append(contentsOf: String(integer).utf8.lazy.map { CChar(bitPattern: $0) })
+        case .boolean(let boolean):
+            buffer.append(contentsOf: (boolean ? "true" : "false").utf8.lazy.map { CChar(bitPattern: $0) })
+        }
+        buffer.append(0)
+        return true
     }
 }
 

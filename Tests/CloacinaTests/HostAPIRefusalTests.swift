@@ -125,6 +125,16 @@ struct HostAPIRefusalTests {
 
         let messages = handler.entries.map(\.message.description)
         #expect(messages.filter { $0 == "still alive" }.count == 3)
+        // A task's own lines carry its call's metadata.
+        let alive = handler.entries.filter { $0.message.description == "still alive" }
+        #expect(
+            alive.allSatisfy {
+                $0.metadata["tenant"] == "acme" && $0.metadata["workflow"] == "abuse_flow"
+                    && ["abuse", "keep"].contains($0.metadata["task"]?.description)
+                    && $0.metadata["execution"] == "exec-1"
+                    && $0.metadata["attempt"] == "1"
+            }
+        )
         #expect(
             !messages.contains { $0.hasPrefix("from ") },
             "a refused call's message reached the task's log as its own"

@@ -23,7 +23,7 @@ public struct InProcessTaskInvoker: TaskInvoker {
                 "package \(package.info.name) has no task \"\(request.task)\" in workflow \"\(request.workflow)\""
             )
         }
-        let state = TaskCallState(logger: request.logger(from: logger), cancellation: cancellation)
+        let state = TaskCallState(logger: logger, request: request, cancellation: cancellation)
 
         var output = cloacina_output(data: nil, len: 0)
         let status: Int32 = request.tenant.withCString { tenant in

@@ -306,11 +306,16 @@ extension TaskRequest {
     /// go.
     func logger(from base: Logger) -> Logger {
         var logger = base
-        logger[metadataKey: "tenant"] = "\(tenant)"
-        logger[metadataKey: "workflow"] = "\(workflow)"
-        logger[metadataKey: "task"] = "\(task)"
-        logger[metadataKey: "execution"] = "\(executionID)"
-        logger[metadataKey: "attempt"] = "\(attempt)"
+        // Set at once: a handler may re-render its whole metadata on every change.
+        logger.handler.metadata.merge(logMetadata) { $1 }
         return logger
+    }
+
+    /// The call's tenant, workflow, task, execution and attempt, for log lines.
+    var logMetadata: Logger.Metadata {
+        [
+            "tenant": "\(tenant)", "workflow": "\(workflow)", "task": "\(task)", "execution": "\(executionID)",
+            "attempt": "\(attempt)",
+        ]
     }
 }

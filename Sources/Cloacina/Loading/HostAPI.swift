@@ -54,7 +54,7 @@ enum HostAPI {
                 LiveTaskCalls.refused(call, in: "log", message: text)
                 return
             }
-            state.logger.log(level: logLevel, "\(text)")
+            state.log(level: logLevel, text)
         }
         api.alloc = { size in malloc(max(size, 1)) }
         api.free = { pointer in free(pointer) }
@@ -150,20 +150,38 @@ enum LiveTaskCalls {
             "pointer": "0x\(String(UInt(bitPattern: call), radix: 16))", "refusals": "\(count)",
         ]
         if let message { metadata["message"] = "\(message)" }
-        (current?.logger ?? HostAPI.logger).error(
-            "refused host->\(function): the call pointer is not a task call running now",
-            metadata: metadata
-        )
+        let text = "refused host->\(function): the call pointer is not a task call running now"
+        if let current {
+            current.log(level: .error, text, metadata: metadata)
+        } else {
+            HostAPI.logger.error("\(text)", metadata: metadata)
+        }
     }
 }
 
 /// Host-side state of one task call, found from the call's address (``LiveTaskCalls``).
 final class TaskCallState: Sendable {
-    let logger: Logger
+    /// The invoker's logger; the call's own metadata (``TaskRequest/logMetadata``) is added to each line, so an
+    /// attempt that logs nothing pays nothing for it.
+    private let base: Logger
+    private let request: TaskRequest
     let cancellation: TaskCancellation
 
-    init(logger: Logger, cancellation: TaskCancellation) {
-        self.logger = logger
+    init(logger: Logger, request: TaskRequest, cancellation: TaskCancellation) {
+        self.base = logger
+        self.request = request
         self.cancellation = cancellation
+    }
+
+    /// The call's logger with its metadata set (for the rare lines logged outside ``log(level:_:metadata:)``).
+    var logger: Logger { request.logger(from: base) }
+
+    /// Logs a line of the call, with its tenant, workflow, task, execution and attempt.
+    func log(level: Logger.Level, _ text: String, metadata: Logger.Metadata = [:]) {
+        base.log(
+            level: level,
+            "\(text)",
+            metadata: metadata.isEmpty ? request.logMetadata : request.logMetadata.merging(metadata) { $1 }
+        )
     }
 }
