@@ -93,12 +93,17 @@ struct StoreQueueTests {
         let queue = StoreQueue(label: "close")
         let gate = Gate()
         let order = Log()
-        queue.submit { order.append("running") }
+        let started = Flag()
+        queue.submit {
+            started.set()
+            order.append("running")
+        }
         gate.hold(queue)
+        while !started.isSet { await Task.yield() }
         let waiting = Task {
             try await queue.run { () throws(StoreError) in order.append("waiting ran") }
         }
-        await Self.waitForLoad(queue, 3)
+        await Self.waitForLoad(queue, 2)
         let refused = Flag()
         queue.submit({ order.append("submitted ran") }, ifClosed: { refused.set() })
         let closed = Task.detached {
