@@ -6,7 +6,8 @@
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Value: Sendable, Hashable {
-            case unavailable, schema, constraint, corrupt, configuration, invalidName, notFound, closed, cancelled, other
+            case unavailable, schema, constraint, corrupt, configuration, invalidName, notFound, closed, cancelled,
+                other
         }
 
         fileprivate let value: Value

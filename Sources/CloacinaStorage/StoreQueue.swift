@@ -16,7 +16,7 @@ public final class StoreQueue: Sendable {
     private let closed = Atomic<Bool>(false)
     /// Jobs queued or running.
     private let jobs = Atomic<Int>(0)
-    nonisolated(unsafe) private static let key = DispatchSpecificKey<ObjectIdentifier>()
+    private static let key = DispatchSpecificKey<ObjectIdentifier>()
 
     public init(label: String) {
         self.label = label

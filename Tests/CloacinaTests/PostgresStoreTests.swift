@@ -443,6 +443,27 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("closing the store ends a call's back-off while the server cannot be reached", .timeLimit(.minutes(1)))
+    func closeEndsBackoff() async throws {
+        let proxy = try PostgresFaultProxy(forwardingTo: url)
+        let schema = StoreBackend.uniqueSchemaName("backoff")
+        defer { StoreBackend.dropSchema(schema, url: url) }
+        let store = try PostgresExecutionStore(
+            url: proxy.url,
+            schema: schema,
+            poolSize: 1,
+            retryTimeout: .seconds(3600)
+        )
+        // The server is gone for the store: its connection dropped, and no new one can be made.
+        proxy.close()
+        store.releaseIdleConnections()
+        let lane = store.executor(for: .read)
+        let read = Task { try await lane.run { () throws(StoreError) in _ = try store.execution("e1") } }
+        while lane.load < 1 { await Task.yield() }
+        store.close()
+        await #expect(throws: StoreError.self) { try await read.value }
+    }
+
     @Test("concurrent hosts opening one new schema create and migrate it once")
     func concurrentMigrations() throws {
         let url = self.url

@@ -42,7 +42,11 @@ struct StoreQueueTests {
         let running = Mutex(0)
         let overlapped = Flag()
         @Sendable func job(_ n: Int) {
-            if running.withLock({ $0 += 1; return $0 }) > 1 { overlapped.set() }
+            let concurrent = running.withLock { count in
+                count += 1
+                return count
+            }
+            if concurrent > 1 { overlapped.set() }
             seen.withLock { $0.append(n) }
             running.withLock { $0 -= 1 }
         }

@@ -7,7 +7,8 @@ extension DefaultRunner {
             let (record, tasks) = driver.snapshot()
             return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
         }
-        let stored = try await runtime.withStore(.read) { store throws(StoreError) -> (ExecutionRecord, [TaskRecord])? in
+        let stored = try await runtime.withStore(.read) {
+            store throws(StoreError) -> (ExecutionRecord, [TaskRecord])? in
             guard let record = try store.execution(id) else { return nil }
             return (record, try store.tasks(of: id))
         }
