@@ -1,4 +1,4 @@
-internal import CloacinaStorage
+package import CloacinaStorage
 
 /// One PostgreSQL connection and the ``StoreQueue`` that uses it: a store has a fixed number of lanes (its pool
 /// size), and the admin one; each call runs on one lane, after the calls queued there before it.
