@@ -190,6 +190,9 @@ let package = Package(
                 "CloacinaPostgresAdmin",
                 "CloacinaTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                // The PostgreSQL fault proxy (PostgresFaultProxy.swift).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -53,12 +53,15 @@ public struct CloacinaError: Error, Sendable, CustomStringConvertible {
     }
 
     /// `error` as the API reports it: a URL or name a store refuses is `configuration` or `invalidInput`, a missing
-    /// tenant `notFound`, any other store failure `storage`.
+    /// tenant `notFound`, a call cancelled before it started `cancelled`, a closed store `shuttingDown`, any other
+    /// store failure `storage`.
     init(_ error: StoreError) {
         switch error.code {
         case .configuration: self.init(.configuration, error.message)
         case .invalidName: self.init(.invalidInput, error.message)
         case .notFound: self.init(.notFound, error.message)
+        case .cancelled: self.init(.cancelled, error.message)
+        case .closed: self.init(.shuttingDown, error.message)
         default: self.init(.storage, error.message)
         }
     }

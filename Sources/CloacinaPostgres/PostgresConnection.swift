@@ -11,8 +11,8 @@ internal import Glibc
 /// URLs with all their parameters, `key=value` strings, the `PG*` environment variables and `.pgpass`. Parameters
 /// are always sent separately from the SQL, in text format; results are read in full as text-format bytes.
 ///
-/// Not thread-safe: one thread at a time (``PostgresConnectionPool`` guards each connection). It is `Sendable` only
-/// so that a lock can hold it. It does no retrying and no reconnecting; a failure tells by
+/// Not thread-safe: one thread at a time (a ``PostgresLane`` uses each connection only from its own queue). It is
+/// `Sendable` only so that such an owner can hold it. It does no retrying and no reconnecting; a failure tells by
 /// ``PostgresError/isConnectionFailure`` whether the connection is still usable, and the caller decides.
 public final class PostgresConnection: @unchecked Sendable {
     let handle: OpaquePointer

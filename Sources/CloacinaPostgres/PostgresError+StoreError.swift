@@ -3,9 +3,10 @@ internal import CloacinaStorage
 extension PostgresError {
     /// The error as the storage protocol reports it: connection failures are `unavailable`, integrity violations
     /// (SQLSTATE class 23) `constraint`, a missing schema or table (3F000, 42P01) or a session that could not be
-    /// confined to its schema `schema`; a missing privilege (42501) says so plainly.
+    /// confined to its schema `schema`, a closed store `closed`; a missing privilege (42501) says so plainly.
     var storeError: StoreError {
-        if isConnectionFailure || code == .closed || code == .outcomeUnknown {
+        if code == .closed { return StoreError(.closed, description) }
+        if isConnectionFailure || code == .outcomeUnknown {
             return StoreError(.unavailable, description)
         }
         if code == .invalidIdentifier || code == .scope {

@@ -22,7 +22,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let scope = Code(value: .scope)
         /// A parameter value cannot be sent in text format (it contains a NUL byte).
         public static let invalidParameter = Code(value: .invalidParameter)
-        /// The pool or connection was closed.
+        /// The store, lane or connection was closed.
         public static let closed = Code(value: .closed)
         /// The connection broke while a transaction committed, and whether it committed could not be found out.
         public static let outcomeUnknown = Code(value: .outcomeUnknown)

@@ -31,7 +31,7 @@ extension PostgresExecutionStore {
 
     public func write(_ writes: [StoreWrite], owner: String) throws(StoreError) -> Set<String> {
         guard !writes.isEmpty else { return [] }
-        var backoff = RetryBackoff(timeout: retryTimeout)
+        var backoff = RetryBackoff(timeout: retryTimeout, closing: closing)
         if let doubt = inDoubt.withLock({ $0.first { $0.writes == writes && $0.owner == owner } }) {
             // This batch was written before and its commit was interrupted: find out before writing it again.
             let outcome = try resolve(doubt, backoff: &backoff)
@@ -41,7 +41,7 @@ extension PostgresExecutionStore {
         while true {
             let attempt: Attempt
             do throws(PostgresError) {
-                attempt = try pool.withConnection { connection throws(PostgresError) in
+                attempt = try withConnection { connection throws(PostgresError) in
                     try self.attempt(writes, owner: owner, on: connection)
                 }
             } catch {
@@ -113,11 +113,6 @@ extension PostgresExecutionStore {
                 throw error
             }
         }
-        let hooks = self.hooks.withLock { hooks in
-            defer { hooks.loseNextCommitReply = false }
-            return hooks
-        }
-        hooks.beforeCommit?(connection.backendPID)
         do throws(PostgresError) {
             // The last writes and COMMIT in one round trip: a broken connection here leaves the outcome unknown.
             _ = try connection.pipeline((segments.last ?? []) + [PostgresStatement("COMMIT")])
@@ -127,7 +122,6 @@ extension PostgresExecutionStore {
             Self.rollBack(connection)
             throw error
         }
-        if hooks.loseNextCommitReply { return .inDoubt(transaction: transaction, lost: lost) }
         return .committed(lost)
     }
 
@@ -159,7 +153,7 @@ extension PostgresExecutionStore {
         repeat {
             let status: String?
             do throws(PostgresError) {
-                status = try pool.withConnection { connection throws(PostgresError) in
+                status = try withConnection { connection throws(PostgresError) in
                     try connection.query("SELECT txid_status($1::bigint)", [.integer(doubt.transaction)]).rows.first?
                         .text(0)
                 }

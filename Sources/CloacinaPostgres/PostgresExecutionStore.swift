@@ -18,22 +18,25 @@ internal import Synchronization
 ///   transaction id before committing and asks the server (`txid_status`) afterwards, so a batch is applied once
 ///   or not at all, never twice.
 ///
-/// It does not create roles or grant privileges, and never uses Swift concurrency: every method blocks its thread.
+/// Its connections are ``StoreOptions/poolSize`` lanes (``PostgresLane``), each a connection with its own queue; a
+/// call runs on the lane it is already on, else on the least busy. It does not create roles or grant privileges;
+/// every method blocks its thread.
 public final class PostgresExecutionStore: ExecutionStore {
     public let location: String
     /// The tenant schema every statement is confined to.
     public let schema: PostgresIdentifier
     /// How long an operation keeps retrying transient failures before it reports them.
     public let retryTimeout: Duration
-    let pool: PostgresConnectionPool
+    /// The connections, each on its own queue.
+    let lanes: [PostgresLane]
+    /// Ends back-offs when the store closes.
+    let closing = StoreClosing()
     /// The schema-qualified table names.
     let executionsTable: String
     let tasksTable: String
     let eventsTable: String
     /// Batches whose commit was interrupted and whose outcome is still unknown, oldest first.
     let inDoubt = Mutex<[InDoubtBatch]>([])
-    /// Failure injection for tests.
-    let hooks = Mutex(TestHooks())
 
     /// Opens the store for `schema` in the database `url` names (a `postgresql://` URL or libpq `key=value`
     /// string, passed to libpq unchanged), with up to `poolSize` connections.
@@ -57,7 +60,8 @@ public final class PostgresExecutionStore: ExecutionStore {
         }
         guard poolSize >= 1 else { throw StoreError(.other, "the pool size must be at least 1, got \(poolSize)") }
         self.schema = identifier
-        self.location = "\(ConnectionStringRedaction.redact(url)) (schema \(identifier.name))"
+        let location = "\(ConnectionStringRedaction.redact(url)) (schema \(identifier.name))"
+        self.location = location
         self.retryTimeout = retryTimeout
         self.executionsTable = "\(identifier.quoted).executions"
         self.tasksTable = "\(identifier.quoted).task_executions"
@@ -68,25 +72,49 @@ public final class PostgresExecutionStore: ExecutionStore {
         } catch {
             throw error.storeError
         }
-        self.pool = PostgresConnectionPool(size: poolSize) { () throws(PostgresError) in
-            let connection = try PostgresConnection(url)
-            try PostgresSchema.confine(connection, to: identifier)
-            return connection
+        self.lanes = (1...poolSize).map { lane in
+            PostgresLane(label: "\(location) (connection \(lane))") { () throws(PostgresError) in
+                let connection = try PostgresConnection(url)
+                try PostgresSchema.confine(connection, to: identifier)
+                return connection
+            }
         }
         // Fail now, not at the first write, when a session cannot be confined to the schema.
         do throws(PostgresError) {
-            try pool.withConnection { _ throws(PostgresError) in }
+            try lanes[0].withConnection { _ throws(PostgresError) in }
         } catch {
             throw error.storeError
         }
     }
 
+    /// The least busy lane (the first of those, so a quiet store keeps using one connection).
+    private var leastBusyLane: PostgresLane {
+        var best = lanes[0]
+        var load = best.queue.load
+        for lane in lanes.dropFirst() where load > 0 {
+            let candidate = lane.queue.load
+            if candidate < load { (best, load) = (lane, candidate) }
+        }
+        return best
+    }
+
+    public func executor(for access: StoreAccess) -> StoreQueue {
+        leastBusyLane.queue
+    }
+
+    /// Runs `body` with a connection: the current lane's when called from a job of one, else the least busy one's.
+    func withConnection<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(PostgresError) -> T {
+        let lane = lanes.first { $0.queue.isCurrent } ?? leastBusyLane
+        return try lane.withConnection(body)
+    }
+
     public func releaseIdleConnections() {
-        pool.dropIdleConnections()
+        for lane in lanes { lane.dropConnection() }
     }
 
     public func close() {
-        pool.close()
+        closing.signal()
+        for lane in lanes { lane.close() }
     }
 
     // MARK: Reading

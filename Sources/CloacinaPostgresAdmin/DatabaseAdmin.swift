@@ -18,8 +18,9 @@ internal import CloacinaPostgres
 /// ``CloacinaError``: `invalidInput` for refused names, `conflict` when the schema or role exists or the role belongs
 /// to another tenant, `notFound` when there is nothing to remove, `storage` otherwise). Admin operations on one
 /// database run one at a time (they lock the registry); one that waits longer than the lock timeout for a lock
-/// another session holds fails, naming the sessions that hold it. Calls run one at a time on the admin's own thread and
-/// connection (made on first use, remade when it breaks), never on Swift's cooperative pool. Passwords never reach
+/// another session holds fails, naming the sessions that hold it. Calls run one at a time on the admin's own
+/// connection and its queue (a ``PostgresLane``: connected on first use, again when it breaks), never on Swift's
+/// cooperative pool. Passwords never reach
 /// the server in clear (it receives a SCRAM-SHA-256 verifier) and never appear in messages, nor does the admin URL
 /// unredacted.
 ///
@@ -32,14 +33,12 @@ internal import CloacinaPostgres
 public final class DatabaseAdmin: Sendable {
     /// The admin URL with its password replaced by `***`.
     public let location: String
-    let connections: PostgresConnectionPool
+    /// The admin connection and the queue its calls run on, one at a time.
+    let lane: PostgresLane
     /// How tenants' connection strings are made from the admin connection.
     let template: ConnectionTemplate
     /// How long a call waits for a lock another session holds before it fails.
     let lockTimeout: Duration
-    /// Runs the calls, one at a time. Jobs never hold the admin itself, so it is never released (and its `deinit`
-    /// never stops this pool) on the pool's own thread.
-    private let thread = WorkerPool(name: "cloacina-admin", limit: 1)
 
     /// An admin for the PostgreSQL database `databaseURL` names (`postgresql://` or `postgres://`, passed to libpq
     /// unchanged, so `PG*` variables and `.pgpass` apply). Connects on first use; throws `configuration` when the
@@ -66,12 +65,13 @@ public final class DatabaseAdmin: Sendable {
         self.location = backend.redacted(url)
         self.template = ConnectionTemplate(adminParameters: parameters)
         self.lockTimeout = lockTimeout
-        self.connections = PostgresConnectionPool(size: 1) { () throws(PostgresError) in try PostgresConnection(url) }
+        self.lane = PostgresLane(label: "\(backend.redacted(url)) (admin)") { () throws(PostgresError) in
+            try PostgresConnection(url)
+        }
     }
 
     deinit {
-        thread.stop()
-        connections.close()
+        lane.close()
     }
 
     /// Creates `config`'s role, schema and tables, grants the role the use of them and records the role as the
@@ -154,32 +154,41 @@ public final class DatabaseAdmin: Sendable {
 
     /// Closes the admin connection; later calls fail with `shuttingDown`. Calls already running finish first.
     public func close() {
-        thread.stop()
-        connections.close()
+        lane.close()
     }
 
-    /// Runs `body` with the admin connection on the admin thread. A transaction that failed because its connection
+    /// Runs `body` with the admin connection on its queue. A transaction that failed because its connection
     /// broke before `COMMIT` was sent (the server then rolled it back), or that lost a deadlock, is run once more.
     private func onAdminThread<T: Sendable>(
         _ doing: String,
         secrets: [String] = [],
         _ body: @escaping @Sendable (PostgresConnection) throws(PostgresError) -> T
     ) async throws(CloacinaError) -> T {
-        let connections = self.connections
-        let location = self.location
-        return try await thread.run(discardedError: CloacinaError(.shuttingDown, "the database admin is closed")) {
-            () throws(CloacinaError) in
-            var attempts = 0
-            while true {
-                attempts += 1
-                do throws(PostgresError) {
-                    return try connections.withConnection(body)
-                } catch {
-                    let again = error.isConnectionFailure || error.isTransient
-                    if again && attempts < 3 { continue }
-                    throw Self.failure(error, doing: doing, at: location, secrets: secrets)
+        let lane = self.lane
+        let outcome: Result<T, PostgresError>
+        do throws(StoreError) {
+            // Jobs never hold the admin itself, so it is never released (and its `deinit` never closes the lane)
+            // on the lane's own queue.
+            outcome = try await lane.queue.run { () -> Result<T, PostgresError> in
+                var attempts = 0
+                while true {
+                    attempts += 1
+                    do throws(PostgresError) {
+                        return .success(try lane.withConnection(body))
+                    } catch {
+                        let again = error.isConnectionFailure || error.isTransient
+                        if again && attempts < 3 { continue }
+                        return .failure(error)
+                    }
                 }
             }
+        } catch {
+            if error.code == .cancelled { throw CloacinaError(.cancelled, "\(doing): \(error.message)") }
+            throw CloacinaError(.shuttingDown, "the database admin is closed")
+        }
+        switch outcome {
+        case .success(let value): return value
+        case .failure(let error): throw Self.failure(error, doing: doing, at: location, secrets: secrets)
         }
     }
 

@@ -1,4 +1,5 @@
 internal import CSQLite
+public import CloacinaStorage
 internal import Synchronization
 
 /// A value bound to a statement parameter.
@@ -14,17 +15,25 @@ public enum SQLiteValue: Sendable, Hashable {
 /// One open SQLite database connection with a statement cache: a thin layer over the C API.
 ///
 /// Not thread-safe: it is opened without SQLite's own mutex, so its owner must use it from one thread at a time
-/// (``SQLiteExecutionStore`` guards each connection with a lock and calls it only from threads that may block).
-/// It is marked `Sendable` only so that such a lock can hold it. It does no retrying; transactions that hit lock
-/// contention throw an error whose ``SQLiteError/isTransient`` is true, and the caller decides.
+/// (``SQLiteExecutionStore`` uses each connection only from its own ``StoreQueue``). It is marked `Sendable` only
+/// so that such an owner can hold it. While another connection holds the file's lock, SQLite's busy handler waits
+/// (pauses growing from 1 ms to 50 ms, ended early by the owner's ``StoreClosing``) for up to the busy timeout;
+/// then the call throws an error whose ``SQLiteError/isTransient`` is true, and the caller decides.
 public final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
+    private let busyWait: BusyWait
     /// The file this connection opened.
     public let path: String
 
-    /// Opens (and creates, unless `readOnly`) the database at `path`, in WAL mode with a busy timeout.
-    public init(path: String, readOnly: Bool = false, busyTimeout: Duration = .seconds(5)) throws(SQLiteError) {
+    /// Opens (and creates, unless `readOnly`) the database at `path`, in WAL mode, waiting up to `busyTimeout` for
+    /// a lock another connection holds unless `closing` is signalled first.
+    public init(
+        path: String,
+        readOnly: Bool = false,
+        busyTimeout: Duration = .seconds(5),
+        closing: StoreClosing = StoreClosing()
+    ) throws(SQLiteError) {
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let status = sqlite3_open_v2(path, &handle, flags, nil)
@@ -35,10 +44,18 @@ public final class SQLiteConnection: @unchecked Sendable {
         }
         self.handle = handle
         self.path = path
+        self.busyWait = BusyWait(timeout: busyTimeout, closing: closing)
         sqlite3_extended_result_codes(handle, 1)
         // A small lookaside: connections of idle tenants should cost little memory.
         _ = cloacina_sqlite3_lookaside(handle, 128, 32)
-        sqlite3_busy_timeout(handle, Int32(clamping: busyTimeout.components.seconds * 1000))
+        sqlite3_busy_handler(
+            handle,
+            { context, count in
+                guard let context else { return 0 }
+                return Unmanaged<BusyWait>.fromOpaque(context).takeUnretainedValue().again(after: count) ? 1 : 0
+            },
+            Unmanaged.passUnretained(busyWait).toOpaque()
+        )
         if !readOnly {
             // The write-ahead log shrinks back to 4 MiB after a checkpoint, so one large output does not leave a
             // log of its size behind.
@@ -176,6 +193,29 @@ public final class SQLiteConnection: @unchecked Sendable {
             separator: " "
         )
         return line.count > 80 ? String(line.prefix(80)) + "…" : line
+    }
+}
+
+/// The connection's busy handler: how long it has waited for the current lock, and when to stop.
+private final class BusyWait {
+    let timeout: Duration
+    let closing: StoreClosing
+    /// When the wait for the current lock began.
+    var began = ContinuousClock.now
+
+    init(timeout: Duration, closing: StoreClosing) {
+        self.timeout = timeout
+        self.closing = closing
+    }
+
+    /// Whether to try the lock again after the `count`-th refusal (0 for the first), having waited a pause; false
+    /// once the timeout has passed or the store is closing.
+    func again(after count: Int32) -> Bool {
+        let now = ContinuousClock.now
+        if count == 0 { began = now }
+        let left = timeout - (now - began)
+        guard left > .zero else { return false }
+        return closing.pause(for: min(.milliseconds(1 << min(Int(count), 6)), .milliseconds(50), left))
     }
 }
 

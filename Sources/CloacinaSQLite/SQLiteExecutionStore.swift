@@ -1,48 +1,54 @@
 public import CloacinaStorage
-internal import Synchronization
-
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// An ``ExecutionStore`` in one SQLite file: the embedded default, one file per tenant.
 ///
 /// WAL mode with `synchronous = FULL`: every commit is on disk before it is reported, so it survives the process
-/// crashing and a power loss. (The runner's writer commits in groups, so the cost is one fsync per group.) One connection writes, another reads, each behind its own lock, so status
-/// queries never wait for a write batch. Lock contention from other processes on the same file is retried until
-/// ``lockTimeout`` passes, so a transition is never dropped because the file was busy.
+/// crashing and a power loss. (The runner's writer commits in groups, so the cost is one fsync per group.) One
+/// connection writes, another reads, each on its own ``StoreQueue``, so status queries never wait for a write batch.
+/// While another process holds the file's lock, SQLite's busy handler waits for it until ``lockTimeout`` passes
+/// (or the store closes), so a transition is never dropped because the file was busy.
 public final class SQLiteExecutionStore: ExecutionStore {
     public let location: String
-    /// How long a write keeps retrying while another process holds the lock.
+    /// How long a write keeps waiting while another process holds the lock.
     public let lockTimeout: Duration
-    private let writer: Mutex<SQLiteConnection?>
-    private let reader: Mutex<SQLiteConnection?>
+    private let writer: StoreQueue
+    private let reader: StoreQueue
+    private let closing = StoreClosing()
+    /// Used only on ``writer``, and nil once closed.
+    nonisolated(unsafe) private var writerConnection: SQLiteConnection?
+    /// Used only on ``reader``, and nil once closed.
+    nonisolated(unsafe) private var readerConnection: SQLiteConnection?
 
     /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
     public init(path: String, lockTimeout: Duration = .seconds(60)) throws(StoreError) {
         self.location = "sqlite:\(path)"
         self.lockTimeout = lockTimeout
-        let writer: SQLiteConnection
-        let reader: SQLiteConnection
+        self.writer = StoreQueue(label: "sqlite:\(path) (writer)")
+        self.reader = StoreQueue(label: "sqlite:\(path) (reader)")
+        let writerConnection: SQLiteConnection
         do {
-            writer = try SQLiteConnection(path: path)
-            reader = try SQLiteConnection(path: path)
+            writerConnection = try SQLiteConnection(path: path, busyTimeout: lockTimeout, closing: closing)
+            readerConnection = try SQLiteConnection(path: path, busyTimeout: lockTimeout, closing: closing)
         } catch {
-            throw StoreError(error.code & 0xFF == 26 ? .corrupt : .unavailable, error.description)
+            throw StoreError(error.code ~= .SQLITE_NOTADB ? .corrupt : .unavailable, error.description)
         }
-        try SQLiteSchema.migrate(writer, lockTimeout: lockTimeout)
-        self.writer = Mutex(writer)
-        self.reader = Mutex(reader)
+        try SQLiteSchema.migrate(writerConnection, lockTimeout: lockTimeout, closing: closing)
+        self.writerConnection = writerConnection
+    }
+
+    public func executor(for access: StoreAccess) -> StoreQueue {
+        access == .write ? writer : reader
     }
 
     public func releaseIdleConnections() {
-        writer.withLock { $0?.releaseMemory() }
-        reader.withLock { $0?.releaseMemory() }
+        writer.submit { [self] in writerConnection?.releaseMemory() }
+        reader.submit { [self] in readerConnection?.releaseMemory() }
     }
 
     public func close() {
-        writer.withLock { $0 = nil }
-        reader.withLock { $0 = nil }
+        closing.signal()
+        writer.close { writerConnection = nil }
+        reader.close { readerConnection = nil }
     }
 
     // MARK: Writing
@@ -408,35 +414,43 @@ public final class SQLiteExecutionStore: ExecutionStore {
 
     // MARK: Connections and retrying
 
-    private func withWriter<T: Sendable>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
-        try writer.withLock { connection throws(StoreError) in
-            guard let connection else { throw StoreError(.unavailable, "\(location) is closed") }
+    /// Runs `body` with the writing connection, on its queue.
+    private func withWriter<T>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
+        try writer.sync { () throws(StoreError) in
+            guard let connection = writerConnection else { throw StoreError(.closed, "\(location) is closed") }
             return try Self.mapped { () throws(SQLiteError) in
-                try Self.retrying(lockTimeout) { () throws(SQLiteError) in try body(connection) }
+                try Self.retrying(lockTimeout, closing) { () throws(SQLiteError) in try body(connection) }
             }
         }
     }
 
-    private func withReader<T: Sendable>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
-        try reader.withLock { connection throws(StoreError) in
-            guard let connection else { throw StoreError(.unavailable, "\(location) is closed") }
+    /// Runs `body` with the reading connection on its queue; from a job of the writer, with the writing connection
+    /// (it sees the same data, and the writer never waits for the reader).
+    private func withReader<T>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
+        if writer.isCurrent { return try withWriter(body) }
+        return try reader.sync { () throws(StoreError) in
+            guard let connection = readerConnection else { throw StoreError(.closed, "\(location) is closed") }
             return try Self.mapped { () throws(SQLiteError) in
-                try Self.retrying(lockTimeout) { () throws(SQLiteError) in try body(connection) }
+                try Self.retrying(lockTimeout, closing) { () throws(SQLiteError) in try body(connection) }
             }
         }
     }
 
-    /// Runs `body` again while it fails with lock contention, backing off up to 50 ms between tries, until
-    /// `timeout` has passed.
-    static func retrying<T>(_ timeout: Duration, _ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+    /// Runs `body` again while it fails with lock contention the busy handler did not wait out (a lock SQLite
+    /// does not wait for, such as a snapshot that became stale), pausing up to 50 ms between tries, until `timeout`
+    /// has passed or the store closes.
+    static func retrying<T>(
+        _ timeout: Duration,
+        _ closing: StoreClosing,
+        _ body: () throws(SQLiteError) -> T
+    ) throws(SQLiteError) -> T {
         let deadline = ContinuousClock.now + timeout
-        var pause: Int64 = 1
+        var pause = Duration.milliseconds(1)
         while true {
             do {
                 return try body()
-            } catch  where error.isTransient && ContinuousClock.now < deadline {
-                usleep(UInt32(pause * 1000))
-                pause = min(pause * 2, 50)
+            } catch  where error.isTransient && ContinuousClock.now < deadline && closing.pause(for: pause) {
+                pause = min(pause * 2, .milliseconds(50))
             }
         }
     }
@@ -445,12 +459,11 @@ public final class SQLiteExecutionStore: ExecutionStore {
         do {
             return try body()
         } catch {
-            let primary = error.code & 0xFF
             let code: StoreError.Code
-            switch primary {
-            case 19: code = .constraint
-            case 11, 26: code = .corrupt
-            case 5, 6, 14: code = .unavailable
+            switch error.code {
+            case .SQLITE_CONSTRAINT: code = .constraint
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: code = .corrupt
+            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN: code = .unavailable
             default: code = .other
             }
             throw StoreError(code, error.description)

@@ -67,15 +67,19 @@ enum SQLiteSchema {
     static var latestVersion: Int { migrations.last?.version ?? 0 }
 
     /// Brings the file to ``latestVersion``; refuses a file written by a newer version of the host.
-    static func migrate(_ connection: SQLiteConnection, lockTimeout: Duration) throws(StoreError) {
+    static func migrate(
+        _ connection: SQLiteConnection,
+        lockTimeout: Duration,
+        closing: StoreClosing
+    ) throws(StoreError) {
         do {
-            try SQLiteExecutionStore.retrying(lockTimeout) { () throws(SQLiteError) in
+            try SQLiteExecutionStore.retrying(lockTimeout, closing) { () throws(SQLiteError) in
                 try connection.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
                 )
             }
             for migration in migrations {
-                let applied = try SQLiteExecutionStore.retrying(lockTimeout) { () throws(SQLiteError) in
+                let applied = try SQLiteExecutionStore.retrying(lockTimeout, closing) { () throws(SQLiteError) in
                     try connection.transaction { () throws(SQLiteError) -> Bool in
                         let current =
                             try connection.query("SELECT MAX(version) FROM schema_migrations") {

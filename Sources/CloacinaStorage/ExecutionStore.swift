@@ -1,7 +1,10 @@
 /// Durable storage of executions, their tasks and their events, for one tenant.
 ///
-/// One protocol, one conformance suite, several databases (SQLite files, PostgreSQL schemas). Every method blocks
-/// until the database answered, so callers run them on threads of their own, never on Swift's cooperative pool.
+/// One protocol, one conformance suite, several databases (SQLite files, PostgreSQL schemas). A store owns its
+/// serialisation: each of its connections is used only from its own ``StoreQueue``. Every method blocks until the
+/// database answered (running on the connection's queue, or at once when called from a job already on it), so
+/// blocking callers may call them directly; async callers run them as a job of ``executor(for:)``, never on Swift's
+/// cooperative pool.
 /// Stores retry transient failures (lock contention, a dropped connection) themselves; an error that reaches the
 /// caller is one retrying did not cure.
 ///
@@ -11,6 +14,10 @@
 public protocol ExecutionStore: AnyObject, Sendable {
     /// Where the data lives, for messages; never contains a password.
     var location: String { get }
+
+    /// The queue to run calls of kind `access` on, so that they run on the connection they use without a hop; a
+    /// store with several connections for the kind picks the least busy.
+    func executor(for access: StoreAccess) -> StoreQueue
 
     /// Applies `writes` in one transaction, in order. Changes to executions `owner` does not own (other than the
     /// executions the batch inserts) are skipped; their ids are returned.
@@ -66,9 +73,19 @@ public protocol ExecutionStore: AnyObject, Sendable {
 
     /// Frees what an idle store need not hold (unused connections, prepared statements, caches); later calls
     /// reopen what they need. Called while the runner is idle, so a host serving many quiet tenants holds little
-    /// for them.
+    /// for them. Returns at once: the release runs on the connections' own queues.
     func releaseIdleConnections()
 
-    /// Closes connections; the store must not be used afterwards.
+    /// Closes connections, after the calls running on them; calls waiting for their turn, and later calls, fail
+    /// with `closed`, and waits inside the store (back-offs, lock waits) end at once.
     func close()
+}
+
+/// What a store call does, for ``ExecutionStore/executor(for:)``: reads may run beside writes on a connection of
+/// their own.
+public enum StoreAccess: Sendable, Hashable {
+    /// Queries that change nothing.
+    case read
+    /// Batches, claims, leases and cancel requests.
+    case write
 }

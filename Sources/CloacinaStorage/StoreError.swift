@@ -6,7 +6,8 @@
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Value: Sendable, Hashable {
-            case unavailable, schema, constraint, corrupt, configuration, invalidName, notFound, other
+            case unavailable, schema, constraint, corrupt, configuration, invalidName, notFound, closed, cancelled,
+                other
         }
 
         fileprivate let value: Value
@@ -26,6 +27,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let invalidName = Code(value: .invalidName)
         /// The tenant has no store.
         public static let notFound = Code(value: .notFound)
+        /// The store (or the queue of the connection the call needed) is closed.
+        public static let closed = Code(value: .closed)
+        /// The caller's task was cancelled before the call started; nothing was done.
+        public static let cancelled = Code(value: .cancelled)
         /// Anything else.
         public static let other = Code(value: .other)
 
@@ -38,6 +43,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             case .configuration: return "configuration"
             case .invalidName: return "invalid name"
             case .notFound: return "not found"
+            case .closed: return "closed"
+            case .cancelled: return "cancelled"
             case .other: return "other"
             }
         }

@@ -193,7 +193,7 @@ struct PostgresStoreTests {
                 #expect(try a.execution("e1")?.owner == "runner")
                 #expect(try b.execution("e1")?.owner == "other")
                 // Pooled sessions are confined to their schema: unqualified names resolve there.
-                let confined = try b.pool.withConnection { connection throws(PostgresError) in
+                let confined = try b.withConnection { connection throws(PostgresError) in
                     try connection.query("SELECT current_schema(), count(*) FROM executions").rows.first
                 }
                 #expect(confined?.text(0) == schemaB && confined?.int64(1) == 1)
@@ -217,16 +217,15 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("the pool replaces a connection the server terminated; the next operation succeeds")
+    @Test("a lane replaces a connection the server terminated; the next operation succeeds")
     func terminatedConnection() throws {
         try withStore("killed", poolSize: 1) { store, _ in
             _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
             let admin = try PostgresConnection(url)
-            let killed = try store.pool.withConnection { connection throws(PostgresError) in connection.backendPID }
+            let killed = try store.withConnection { connection throws(PostgresError) in connection.backendPID }
             try PostgresTestURL.terminate(killed, using: admin)
             #expect(try store.execution("e1")?.id == "e1")
-            let replacement = try store.pool.withConnection { connection throws(PostgresError) in connection.backendPID
-            }
+            let replacement = try store.withConnection { connection throws(PostgresError) in connection.backendPID }
             #expect(replacement != killed)
 
             // The same through a write, which runs in a transaction.
@@ -240,24 +239,31 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("the bare pool drops a broken connection and connects again on the next checkout")
-    func poolReplacesBrokenConnection() throws {
+    @Test("a bare lane drops a broken connection and connects again on the next call; a closed lane refuses calls")
+    func laneReplacesBrokenConnection() throws {
         let url = self.url
-        let pool = PostgresConnectionPool(size: 1) { () throws(PostgresError) in try PostgresConnection(url) }
-        defer { pool.close() }
+        let lane = PostgresLane(label: "test") { () throws(PostgresError) in try PostgresConnection(url) }
+        defer { lane.close() }
         let admin = try PostgresConnection(url)
-        let first = try pool.withConnection { connection throws(PostgresError) in connection.backendPID }
+        let first = try lane.withConnection { connection throws(PostgresError) in connection.backendPID }
         try PostgresTestURL.terminate(first, using: admin)
         do throws(PostgresError) {
-            _ = try pool.withConnection { connection throws(PostgresError) in try connection.query("SELECT 1") }
+            _ = try lane.withConnection { connection throws(PostgresError) in try connection.query("SELECT 1") }
             Issue.record("a query on a terminated connection succeeded")
         } catch {
             #expect(error.isConnectionFailure)
         }
-        let second = try pool.withConnection { connection throws(PostgresError) in
+        let second = try lane.withConnection { connection throws(PostgresError) in
             try connection.query("SELECT pg_backend_pid()").rows.first?.int64(0)
         }
         #expect(second != nil && second != Int64(first))
+        lane.close()
+        do throws(PostgresError) {
+            _ = try lane.withConnection { connection throws(PostgresError) in try connection.query("SELECT 1") }
+            Issue.record("a closed lane ran a call")
+        } catch {
+            #expect(error.code == .closed)
+        }
     }
 
     @Test("connection errors never show the password")
@@ -350,11 +356,24 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A store on a fresh schema whose connections go through a ``PostgresFaultProxy``.
+    func withProxiedStore(_ label: String, _ body: (PostgresExecutionStore, PostgresFaultProxy) throws -> Void) throws {
+        let proxy = try PostgresFaultProxy(forwardingTo: url)
+        defer { proxy.close() }
+        let schema = StoreBackend.uniqueSchemaName(label)
+        let store = try PostgresExecutionStore(url: proxy.url, schema: schema, poolSize: 1)
+        defer {
+            store.close()
+            StoreBackend.dropSchema(schema, url: url)
+        }
+        try body(store, proxy)
+    }
+
     @Test("a batch whose COMMIT reply was lost is found committed and not applied again")
     func lostCommitReply() throws {
-        try withStore("doubt_c") { store, _ in
+        try withProxiedStore("doubt_c") { store, proxy in
             _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
-            store.hooks.withLock { $0.loseNextCommitReply = true }
+            proxy.arm(.loseCommitReply)
             let lost = try store.write(
                 [
                     .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
@@ -364,6 +383,7 @@ struct PostgresStoreTests {
                 ],
                 owner: "runner"
             )
+            #expect(proxy.faultsInjected == 1)
             #expect(lost.isEmpty)
             #expect(try store.events(of: "e1").map(\.kind) == [.executionCreated])
             #expect(store.inDoubt.withLock { $0.isEmpty })
@@ -404,19 +424,9 @@ struct PostgresStoreTests {
 
     @Test("a batch whose connection died just before COMMIT is applied exactly once")
     func connectionLostAtCommit() throws {
-        try withStore("doubt_a") { store, _ in
+        try withProxiedStore("doubt_a") { store, proxy in
             _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
-            let admin = try PostgresConnection(url)
-            let killed = Mutex<Int32?>(nil)
-            store.hooks.withLock { hooks in
-                hooks.beforeCommit = { pid in
-                    let first = killed.withLock { killed in
-                        defer { killed = killed ?? pid }
-                        return killed == nil
-                    }
-                    if first { try? PostgresTestURL.terminate(pid, using: admin) }
-                }
-            }
+            proxy.arm(.dropBeforeCommit)
             let lost = try store.write(
                 [
                     .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
@@ -426,12 +436,32 @@ struct PostgresStoreTests {
                 ],
                 owner: "runner"
             )
-            store.hooks.withLock { $0.beforeCommit = nil }
-            #expect(killed.withLock { $0 } != nil)
+            #expect(proxy.faultsInjected == 1)
             #expect(lost.isEmpty)
             #expect(try store.events(of: "e1").map(\.kind) == [.executionCreated])
             #expect(try store.execution("e1")?.status == .running)
         }
+    }
+
+    @Test("closing the store ends a call's back-off while the server cannot be reached", .timeLimit(.minutes(1)))
+    func closeEndsBackoff() async throws {
+        let proxy = try PostgresFaultProxy(forwardingTo: url)
+        let schema = StoreBackend.uniqueSchemaName("backoff")
+        defer { StoreBackend.dropSchema(schema, url: url) }
+        let store = try PostgresExecutionStore(
+            url: proxy.url,
+            schema: schema,
+            poolSize: 1,
+            retryTimeout: .seconds(3600)
+        )
+        // The server is gone for the store: its connection dropped, and no new one can be made.
+        proxy.close()
+        store.releaseIdleConnections()
+        let lane = store.executor(for: .read)
+        let read = Task { try await lane.run { () throws(StoreError) in _ = try store.execution("e1") } }
+        while lane.load < 1 { await Task.yield() }
+        store.close()
+        await #expect(throws: StoreError.self) { try await read.value }
     }
 
     @Test("concurrent hosts opening one new schema create and migrate it once")

@@ -22,6 +22,7 @@ final class FlakyStore: ExecutionStore {
     }
 
     var location: String { inner.location }
+    func executor(for access: StoreAccess) -> StoreQueue { inner.executor(for: access) }
     func write(_ batch: [StoreWrite], owner: String) throws(StoreError) -> Set<String> {
         writes.add(1, ordering: .relaxed)
         defer { attempted.yield() }
@@ -74,7 +75,6 @@ struct StoreWriterTests {
             store: store,
             owner: "me",
             logger: Logger(label: "test"),
-            pool: resources.writerPool,
             timers: resources.timers,
             firstPause: firstPause
         )
@@ -106,7 +106,7 @@ struct StoreWriterTests {
     func retriesInOrder() async throws {
         let directory = try TemporaryDirectory("writer-retry")
         let store = try FlakyStore(directory)
-        let resources = RunnerResources(maxConcurrentTasks: 1, blockingThreads: 1)
+        let resources = RunnerResources(maxConcurrentTasks: 1)
         defer { resources.shutdown() }
         let writer = Self.writer(store, resources)
         #expect(await writer.write([Self.insert("e")]).isSuccess)
@@ -133,7 +133,7 @@ struct StoreWriterTests {
     func lastingFailure() async throws {
         let directory = try TemporaryDirectory("writer-lasting")
         let store = try FlakyStore(directory)
-        let resources = RunnerResources(maxConcurrentTasks: 1, blockingThreads: 1)
+        let resources = RunnerResources(maxConcurrentTasks: 1)
         defer { resources.shutdown() }
         // A first pause of a second: the first failure already counts as lasting.
         let writer = Self.writer(store, resources, firstPause: .seconds(1))
@@ -153,7 +153,7 @@ struct StoreWriterTests {
     func constraint() async throws {
         let directory = try TemporaryDirectory("writer-constraint")
         let store = try FlakyStore(directory)
-        let resources = RunnerResources(maxConcurrentTasks: 1, blockingThreads: 1)
+        let resources = RunnerResources(maxConcurrentTasks: 1)
         defer { resources.shutdown() }
         let writer = Self.writer(store, resources)
         store.failing.withLock { $0 = StoreError(.constraint, "duplicate") }

@@ -32,7 +32,8 @@ extension DefaultRunner {
         public var tenantShares: [String: TenantShare]
         /// The time limit of an attempt when its task sets none.
         public var taskTimeout: Duration
-        /// Connections (and threads) for database reads.
+        /// The most connections the store keeps to its database, each used from a queue of its own (PostgreSQL;
+        /// a SQLite store always has one writer and one reader).
         public var dbPoolSize: Int
         /// Where package images are cached by content, so executions pinned to a version can be resumed.
         public var packageCacheDirectory: String
@@ -44,8 +45,8 @@ extension DefaultRunner {
         /// The registry of startable workflows to use; nil for one of the runner's own. A host serving many tenants
         /// shares one, so a reload switches every tenant at once.
         public var registry: WorkflowRegistry?
-        /// Threads shared with other runners of the host; nil for the runner's own (sized by
-        /// ``maxConcurrentTasks`` and ``dbPoolSize``). With shared resources, their limits apply to the whole host.
+        /// Task threads and timers shared with other runners of the host; nil for the runner's own (sized by
+        /// ``maxConcurrentTasks``). With shared resources, their limit applies to the whole host.
         public var resources: RunnerResources?
         /// Whether to resume unfinished executions (left by a crashed or stopped runner) on start.
         public var resumeUnfinished: Bool

@@ -7,7 +7,8 @@ extension DefaultRunner {
             let (record, tasks) = driver.snapshot()
             return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
         }
-        let stored = try await runtime.withStore { store throws(StoreError) -> (ExecutionRecord, [TaskRecord])? in
+        let stored = try await runtime.withStore(.read) {
+            store throws(StoreError) -> (ExecutionRecord, [TaskRecord])? in
             guard let record = try store.execution(id) else { return nil }
             return (record, try store.tasks(of: id))
         }
@@ -30,23 +31,23 @@ extension DefaultRunner {
     public func listExecutions(
         _ query: ExecutionQuery = ExecutionQuery()
     ) async throws(CloacinaError) -> [ExecutionSummary] {
-        let records = try await runtime.withStore { store throws(StoreError) in try store.executions(query) }
+        let records = try await runtime.withStore(.read) { store throws(StoreError) in try store.executions(query) }
         return records.map { ExecutionSummary(record: $0, tenant: tenant) }
     }
 
     /// The number of executions matching `query`'s filters.
     public func countExecutions(_ query: ExecutionQuery = ExecutionQuery()) async throws(CloacinaError) -> Int {
-        try await runtime.withStore { store throws(StoreError) in try store.countExecutions(query) }
+        try await runtime.withStore(.read) { store throws(StoreError) in try store.countExecutions(query) }
     }
 
     /// Counts by status and the average duration of ended executions, computed by the store.
     public func statistics() async throws(CloacinaError) -> TenantMetrics {
-        try await runtime.withStore { store throws(StoreError) in try store.statistics() }
+        try await runtime.withStore(.read) { store throws(StoreError) in try store.statistics() }
     }
 
     /// An execution's recorded history, oldest first.
     public func events(of id: String) async throws(CloacinaError) -> [ExecutionEvent] {
-        try await runtime.withStore { store throws(StoreError) in try store.events(of: id) }
+        try await runtime.withStore(.read) { store throws(StoreError) in try store.events(of: id) }
     }
 
     /// Cancels an execution: running tasks are told to stop, nothing new starts, and it ends `Cancelled`.
@@ -71,7 +72,7 @@ extension DefaultRunner {
         guard !current.status.isFinished else { return current }
         let identity = runtime.identity
         let leaseUntil = Timestamp.now() + configuration.leaseDuration
-        let claimed = try await runtime.withStore { store throws(StoreError) -> ExecutionRecord? in
+        let claimed = try await runtime.withStore(.write) { store throws(StoreError) -> ExecutionRecord? in
             if let record = try store.claim(
                 id,
                 owner: identity.value,

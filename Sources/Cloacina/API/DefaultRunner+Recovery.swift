@@ -28,7 +28,8 @@ extension DefaultRunner {
         defer { giveResumeTurn() }
         let identity = runtime.identity
         let leaseUntil = Timestamp.now() + configuration.leaseDuration
-        let claimed = try await runtime.withStore { store throws(StoreError) -> [(ExecutionRecord, [TaskRecord])] in
+        let claimed = try await runtime.withStore(.write) {
+            store throws(StoreError) -> [(ExecutionRecord, [TaskRecord])] in
             let records = try store.claimUnfinished(
                 owner: identity.value,
                 leaseUntil: leaseUntil,
@@ -84,7 +85,8 @@ extension DefaultRunner {
         guard !waiting.isEmpty else { return }
         let owner = runtime.identity.value
         let ids = waiting.map(\.id)
-        try await runtime.withStore { store throws(StoreError) in try store.releaseLeases(owner: owner, executions: ids)
+        try await runtime.withStore(.write) { store throws(StoreError) in
+            try store.releaseLeases(owner: owner, executions: ids)
         }
     }
 
@@ -164,7 +166,7 @@ extension DefaultRunner {
         // Through the pipeline of this runner's invoker: with worker processes the cached copy is probed and
         // registered, never opened here.
         let pipeline = PackagePipeline(probe: nil, loader: packages, for: runtime.invoker)
-        let report = try await runtime.blocking { () throws(CloacinaError) in pipeline.load(files: [cached])[0] }
+        let report = try await BlockingCall.run { pipeline.load(files: [cached])[0] }
         guard let package = report.package, package.sha256 == sha256 else {
             throw CloacinaError(
                 .notFound,
@@ -178,7 +180,7 @@ extension DefaultRunner {
     /// Ends a claimed execution without running anything: cancelled on request, or failed when it cannot go on.
     func end(_ record: ExecutionRecord, reason: String, abort: Bool) async throws(CloacinaError) {
         let id = record.id
-        let tasks = try await runtime.withStore { store throws(StoreError) in try store.tasks(of: id) }
+        let tasks = try await runtime.withStore(.read) { store throws(StoreError) in try store.tasks(of: id) }
         let plan: ExecutionPlan
         do {
             plan = try ExecutionPlan(WorkflowDefinition(json: try JSONValue(parsing: record.definition)))
@@ -233,21 +235,16 @@ extension DefaultRunner {
         let store = runtime.store
         let owner = runtime.identity.value
         let until = Timestamp.now() + configuration.leaseDuration
-        runtime.blockingPool.submit(
-            WorkerPool.Job(
-                run: { [weak self] in
-                    guard let self else { return }
-                    do {
-                        for id in try store.renewLeases(owner: owner, until: until) {
-                            activeDriver(id)?.cancel(reason: "cancellation requested")
-                        }
-                    } catch {
-                        runtime.logger.error("could not renew execution leases", metadata: ["error": "\(error)"])
-                    }
-                    if !isClosed { scheduleHeartbeat() }
-                },
-                owner: runtime.jobOwner
-            )
-        )
+        store.executor(for: .write).submit { [weak self] in
+            guard let self else { return }
+            do {
+                for id in try store.renewLeases(owner: owner, until: until) {
+                    activeDriver(id)?.cancel(reason: "cancellation requested")
+                }
+            } catch {
+                runtime.logger.error("could not renew execution leases", metadata: ["error": "\(error)"])
+            }
+            if !isClosed { scheduleHeartbeat() }
+        }
     }
 }

@@ -40,7 +40,7 @@ extension DefaultRunner {
             let owner = runtime.identity.value
             let ids = unfinished.map(\.id)
             do {
-                try await runtime.withStore { store throws(StoreError) in
+                try await runtime.withStore(.write) { store throws(StoreError) in
                     try store.releaseLeases(owner: owner, executions: ids)
                 }
             } catch {
@@ -51,7 +51,6 @@ extension DefaultRunner {
         if runtime.ownsResources {
             runtime.resources.shutdown()
         } else {
-            runtime.blockingPool.discard(owner: runtime.jobOwner)
             runtime.taskPool.forget(owner: runtime.jobOwner)
         }
         runtime.store.close()

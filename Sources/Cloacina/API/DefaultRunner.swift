@@ -61,7 +61,6 @@ public final class DefaultRunner: Sendable {
             resources: configuration.resources,
             maxConcurrentTasks: configuration.maxConcurrentTasks,
             tenantShare: configuration.tenantShare,
-            blockingThreads: configuration.dbPoolSize,
             invoker: configuration.invoker,
             defaultTimeout: configuration.taskTimeout,
             maximumOutputBytes: configuration.maximumOutputBytes,
@@ -199,7 +198,7 @@ public final class DefaultRunner: Sendable {
         try checkStoreWritable()
         if case .failure(let error) = await runtime.writer.write(writes) { throw refusal(CloacinaError(error)) }
         let owner = runtime.identity.value
-        try await runtime.withStore { store throws(StoreError) in
+        try await runtime.withStore(.write) { store throws(StoreError) in
             try store.releaseLeases(owner: owner, executions: [id])
         }
         return id
@@ -360,10 +359,10 @@ public final class DefaultRunner: Sendable {
     }
 
     /// Lets the store release what an idle runner need not hold (statements, caches, connections), in the
-    /// background. A host calls it on tenants that may stay quiet; the next use reopens what it needs.
+    /// background on the store's own queues. A host calls it on tenants that may stay quiet; the next use reopens
+    /// what it needs.
     func releaseIdleResources() {
-        let store = runtime.store
-        runtime.blockingPool.submit(WorkerPool.Job(run: { store.releaseIdleConnections() }, owner: runtime.jobOwner))
+        runtime.store.releaseIdleConnections()
     }
     var isClosed: Bool { state.withLock { $0.closed } }
 

@@ -1,9 +1,10 @@
-/// Blocking calls made outside any runner's pools (probing and loading packages, whose init code may hang; the
-/// drop directory's watch), run on threads outside Swift's cooperative pool and awaited.
+/// Blocking calls that are not store calls (probing and loading packages, whose init code may hang; the drop
+/// directory's watch), run on threads outside Swift's cooperative pool and awaited. (Store calls run on each
+/// store's own queues: ``ExecutionStore/executor(for:)``.)
 ///
 /// The calls share one ``WorkerPool``, which keeps its threads for the next calls. A call that hangs holds one
 /// thread, not the caller's, and the others go on: the limit is high (calls may wait for one another, as a reload
-/// waits for its probe), and bounds only a runaway. Work that runs often goes through a runner's own pools.
+/// waits for its probe), and bounds only a runaway. Task attempts run on the runners' task threads.
 public enum BlockingCall {
     private static let pool = WorkerPool(name: "cloacina-blocking", limit: 256)
 

@@ -234,7 +234,7 @@ final class ExecutionDriver: Sendable {
         // loses an attempt (a resumed execution runs it again as the next attempt, and the count is exact).
         let ending = ended
         let starts = effects
-        runtime.writer.enqueue(writes, committer: commitHere ? .caller : .pool) { [self] result in
+        runtime.writer.enqueue(writes, committer: commitHere ? .caller : .queue) { [self] result in
             committed(result, ended: ending, starts: starts)
         }
         return observed

@@ -1,7 +1,8 @@
 internal import Synchronization
 
-/// What runners work with: the threads that run task attempts, blocking store calls and store commits, and the
-/// timers and background jobs of ``run()``.
+/// What runners work with: the threads that run task attempts, and the timers and background jobs of ``run()``.
+/// (Store calls and commits run on each store's own queues; other blocking calls, such as loading a package, on
+/// ``BlockingCall``.)
 ///
 /// A runner made alone creates its own. A host serving many tenants makes one and gives it to every tenant's runner
 /// (``DefaultRunner/Configuration/resources``, as ``TenantManager`` does), so the number of threads does not grow
@@ -16,27 +17,17 @@ public final class RunnerResources: Sendable {
     /// Threads that run task attempts (package code, which blocks and can hang); their number is the concurrency
     /// limit.
     let taskPool: WorkerPool
-    /// Threads for blocking calls made on behalf of async callers (store reads, package loading).
-    let blockingPool: WorkerPool
-    /// Threads that commit store writes, one store at a time each.
-    let writerPool: WorkerPool
     let timers: RunnerTimers
     private let nextOwner = Atomic<UInt64>(0)
 
-    /// Resources for at most `maxConcurrentTasks` task attempts and `blockingThreads` blocking calls at once.
-    public convenience init(maxConcurrentTasks: Int, blockingThreads: Int) {
-        self.init(maxConcurrentTasks: maxConcurrentTasks, blockingThreads: blockingThreads, clock: ContinuousClock())
+    /// Resources for at most `maxConcurrentTasks` task attempts at once.
+    public convenience init(maxConcurrentTasks: Int) {
+        self.init(maxConcurrentTasks: maxConcurrentTasks, clock: ContinuousClock())
     }
 
     /// Resources whose timers run on `clock` (a manual clock in tests).
-    init<TimerClock: Clock>(
-        maxConcurrentTasks: Int,
-        blockingThreads: Int,
-        clock: TimerClock
-    ) where TimerClock.Duration == Duration {
+    init<TimerClock: Clock>(maxConcurrentTasks: Int, clock: TimerClock) where TimerClock.Duration == Duration {
         taskPool = WorkerPool(name: "cloacina-task", limit: maxConcurrentTasks)
-        blockingPool = WorkerPool(name: "cloacina-io", limit: blockingThreads)
-        writerPool = WorkerPool(name: "cloacina-writer", limit: max(1, min(blockingThreads, 4)))
         timers = RunnerTimers(clock: clock)
     }
 
@@ -56,8 +47,6 @@ public final class RunnerResources: Sendable {
     /// Stops every thread and the timers: queued jobs are discarded (and told), timers dropped, ``run()`` returns.
     public func shutdown() {
         taskPool.stop()
-        blockingPool.stop()
-        writerPool.stop()
         timers.stop()
     }
 }

@@ -2,7 +2,7 @@ internal import CloacinaStorage
 internal import Logging
 internal import Synchronization
 
-/// What every execution of a runner shares: the store and its writer, the threads, the timers, the invoker.
+/// What every execution of a runner shares: the store and its writer, the task threads, the timers, the invoker.
 final class RunnerRuntime: Sendable {
     let tenant: String
     let store: any ExecutionStore
@@ -16,7 +16,6 @@ final class RunnerRuntime: Sendable {
     /// closed, the next opened).
     let jobOwner: UInt64
     var taskPool: WorkerPool { resources.taskPool }
-    var blockingPool: WorkerPool { resources.blockingPool }
     var timers: RunnerTimers { resources.timers }
     let invoker: any TaskInvoker
     let identity: RunnerIdentity
@@ -39,7 +38,6 @@ final class RunnerRuntime: Sendable {
         resources: RunnerResources?,
         maxConcurrentTasks: Int,
         tenantShare: TenantShare,
-        blockingThreads: Int,
         invoker: any TaskInvoker,
         defaultTimeout: Duration,
         maximumOutputBytes: Int,
@@ -51,7 +49,7 @@ final class RunnerRuntime: Sendable {
         self.identity = identity
         self.ownsResources = resources == nil
         let resources =
-            resources ?? RunnerResources(maxConcurrentTasks: maxConcurrentTasks, blockingThreads: blockingThreads)
+            resources ?? RunnerResources(maxConcurrentTasks: maxConcurrentTasks)
         self.resources = resources
         self.jobOwner = resources.newOwner()
         resources.taskPool.assign(
@@ -64,7 +62,6 @@ final class RunnerRuntime: Sendable {
             store: store,
             owner: identity.value,
             logger: logger,
-            pool: resources.writerPool,
             timers: resources.timers
         )
         self.invoker = invoker
@@ -74,28 +71,18 @@ final class RunnerRuntime: Sendable {
         self.observer = observer
     }
 
-    /// Runs a blocking call on ``blockingPool`` and waits for it without blocking the caller's thread.
-    func blocking<T: Sendable>(
-        _ body: @escaping @Sendable () throws(CloacinaError) -> T
-    ) async throws(CloacinaError) -> T {
-        try await blockingPool.run(
-            owner: jobOwner,
-            discardedError: CloacinaError(.shuttingDown, "the runner is shutting down"),
-            body
-        )
-    }
-
-    /// Runs `body` with the store on ``blockingPool``, its storage errors reported as ``CloacinaError``s.
+    /// Runs `body` with the store as a job of the store's queue for `access`, its storage errors reported as
+    /// ``CloacinaError``s (a call cancelled before it started as `cancelled`, one on a closed store as
+    /// `shuttingDown`).
     func withStore<T: Sendable>(
+        _ access: StoreAccess,
         _ body: @escaping @Sendable (any ExecutionStore) throws(StoreError) -> T
     ) async throws(CloacinaError) -> T {
         let store = store
-        return try await blocking { () throws(CloacinaError) in
-            do throws(StoreError) {
-                return try body(store)
-            } catch {
-                throw CloacinaError(error)
-            }
+        do throws(StoreError) {
+            return try await store.executor(for: access).run { () throws(StoreError) in try body(store) }
+        } catch {
+            throw CloacinaError(error)
         }
     }
 

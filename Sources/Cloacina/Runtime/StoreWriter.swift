@@ -7,20 +7,19 @@ internal import Synchronization
 ///
 /// Executions queue their transitions without waiting; a caller that must know a write is durable (the end of an
 /// execution, its creation) passes a completion. Because writes commit in order, a completion also means every
-/// write queued before it is durable. Commits run as jobs on a writer pool (shared by many stores in a host), at
-/// most one job per store at a time, so a store's writes stay in order without a thread of its own. A batch that
+/// write queued before it is durable. Commits run as jobs on the store's own write queue
+/// (``ExecutionStore/executor(for:)``), at most one job at a time, so a store's writes stay in order. A batch that
 /// fails stays first in line and is tried again on a timer, holding no thread meanwhile, with pauses growing from
 /// ``firstPause`` to ``longestRetryPause``; once it has failed for a second or so (a full disk, a database gone),
 /// ``failure`` says why, so the runner refuses new executions. Nothing queued is dropped: executions wait (an
 /// attempt starts only once its start is durable) and go on when the store works again. Only a batch that breaks a
-/// constraint, or one that fails while the writer is stopping, fails its completions.
+/// constraint, one the closed store refuses, or one that fails while the writer is stopping, fails its completions.
 final class StoreWriter: Sendable {
     typealias Completion = @Sendable (Result<Set<String>, StoreError>) -> Void
 
     private let store: any ExecutionStore
     private let owner: String
     private let logger: Logger
-    private let pool: WorkerPool
     private let timers: RunnerTimers
     private let state: Mutex<State>
     /// Whether ``State/failure`` is set.
@@ -54,14 +53,12 @@ final class StoreWriter: Sendable {
         store: any ExecutionStore,
         owner: String,
         logger: Logger,
-        pool: WorkerPool,
         timers: RunnerTimers,
         firstPause: Duration = .milliseconds(50)
     ) {
         self.store = store
         self.owner = owner
         self.logger = logger
-        self.pool = pool
         self.timers = timers
         self.firstPause = firstPause
         self.state = Mutex(State(nextPause: firstPause))
@@ -76,8 +73,8 @@ final class StoreWriter: Sendable {
 
     /// Who commits queued writes when no commit is under way.
     enum Committer {
-        /// A writer pool thread, woken now.
-        case pool
+        /// A job on the store's write queue, queued now.
+        case queue
         /// The caller's own thread, which promises to call ``commitHere()`` right after (it must be allowed to
         /// block, and must not hold locks the completions take).
         case caller
@@ -86,12 +83,12 @@ final class StoreWriter: Sendable {
     /// Queues `writes` to commit after everything queued before; `completion` (if any) runs on the committing
     /// thread once they committed (with the ids of executions whose changes were dropped for want of ownership) or
     /// failed.
-    func enqueue(_ writes: [StoreWrite], committer: Committer = .pool, completion: Completion? = nil) {
+    func enqueue(_ writes: [StoreWrite], committer: Committer = .queue, completion: Completion? = nil) {
         let (submit, refused) = state.withLock { state -> (Bool, Bool) in
             guard !state.stopped else { return (false, true) }
             state.pending.append(contentsOf: writes)
             if let completion { state.completions.append(completion) }
-            guard !state.scheduled, committer == .pool else { return (false, false) }
+            guard !state.scheduled, committer == .queue else { return (false, false) }
             state.scheduled = true
             return (true, false)
         }
@@ -105,9 +102,7 @@ final class StoreWriter: Sendable {
             }
             return
         }
-        if submit {
-            pool.submit(WorkerPool.Job(run: { [self] in drain() }, discarded: { [self] in abandon() }))
-        }
+        if submit { submitDrain() }
     }
 
     /// Queues `writes` and waits until they committed (or failed).
@@ -155,6 +150,11 @@ final class StoreWriter: Sendable {
         if claimed { drain() }
     }
 
+    /// Queues a job that commits what is queued, on the store's write queue.
+    private func submitDrain() {
+        store.executor(for: .write).submit({ [self] in drain() }, ifClosed: { [self] in abandon() })
+    }
+
     /// Commits batches until nothing is queued.
     private func drain() {
         while true {
@@ -171,7 +171,9 @@ final class StoreWriter: Sendable {
             }
             guard let (batch, waiting) = taken else { return }
             let result = commit(batch)
-            if case .failure(let error) = result, error.code != .constraint, retryLater(batch, waiting, error) {
+            if case .failure(let error) = result, error.code != .constraint, error.code != .closed,
+                retryLater(batch, waiting, error)
+            {
                 return
             }
             switch result {
@@ -206,7 +208,7 @@ final class StoreWriter: Sendable {
             }
             state.retryTimer = timers.schedule(after: pause) { [self] in
                 self.state.withLock { $0.retryTimer = nil }
-                pool.submit(WorkerPool.Job(run: { [self] in drain() }, discarded: { [self] in abandon() }))
+                submitDrain()
             }
             return (first, pause)
         }
@@ -246,7 +248,7 @@ final class StoreWriter: Sendable {
         }
     }
 
-    /// The pool stopped before the commit job ran: fail what waits, and refuse more.
+    /// The store closed before the commit job ran: fail what waits, and refuse more.
     private func abandon() {
         let waiting = state.withLock { state in
             state.stopped = true

@@ -11,8 +11,8 @@ internal import Synchronization
 ///
 /// A job that hangs can be abandoned: it stops counting against the limits (its pool's and its share's; a new thread
 /// takes its place) though its thread stays busy until it returns, because a thread cannot be stopped from outside.
-/// Stopping the pool discards jobs not yet started, telling each. (Package-wide: the runners' resources, and
-/// `DatabaseAdmin`'s one thread.)
+/// Stopping the pool discards jobs not yet started, telling each. (Package-wide: the runners' task threads, and
+/// ``BlockingCall``'s.)
 package final class WorkerPool: Sendable {
     /// A unit of work, and what to do instead if it is discarded before it starts.
     struct Job: Sendable {

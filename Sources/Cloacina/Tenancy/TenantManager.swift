@@ -61,10 +61,7 @@ public final class TenantManager: Sendable {
             template.embeddedPackages = failed
         }
         if template.resources == nil {
-            let resources = RunnerResources(
-                maxConcurrentTasks: template.maxConcurrentTasks,
-                blockingThreads: template.dbPoolSize
-            )
+            let resources = RunnerResources(maxConcurrentTasks: template.maxConcurrentTasks)
             template.resources = resources
             ownedResources = resources
         } else {

@@ -1,0 +1,147 @@
+import CloacinaTestSupport
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// A proxy in front of the test PostgreSQL server (on a Unix socket of its own) that breaks one connection at a
+/// `COMMIT`, for the tests of the commit-in-doubt path: it forwards bytes both ways unchanged until armed with a
+/// ``Fault``; the first connection that then sends a `COMMIT` is broken as the fault says. Later connections (the
+/// store's reconnects) pass unharmed.
+final class PostgresFaultProxy: Sendable {
+    enum Fault: Sendable {
+        /// Forward the `COMMIT`, let the server run it, and close the connection instead of forwarding its reply:
+        /// the transaction committed, but the client cannot know.
+        case loseCommitReply
+        /// Close the connection instead of forwarding the `COMMIT`: the server rolls the transaction back.
+        case dropBeforeCommit
+    }
+
+    /// The test URL with its host directory replaced by the proxy's.
+    let url: String
+    private let directory: TemporaryDirectory
+    private let listener: any Channel
+    private let armed = Mutex<Fault?>(nil)
+    private let injected = Atomic<Int>(0)
+
+    /// A proxy for the server `url` names (a `postgresql://…?host=DIR&port=PORT` URL, as the test script sets).
+    init(forwardingTo url: String) throws {
+        let parameters = try #require(URLComponents(string: url)).queryItems ?? []
+        let host = try #require(parameters.first { $0.name == "host" }?.value)
+        let port = try #require(parameters.first { $0.name == "port" }?.value)
+        let directory = try TemporaryDirectory("pg-proxy")
+        self.directory = directory
+        self.url = url.replacingOccurrences(of: "host=\(host)", with: "host=\(directory.path)")
+        let server = "\(host)/.s.PGSQL.\(port)"
+        let group = MultiThreadedEventLoopGroup.singleton
+        let proxy = Box()
+        listener = try ServerBootstrap(group: group)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelInitializer { inbound in
+                ClientBootstrap(group: inbound.eventLoop)
+                    .connect(unixDomainSocketPath: server)
+                    .flatMap { outbound in
+                        let connection = Connection(proxy: proxy)
+                        return inbound.pipeline.addHandler(Forwarder(connection, towardServer: true, peer: outbound))
+                            .flatMap {
+                                outbound.pipeline.addHandler(
+                                    Forwarder(connection, towardServer: false, peer: inbound)
+                                )
+                            }
+                            .flatMap { inbound.setOption(.autoRead, value: true) }
+                    }
+            }
+            .bind(unixDomainSocketPath: "\(directory.path)/.s.PGSQL.\(port)")
+            .wait()
+        proxy.owner.withLock { $0 = self }
+    }
+
+    /// Breaks the next connection that sends a `COMMIT` as `fault` says.
+    func arm(_ fault: Fault) {
+        armed.withLock { $0 = fault }
+    }
+
+    /// How many connections were broken so far.
+    var faultsInjected: Int { injected.load(ordering: .relaxed) }
+
+    func close() {
+        try? listener.close().wait()
+    }
+
+    fileprivate func takeFault() -> Fault? {
+        let fault = armed.withLock { armed in
+            defer { armed = nil }
+            return armed
+        }
+        if fault != nil { injected.add(1, ordering: .relaxed) }
+        return fault
+    }
+
+    /// The proxy, for its connections (set once it is made).
+    fileprivate final class Box: Sendable {
+        let owner = Mutex<PostgresFaultProxy?>(nil)
+    }
+
+    /// What one proxied connection is doing; touched only on its event loop.
+    fileprivate final class Connection: @unchecked Sendable {
+        let proxy: Box
+        /// The fault this connection is breaking with, once it sent its `COMMIT`.
+        var fault: Fault?
+        /// The last bytes seen each way, so a `COMMIT` split between two reads is still seen.
+        var tails: [Bool: [UInt8]] = [:]
+
+        init(proxy: Box) {
+            self.proxy = proxy
+        }
+
+        /// Whether `bytes`, after what went before in the same direction, complete a `COMMIT` (the statement's text
+        /// in a Query or Parse message one way, the CommandComplete tag the other, each ending in a NUL).
+        func seesCommit(_ bytes: [UInt8], towardServer: Bool) -> Bool {
+            let window = (tails[towardServer] ?? []) + bytes
+            tails[towardServer] = Array(window.suffix(6))
+            let needle = Array("COMMIT\0".utf8)
+            guard window.count >= needle.count else { return false }
+            return (0...(window.count - needle.count)).contains { Array(window[$0..<$0 + needle.count]) == needle }
+        }
+    }
+
+    /// Forwards what one side sends to the other, and breaks the connection where the fault says.
+    fileprivate final class Forwarder: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        let connection: Connection
+        let towardServer: Bool
+        let peer: any Channel
+
+        init(_ connection: Connection, towardServer: Bool, peer: any Channel) {
+            self.connection = connection
+            self.towardServer = towardServer
+            self.peer = peer
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            let bytes = Array(buffer.readableBytesView)
+            let commit = connection.seesCommit(bytes, towardServer: towardServer)
+            if towardServer, commit, connection.fault == nil {
+                connection.fault = connection.proxy.owner.withLock { $0 }?.takeFault()
+                if connection.fault == .dropBeforeCommit { return breakConnection(context) }
+            }
+            if !towardServer, commit, connection.fault == .loseCommitReply { return breakConnection(context) }
+            peer.writeAndFlush(buffer, promise: nil)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            peer.close(promise: nil)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            breakConnection(context)
+        }
+
+        private func breakConnection(_ context: ChannelHandlerContext) {
+            context.close(promise: nil)
+            peer.close(promise: nil)
+        }
+    }
+}
