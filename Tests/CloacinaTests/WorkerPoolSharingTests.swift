@@ -78,18 +78,20 @@ struct WorkerPoolSharingTests {
         let jobs = GatedJobs()
         let acme = (1...6).map { "a\($0)" }
         for name in acme { pool.submit(jobs.job(name, owner: Self.acme)) }
-        #expect(await jobs.waitForStarts(2) == ["a1", "a2"])
+        // Jobs that start at once on several threads log their starts in any order.
+        #expect(Set(await jobs.waitForStarts(2)) == ["a1", "a2"])
         pool.submit(jobs.job("g1", owner: Self.globex))
         jobs.release("a1")
         // FIFO would start a3 here: globex's one job waits for no more than the jobs already running.
-        #expect(await jobs.waitForStarts() == ["a1", "a2", "g1"])
+        #expect(await jobs.waitForStarts().last == "g1")
         jobs.release("a2")
-        #expect(await jobs.waitForStarts() == ["a1", "a2", "g1", "a3"])
+        #expect(await jobs.waitForStarts().last == "a3")
         // Within an owner, jobs start in submission order.
         jobs.release("g1", "a3")
-        #expect(await jobs.waitForStarts(2) == ["a1", "a2", "g1", "a3", "a4", "a5"])
+        let afterRelease = await jobs.waitForStarts(2)
+        #expect(afterRelease.count == 6 && Set(afterRelease.suffix(2)) == ["a4", "a5"])
         jobs.release("a4", "a5", "a6")
-        #expect(await jobs.waitForStarts() == ["a1", "a2", "g1", "a3", "a4", "a5", "a6"])
+        #expect(await jobs.waitForStarts().last == "a6")
         pool.stop()
     }
 
@@ -98,7 +100,7 @@ struct WorkerPoolSharingTests {
         let pool = Self.pool(limit: 3, acme: (2, nil))
         let jobs = GatedJobs()
         for index in 1...6 { pool.submit(jobs.job("a\(index)", owner: Self.acme)) }
-        #expect(await jobs.waitForStarts(3) == ["a1", "a2", "a3"])
+        #expect(Set(await jobs.waitForStarts(3)) == ["a1", "a2", "a3"])
         for index in 1...3 { pool.submit(jobs.job("g\(index)", owner: Self.globex)) }
         jobs.release("a1")
         #expect(await jobs.waitForStarts().last == "g1")
