@@ -15,6 +15,8 @@ final class Bench: Sendable {
     let maxConcurrentTasks: Int?
     /// Where the tasks run: in worker processes or in this one.
     let isolation: Isolation
+    /// The size of the `context` workload's input.
+    let contextBytes: Int
     let invoker: any TaskInvoker
     /// Scratch space: SQLite files, the package cache, generated packages.
     let directory: String
@@ -28,13 +30,15 @@ final class Bench: Sendable {
         packagePath: String,
         smoke: Bool,
         maxConcurrentTasks: Int?,
-        isolation: Isolation
+        isolation: Isolation,
+        contextBytes: Int = 10_000_000
     ) throws {
         self.backend = backend
         self.databaseURL = databaseURL
         self.smoke = smoke
         self.maxConcurrentTasks = maxConcurrentTasks
         self.isolation = isolation
+        self.contextBytes = contextBytes
         switch isolation {
         case .inProcess:
             invoker = InProcessTaskInvoker()
@@ -121,6 +125,7 @@ final class Bench: Sendable {
         case .tenants: return try await tenants(n: n ?? (smoke ? 5 : 1000))
         case .reload: return try await reload(packages: n ?? (smoke ? 3 : 50))
         case .invoke: return try await invoke(n: n ?? (smoke ? 20 : 20_000))
+        case .context: return try await context(n: n ?? (smoke ? 3 : 30))
         }
     }
 
