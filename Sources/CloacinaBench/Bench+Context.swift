@@ -82,7 +82,7 @@ struct PeakMemory {
     var megabytes: Double? {
         if source == "VmHWM", let peak = Self.status("VmHWM") { return peak / 1024 }
         var usage = rusage()
-        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return nil }
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return nil }
         return Double(usage.ru_maxrss) / 1024
     }
 
