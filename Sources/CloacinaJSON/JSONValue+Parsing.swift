@@ -38,7 +38,7 @@ extension JSONValue {
         }
     }
 
-    private static func parse(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
+    static func parse(_ buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
         var parser = JSONParser(buffer)
         do throws(JSONParseError) {
             parser.skipWhitespace()
@@ -53,7 +53,7 @@ extension JSONValue {
 }
 
 /// A recursive-descent reader over a borrowed UTF-8 buffer.
-private struct JSONParser {
+struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 
