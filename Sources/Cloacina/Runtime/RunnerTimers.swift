@@ -112,13 +112,15 @@ final class RunnerTimers: Sendable {
     /// twice as many entries as live ones, so timers set and cancelled at a high rate (a time limit per attempt)
     /// do not pile up until their deadlines.
     func cancel(_ id: UInt64) {
-        state.withLock { state in
-            guard state.live.removeValue(forKey: id) != nil, state.heap.count > 1024,
-                state.heap.count > 2 * state.live.count
-            else { return }
+        // The work is released after the lock: what it holds may take a while to free.
+        let work = state.withLock { state -> Work? in
+            let work = state.live.removeValue(forKey: id)
+            guard work != nil, state.heap.count > 1024, state.heap.count > 2 * state.live.count else { return work }
             let live = state.live
             state.heap.removeAll { live[$0.id] == nil }
+            return work
         }
+        withExtendedLifetime(work) {}
     }
 
     /// The entries the heap holds (live or cancelled and not yet dropped).
