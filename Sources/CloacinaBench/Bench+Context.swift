@@ -14,29 +14,7 @@ extension Bench {
     func context(n: Int) async throws -> JSONValue {
         let input = Self.contextInput(bytes: contextBytes)
         let peak = PeakMemory()
-        let runner = try await runner("context")
-        for _ in 0..<max(2, n / 10) {
-            try await Self.check(runner.execute("bench_context", contextJSON: input))
-        }
-        var samples: [Double] = []
-        samples.reserveCapacity(n)
-        let clock = ContinuousClock()
-        let started = clock.now
-        for _ in 0..<n {
-            let start = clock.now
-            try await Self.check(runner.execute("bench_context", contextJSON: input))
-            samples.append((clock.now - start).milliseconds)
-        }
-        let seconds = (clock.now - started).seconds
-        await runner.shutdown()
-        var result = line(
-            .context,
-            n: n,
-            samples: samples,
-            perSecond: Double(n) / seconds,
-            tasksPerSecond: Double(n * 5) / seconds
-        )
-        result["p95_ms"] = .double(Self.percentile(samples.sorted(), 0.95))
+        var result = try await latency(.context, "bench_context", tasks: 5, n: n, input: input)
         result["context_bytes"] = .int(input.count)
         result["peak_rss_mb"] = peak.megabytes.map { .double(($0 * 10).rounded() / 10) } ?? .null
         result["baseline_rss_mb"] = .double(((peak.baseline ?? 0) * 10).rounded() / 10)

@@ -163,17 +163,30 @@ final class Bench: Sendable {
         )
     }
 
-    /// Sequential `execute` calls of one workflow: latency percentiles.
-    func latency(_ workload: Workload, _ workflow: String, tasks: Int, n: Int) async throws -> JSONValue {
+    /// Sequential `execute` calls of one workflow (with `input` as its context, if given): latency percentiles.
+    func latency(
+        _ workload: Workload,
+        _ workflow: String,
+        tasks: Int,
+        n: Int,
+        input: [UInt8]? = nil
+    ) async throws -> JSONValue {
         let runner = try await runner(workload.rawValue)
-        for _ in 0..<max(3, n / 20) { try await Self.check(runner.execute(workflow)) }
+        func execute() async throws {
+            if let input {
+                try await Self.check(runner.execute(workflow, contextJSON: input))
+            } else {
+                try await Self.check(runner.execute(workflow))
+            }
+        }
+        for _ in 0..<max(3, n / 20) { try await execute() }
         var samples: [Double] = []
         samples.reserveCapacity(n)
         let clock = ContinuousClock()
         let started = clock.now
         for _ in 0..<n {
             let start = clock.now
-            try await Self.check(runner.execute(workflow))
+            try await execute()
             samples.append((clock.now - start).milliseconds)
         }
         let seconds = (clock.now - started).seconds
@@ -278,6 +291,7 @@ final class Bench: Sendable {
             "n": .int(n),
             "p50_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.5)),
             "p90_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.9)),
+            "p95_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.95)),
             "p99_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.99)),
             "per_sec": value(perSecond),
             "tasks_per_s": value(tasksPerSecond),

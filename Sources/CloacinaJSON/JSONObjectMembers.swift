@@ -43,7 +43,7 @@ public struct JSONObjectMembers: Sendable {
             case .failure(let error): throw error
             }
         }
-        let members = try parser.parseMembers(reference: reference)
+        let members = try parser.parseMembers(depth: 1, reference: reference, recordingRanges: true)
         parser.skipWhitespace()
         guard parser.atEnd else { throw parser.error("unexpected data after the JSON value") }
         return members
@@ -51,8 +51,14 @@ public struct JSONObjectMembers: Sendable {
 }
 
 extension JSONParser {
-    /// Parses an object at `index` member by member (see ``JSONObjectMembers/parse(_:reference:)``).
-    mutating func parseMembers(reference: JSONObjectMembers.Reference?) throws(JSONParseError) -> JSONObjectMembers {
+    /// Parses an object at ``index`` (nested `depth` deep) member by member, taking values from `reference` as
+    /// ``JSONObjectMembers/parse(_:reference:)`` says, and noting where each value lies when `recordingRanges`.
+    mutating func parseMembers(
+        depth: Int,
+        reference: JSONObjectMembers.Reference?,
+        recordingRanges: Bool
+    ) throws(JSONParseError) -> JSONObjectMembers {
+        guard depth <= JSONValue.maximumNestingDepth else { throw error("nesting deeper than 512 levels") }
         index += 1
         var members = JSONObjectMembers(values: [:], ranges: [:])
         skipWhitespace()
@@ -71,14 +77,13 @@ extension JSONParser {
             index += 1
             skipWhitespace()
             let start = index
-            if let known = reference?(key), let end = valueEnd(), sameText(start..<end, known.text) {
+            if let reference, let known = reference(key), let end = valueEnd(), sameText(start..<end, known.text) {
                 index = end
                 members.values[key] = known.value
             } else {
-                index = start
-                members.values[key] = try parseValue(depth: 1)
+                members.values[key] = try parseValue(depth: depth)
             }
-            members.ranges[key] = start..<index
+            if recordingRanges { members.ranges[key] = start..<index }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
             switch bytes[index] {
