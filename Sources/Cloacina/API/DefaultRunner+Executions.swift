@@ -3,7 +3,10 @@ public import CloacinaStorage
 extension DefaultRunner {
     /// The execution's current state: from memory when it runs in this runner, else from the store.
     public func executionStatus(_ id: String) async throws(CloacinaError) -> ExecutionResult {
-        if let driver = activeDriver(id) { return driver.result(tenant: tenant) }
+        if let driver = activeDriver(id) {
+            let (record, tasks) = driver.snapshot()
+            return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
+        }
         let stored = try await runtime.withStore { store throws(StoreError) -> (ExecutionRecord, [TaskRecord])? in
             guard let record = try store.execution(id) else { return nil }
             return (record, try store.tasks(of: id))
