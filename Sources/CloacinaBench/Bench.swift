@@ -15,6 +15,8 @@ final class Bench: Sendable {
     let maxConcurrentTasks: Int?
     /// Where the tasks run: in worker processes or in this one.
     let isolation: Isolation
+    /// The size of the `context` workload's input.
+    let contextBytes: Int
     let invoker: any TaskInvoker
     /// Scratch space: SQLite files, the package cache, generated packages.
     let directory: String
@@ -28,13 +30,15 @@ final class Bench: Sendable {
         packagePath: String,
         smoke: Bool,
         maxConcurrentTasks: Int?,
-        isolation: Isolation
+        isolation: Isolation,
+        contextBytes: Int = 10_000_000
     ) throws {
         self.backend = backend
         self.databaseURL = databaseURL
         self.smoke = smoke
         self.maxConcurrentTasks = maxConcurrentTasks
         self.isolation = isolation
+        self.contextBytes = contextBytes
         switch isolation {
         case .inProcess:
             invoker = InProcessTaskInvoker()
@@ -121,6 +125,7 @@ final class Bench: Sendable {
         case .tenants: return try await tenants(n: n ?? (smoke ? 5 : 1000))
         case .reload: return try await reload(packages: n ?? (smoke ? 3 : 50))
         case .invoke: return try await invoke(n: n ?? (smoke ? 20 : 20_000))
+        case .context: return try await context(n: n ?? (smoke ? 3 : 30))
         }
     }
 
@@ -158,17 +163,30 @@ final class Bench: Sendable {
         )
     }
 
-    /// Sequential `execute` calls of one workflow: latency percentiles.
-    func latency(_ workload: Workload, _ workflow: String, tasks: Int, n: Int) async throws -> JSONValue {
+    /// Sequential `execute` calls of one workflow (with `input` as its context, if given): latency percentiles.
+    func latency(
+        _ workload: Workload,
+        _ workflow: String,
+        tasks: Int,
+        n: Int,
+        input: [UInt8]? = nil
+    ) async throws -> JSONValue {
         let runner = try await runner(workload.rawValue)
-        for _ in 0..<max(3, n / 20) { try await Self.check(runner.execute(workflow)) }
+        func execute() async throws {
+            if let input {
+                try await Self.check(runner.execute(workflow, contextJSON: input))
+            } else {
+                try await Self.check(runner.execute(workflow))
+            }
+        }
+        for _ in 0..<max(3, n / 20) { try await execute() }
         var samples: [Double] = []
         samples.reserveCapacity(n)
         let clock = ContinuousClock()
         let started = clock.now
         for _ in 0..<n {
             let start = clock.now
-            try await Self.check(runner.execute(workflow))
+            try await execute()
             samples.append((clock.now - start).milliseconds)
         }
         let seconds = (clock.now - started).seconds
@@ -273,6 +291,7 @@ final class Bench: Sendable {
             "n": .int(n),
             "p50_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.5)),
             "p90_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.9)),
+            "p95_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.95)),
             "p99_ms": value(sorted.isEmpty ? nil : Self.percentile(sorted, 0.99)),
             "per_sec": value(perSecond),
             "tasks_per_s": value(tasksPerSecond),

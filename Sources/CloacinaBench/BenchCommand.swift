@@ -52,8 +52,12 @@ struct BenchCommand: AsyncParsableCommand {
     )
     var isolations: [Isolation] = []
 
+    @Option(help: "The size of the context workload's input, in bytes.")
+    var contextBytes = 10_000_000
+
     func validate() throws {
         if let n, n < 1 { throw ValidationError("--n must be at least 1") }
+        if contextBytes < 64 { throw ValidationError("--context-bytes must be at least 64") }
         if backend == .postgres && (database ?? Self.environment("DATABASE_URL")) == nil {
             throw ValidationError("--backend postgres needs --database URL or $DATABASE_URL")
         }
@@ -82,7 +86,8 @@ struct BenchCommand: AsyncParsableCommand {
                 packagePath: path,
                 smoke: smoke,
                 maxConcurrentTasks: maxConcurrentTasks,
-                isolation: isolation
+                isolation: isolation,
+                contextBytes: contextBytes
             )
             defer { bench.cleanup() }
             for workload in workloads.isEmpty ? Workload.allCases : workloads {
@@ -110,5 +115,5 @@ enum Isolation: String, ExpressibleByArgument, CaseIterable, Sendable {
 }
 
 enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke
+    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke, context
 }

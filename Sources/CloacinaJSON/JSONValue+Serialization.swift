@@ -14,14 +14,55 @@ extension JSONValue {
     }
 }
 
+/// Writes a JSON object member by member and records where each value's text lies, as
+/// ``JSONObjectMembers/ranges``: a value is either encoded or copied as text already encoded. Members are written
+/// in the order given (sort the keys for the canonical form ``JSONValue/serialized(pretty:)`` writes).
+public struct JSONObjectWriter {
+    private var writer: JSONWriter
+    private var ranges: [String: Range<Int>] = [:]
+
+    /// A writer whose buffer starts with room for `capacity` bytes.
+    public init(capacity: Int = 256) {
+        writer = JSONWriter(pretty: false, capacity: capacity)
+        writer.output.append(UInt8(ascii: "{"))
+    }
+
+    /// Appends a member whose value is encoded here.
+    public mutating func append(_ key: String, value: JSONValue) {
+        let start = beginMember(key)
+        writer.write(value, indent: 0)
+        ranges[key] = start..<writer.output.count
+    }
+
+    /// Appends a member whose value's text is `text`, which must encode one JSON value.
+    public mutating func append(_ key: String, text: UnsafeBufferPointer<UInt8>) {
+        let start = beginMember(key)
+        writer.output.append(contentsOf: text)
+        ranges[key] = start..<writer.output.count
+    }
+
+    /// The object's bytes and where each member's value lies in them.
+    public consuming func finish() -> (bytes: [UInt8], ranges: [String: Range<Int>]) {
+        writer.output.append(UInt8(ascii: "}"))
+        return (writer.output, ranges)
+    }
+
+    private mutating func beginMember(_ key: String) -> Int {
+        if !ranges.isEmpty { writer.output.append(UInt8(ascii: ",")) }
+        writer.writeString(key)
+        writer.output.append(UInt8(ascii: ":"))
+        return writer.output.count
+    }
+}
+
 /// Appends JSON text to a byte buffer.
 private struct JSONWriter {
     let pretty: Bool
     var output: [UInt8] = []
 
-    init(pretty: Bool) {
+    init(pretty: Bool, capacity: Int = 256) {
         self.pretty = pretty
-        output.reserveCapacity(256)
+        output.reserveCapacity(capacity)
     }
 
     mutating func write(_ value: JSONValue, indent: Int) {

@@ -9,7 +9,8 @@ public struct ExecutionRecord: Sendable, Hashable {
     public var status: ExecutionStatus
     /// The input context, a JSON object.
     public var input: [UInt8]
-    /// The final context (a JSON object) once the execution ended.
+    /// The final context once the execution ended: a JSON object, or (as the engine writes it) a one-element JSON
+    /// array holding the final context's changes relative to ``input``, `[{"set": {...}, "removed": [...]}]`.
     public var finalContext: [UInt8]?
     public var error: String?
     public var createdAt: Timestamp

@@ -6,8 +6,10 @@
  *   bench_fan10    root -> b0..b7 -> join
  *   bench_wide     root -> w0..w99 -> join
  *   bench_dag10k   10,000 tasks in 100 layers of 100; each task depends on two of the layer before
+ *   bench_context  t0 -> t1 -> t2 -> t3 -> t4: t0, t2 and t4 return their input with one key added (their own id),
+ *                  t1 and t3 return a copy of their input; what a large context costs
  *
- * Every task returns OK with no output (the context passes on unchanged), so what is measured is the engine.
+ * Every other task returns OK with no output (the context passes on unchanged), so what is measured is the engine.
  * Built like any C package: `swift package build-workflows --product BenchWorkflows`, or
  *   cc -std=c99 -O2 -shared -fPIC -I Sources/CCloacinaABI/include -o libBenchWorkflows.so workflows/bench/bench.c
  */
@@ -34,9 +36,46 @@ static int32_t noop(void *user_data, const cloacina_task_call *call, cloacina_ou
     return CLOACINA_TASK_OK;
 }
 
-/* Registers one task; `id` and `deps` only need to live for the call (the host copies them). */
-static int add(const cloacina_host_api *api, cloacina_registrar *registrar, const char *workflow, const char *id,
-               const char *const *deps, size_t count) {
+static const cloacina_host_api *host;
+
+/* Returns a copy of the input: a task that hands back the context it was given, unchanged. */
+static int32_t echo(void *user_data, const cloacina_task_call *call, cloacina_output *output) {
+    (void)user_data;
+    uint8_t *copy = host->alloc(call->context_len);
+    if (!copy) return CLOACINA_TASK_FAILED;
+    memcpy(copy, call->context_json, call->context_len);
+    output->data = copy;
+    output->len = call->context_len;
+    return CLOACINA_TASK_OK;
+}
+
+/* Returns the input with one key added in front: `"<task id>":<attempt>` (the input never has it). */
+static int32_t mark(void *user_data, const cloacina_task_call *call, cloacina_output *output) {
+    (void)user_data;
+    const uint8_t *input = call->context_json;
+    size_t length = call->context_len, open = 0;
+    while (open < length && input[open] != '{') open++;
+    if (open == length) return CLOACINA_TASK_BAD_INPUT;
+    size_t rest = open + 1;
+    while (rest < length && (input[rest] == ' ' || input[rest] == '\n' || input[rest] == '\t' || input[rest] == '\r'))
+        rest++;
+    int empty = rest < length && input[rest] == '}';
+    char key[96];
+    int written = snprintf(key, sizeof key, "{\"%s\":%u%s", call->task_id, (unsigned)call->attempt, empty ? "" : ",");
+    if (written < 0 || (size_t)written >= sizeof key) return CLOACINA_TASK_FAILED;
+    size_t size = (size_t)written + (length - rest);
+    uint8_t *copy = host->alloc(size);
+    if (!copy) return CLOACINA_TASK_FAILED;
+    memcpy(copy, key, (size_t)written);
+    memcpy(copy + written, input + rest, length - rest);
+    output->data = copy;
+    output->len = size;
+    return CLOACINA_TASK_OK;
+}
+
+/* Registers one task running `function`; `id` and `deps` only need to live for the call (the host copies them). */
+static int add_task(const cloacina_host_api *api, cloacina_registrar *registrar, const char *workflow, const char *id,
+                    const char *const *deps, size_t count, cloacina_task_fn function) {
     cloacina_task_def def;
     memset(&def, 0, sizeof def);
     def.struct_size = sizeof def;
@@ -44,8 +83,14 @@ static int add(const cloacina_host_api *api, cloacina_registrar *registrar, cons
     def.id = id;
     def.dependencies = deps;
     def.dependency_count = count;
-    def.function = noop;
+    def.function = function;
     return api->register_task(registrar, &def) == CLOACINA_REGISTER_OK ? 0 : -1;
+}
+
+/* Registers one no-op task. */
+static int add(const cloacina_host_api *api, cloacina_registrar *registrar, const char *workflow, const char *id,
+               const char *const *deps, size_t count) {
+    return add_task(api, registrar, workflow, id, deps, count, noop);
 }
 
 static int workflow(const cloacina_host_api *api, cloacina_registrar *registrar, const char *name,
@@ -94,6 +139,7 @@ static int dag(const cloacina_host_api *api, cloacina_registrar *registrar) {
 }
 
 EXPORT int32_t cloacina_package_init(const cloacina_host_api *api, cloacina_registrar *registrar) {
+    host = api;
     if (workflow(api, registrar, "bench_single", "one no-op task") != 0) return 1;
     if (add(api, registrar, "bench_single", "t0", NULL, 0) != 0) return 1;
 
@@ -108,5 +154,14 @@ EXPORT int32_t cloacina_package_init(const cloacina_host_api *api, cloacina_regi
     if (fan(api, registrar, "bench_fan10", "b", 8) != 0) return 1;
     if (fan(api, registrar, "bench_wide", "w", 100) != 0) return 1;
     if (dag(api, registrar) != 0) return 1;
+
+    if (workflow(api, registrar, "bench_context", "five tasks in a chain that return their whole context") != 0) return 1;
+    for (int i = 0; i < 5; i++) {
+        char id[8], previous[8];
+        snprintf(id, sizeof id, "t%d", i);
+        snprintf(previous, sizeof previous, "t%d", i - 1);
+        const char *deps[] = {previous};
+        if (add_task(api, registrar, "bench_context", id, deps, i == 0 ? 0 : 1, i % 2 == 0 ? mark : echo) != 0) return 1;
+    }
     return CLOACINA_INIT_OK;
 }

@@ -167,8 +167,7 @@ public final class DefaultRunner: Sendable {
         // The creation and the first transitions commit in order, so waiting for the end is enough.
         let driver = try start(workflow, id: Self.newExecutionID(), input: input, created: nil)
         try await driver.wait()
-        let (record, tasks) = driver.snapshot()
-        return ExecutionResult(record: record, tasks: tasks, tenant: tenant)
+        return driver.result(tenant: tenant)
     }
 
     private func executeAsync(_ workflow: String, input: ContextSnapshot) async throws(CloacinaError) -> String {
@@ -216,7 +215,9 @@ public final class DefaultRunner: Sendable {
         guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
         try checkStoreWritable()
         let now = Timestamp.now()
-        let (machine, writes) = creation(of: entry, id: id, input: input, now: now)
+        var (machine, writes) = creation(of: entry, id: id, input: input, now: now)
+        var actions = machine.start(now: now)
+        Self.foldStart(of: id, into: &writes, from: &actions)
         let driver = ExecutionDriver(machine: machine, package: entry.package, runtime: runtime, createdAt: now) {
             [weak self] driver in self?.ended(driver)
         }
@@ -226,8 +227,31 @@ public final class DefaultRunner: Sendable {
             completion = { result in created(result.map { _ in () }) }
         }
         runtime.writer.enqueue(writes, completion: completion)
-        driver.start()
+        driver.resume(with: actions)
         return driver
+    }
+
+    /// Folds the start of a new execution (its first update: running, started at) into the write that inserts
+    /// it, so its row, input and all, is written once rather than inserted and then rewritten.
+    private static func foldStart(
+        of id: String,
+        into writes: inout [StoreWrite],
+        from actions: inout [ExecutionStateMachine.Action]
+    ) {
+        guard case .insertExecution(var record, let tasks)? = writes.first,
+            let index = actions.firstIndex(where: { if case .persist = $0 { true } else { false } }),
+            case .persist(var batch) = actions[index],
+            let update = batch.firstIndex(where: {
+                guard case .updateExecution(let update) = $0 else { return false }
+                return update.id == id && update.status == .running
+            }),
+            case .updateExecution(let started) = batch[update]
+        else { return }
+        record.status = .running
+        record.startedAt = started.startedAt
+        writes[0] = .insertExecution(record, tasks: tasks)
+        batch.remove(at: update)
+        actions[index] = .persist(batch)
     }
 
     /// A new execution of `entry`: its state machine, and the writes that record it (owned by this runner).

@@ -47,13 +47,31 @@ public struct ExecutionResult: Sendable {
     }
 
     init(record: ExecutionRecord, tasks: [TaskRecord], tenant: String) {
+        let input = try? JSONValue(parsing: record.input).objectValue
+        self.init(
+            record: record,
+            tasks: tasks,
+            tenant: tenant,
+            input: input,
+            finalContext: record.finalContext.flatMap { ContextDelta.finalContext(stored: $0, input: input) }
+        )
+    }
+
+    /// From a record whose contexts are at hand already as objects (a running execution's).
+    init(
+        record: ExecutionRecord,
+        tasks: [TaskRecord],
+        tenant: String,
+        input: [String: JSONValue]?,
+        finalContext: [String: JSONValue]?
+    ) {
         self.executionID = record.id
         self.tenant = tenant
         self.workflow = record.workflow
         self.status = record.status
         self.package = record.package
-        self.inputContext = try? JSONValue(parsing: record.input).objectValue
-        self.finalContext = record.finalContext.flatMap { try? JSONValue(parsing: $0).objectValue }
+        self.inputContext = input
+        self.finalContext = finalContext
         self.error = record.error
         self.tasks = tasks.sorted { $0.position < $1.position }.map {
             TaskResult(

@@ -61,12 +61,8 @@ final class ExecutionDriver: Sendable {
 
     // MARK: Events
 
-    /// Starts a new execution.
-    func start() {
-        send { $0.start(now: .now()) }
-    }
-
-    /// Carries out actions returned by ``ExecutionStateMachine/restore(id:plan:input:startedAt:records:now:)``.
+    /// Carries out actions the machine returned before the driver took it: its start, or
+    /// ``ExecutionStateMachine/restore(id:plan:input:startedAt:records:now:)``.
     func resume(with actions: [ExecutionStateMachine.Action]) {
         send { _ in actions }
     }
@@ -140,6 +136,20 @@ final class ExecutionDriver: Sendable {
     /// How the driver ended: nil while it runs, else the final status or why it gave up.
     var outcome: Result<ExecutionStatus, CloacinaError>? { state.withLock { $0.outcome } }
 
+    /// The execution as it stands now, as a caller sees it: the contexts are the machine's, not parsed again.
+    func result(tenant: String) -> ExecutionResult {
+        let (record, tasks) = snapshot()
+        return state.withLock { state in
+            ExecutionResult(
+                record: record,
+                tasks: tasks,
+                tenant: tenant,
+                input: state.machine.input.object,
+                finalContext: state.machine.finalContext?.object
+            )
+        }
+    }
+
     /// The execution as it stands now, in the form the store keeps.
     func snapshot() -> (ExecutionRecord, [TaskRecord]) {
         state.withLock { state in
@@ -151,7 +161,7 @@ final class ExecutionDriver: Sendable {
                 definition: machine.plan.definitionJSON,
                 status: machine.status,
                 input: machine.input.bytes,
-                finalContext: machine.finalContext?.bytes,
+                finalContext: machine.storedFinalContext,
                 error: machine.error,
                 createdAt: createdAt,
                 startedAt: machine.startedAt,
@@ -385,7 +395,8 @@ final class ExecutionDriver: Sendable {
                 )
             } else {
                 do throws(ContextError) {
-                    let output = try ContextSnapshot(parsing: bytes)
+                    // Read against the input: an output equal to it is not parsed, unchanged members not rebuilt.
+                    let output = try ContextSnapshot.output(bytes, of: input)
                     event = { $0.taskSucceeded(task, attempt: attempt, output: output, startedAt: startedAt, now: now) }
                 } catch {
                     event = failed(.failed, "the task's output is not a JSON object: \(error.message)")

@@ -17,10 +17,10 @@ internal import Synchronization
 /// Not a scheduler of recurring work by itself (an action schedules its successor), and not durable: persisted
 /// times (a retry's `next_retry_at`) are converted into delays by their owners.
 final class RunnerTimers: Sendable {
+    /// A deadline in the heap; its work is in ``State/live`` until it runs or is cancelled.
     private struct Entry {
         var deadline: Duration
         var id: UInt64
-        var work: Work
     }
 
     private enum Work {
@@ -32,8 +32,9 @@ final class RunnerTimers: Sendable {
 
     private struct State {
         var heap = Heap<Entry> { $0.deadline < $1.deadline }
-        /// Ids scheduled and neither run nor cancelled.
-        var live: Set<UInt64> = []
+        /// The work of timers scheduled and neither run nor cancelled, by id: a cancelled timer lets go of its work
+        /// (and what that holds, such as an ended execution) at once, not when its deadline leaves the heap.
+        var live: [UInt64: Work] = [:]
         var nextID: UInt64 = 0
         var stopped = false
         /// The deadline the loop sleeps to (nil: until woken); an earlier one wakes it.
@@ -89,8 +90,8 @@ final class RunnerTimers: Sendable {
         let (id, wake) = state.withLock { state -> (UInt64, CheckedContinuation<Void, Never>?) in
             state.nextID += 1
             guard !state.stopped else { return (state.nextID, nil) }
-            state.heap.insert(Entry(deadline: deadline, id: state.nextID, work: work))
-            state.live.insert(state.nextID)
+            state.heap.insert(Entry(deadline: deadline, id: state.nextID))
+            state.live[state.nextID] = work
             startOwnLoopIfIdle(&state)
             guard state.sleeping, state.sleepingUntil.map({ deadline < $0 }) ?? true else {
                 return (state.nextID, nil)
@@ -111,12 +112,15 @@ final class RunnerTimers: Sendable {
     /// twice as many entries as live ones, so timers set and cancelled at a high rate (a time limit per attempt)
     /// do not pile up until their deadlines.
     func cancel(_ id: UInt64) {
-        state.withLock { state in
-            guard state.live.remove(id) != nil, state.heap.count > 1024, state.heap.count > 2 * state.live.count
-            else { return }
+        // The work is released after the lock: what it holds may take a while to free.
+        let work = state.withLock { state -> Work? in
+            let work = state.live.removeValue(forKey: id)
+            guard work != nil, state.heap.count > 1024, state.heap.count > 2 * state.live.count else { return work }
             let live = state.live
-            state.heap.removeAll { !live.contains($0.id) }
+            state.heap.removeAll { live[$0.id] == nil }
+            return work
         }
+        withExtendedLifetime(work) {}
     }
 
     /// The entries the heap holds (live or cancelled and not yet dropped).
@@ -208,9 +212,9 @@ final class RunnerTimers: Sendable {
                         return .next(.sleep(until: first.deadline))
                     }
                     let entry = state.heap.popMin()!
-                    guard state.live.remove(entry.id) != nil else { continue }
+                    guard let work = state.live.removeValue(forKey: entry.id) else { continue }
                     state.sleeping = false
-                    switch entry.work {
+                    switch work {
                     case .action(let action): return .run(action)
                     case .job(let job): return .next(.spawn(job))
                     }

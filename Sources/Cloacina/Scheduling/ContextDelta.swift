@@ -44,7 +44,11 @@ public struct ContextDelta: Sendable, Hashable {
     /// Reads a stored delta. A stored object of any other shape is read as the whole context an older version
     /// stored (every key set, none removed).
     public init(parsing bytes: [UInt8]) throws(ContextError) {
-        let stored = try ContextSnapshot(parsing: bytes).object
+        try self.init(stored: try ContextSnapshot(parsing: bytes).object)
+    }
+
+    /// A stored delta, parsed already.
+    init(stored: [String: JSONValue]) throws(ContextError) {
         if stored.keys.allSatisfy({ $0 == "set" || $0 == "removed" }), case .object(let updates)? = stored["set"] {
             var removed: [String] = []
             if let list = stored["removed"] {
@@ -65,17 +69,46 @@ public struct ContextDelta: Sendable, Hashable {
     }
 }
 
+extension ContextDelta {
+    /// How an execution's final context is stored: its delta against the execution's input (which is stored
+    /// already), as a one-element JSON array `[{"set": {...}, "removed": [...]}]`, so an input passed through is
+    /// not stored twice. An array cannot be a context, so the form is told apart from a whole final context, as an
+    /// older version stored it.
+    static func storedFinal(_ delta: ContextDelta) -> [UInt8] {
+        [UInt8(ascii: "[")] + delta.bytes + [UInt8(ascii: "]")]
+    }
+
+    /// The final context from its stored form (``storedFinal(_:)``, or a whole context) and the execution's
+    /// input; nil when either is unreadable.
+    static func finalContext(stored: [UInt8], input: @autoclosure () -> [String: JSONValue]?) -> [String: JSONValue]? {
+        switch try? JSONValue(parsing: stored) {
+        case .object(let context)?: return context
+        case .array(let items)? where items.count == 1:
+            guard let input = input(), case .object(let stored) = items[0],
+                let delta = try? ContextDelta(stored: stored)
+            else { return nil }
+            return ContextSnapshot(input).applying([delta]).object
+        default: return nil
+        }
+    }
+}
+
 extension ContextSnapshot {
     /// This context with `deltas` applied in order: later deltas win per key; a removal removes the key.
     func applying(_ deltas: [ContextDelta]) -> ContextSnapshot {
         let changes = deltas.filter { !$0.isEmpty }
         guard !changes.isEmpty else { return self }
         var merged = object
+        var fresh: Set<String> = []
         for delta in changes {
             for key in delta.removed { merged[key] = nil }
-            for (key, value) in delta.updates { merged[key] = value }
+            for (key, value) in delta.updates {
+                merged[key] = value
+                fresh.insert(key)
+            }
         }
-        return ContextSnapshot(merged)
+        // Encoded (if ever) by copying the unchanged members' text from this snapshot.
+        return ContextSnapshot(merged, base: self, fresh: fresh)
     }
 }
 

@@ -57,13 +57,14 @@ public struct ExecutionStateMachine: Sendable {
         public var status: TaskStatus = .pending
         /// The attempt running or last run; 0 before the first.
         public var attempt = 0
-        /// The input of the attempt running or last run.
+        /// The input of the attempt running or last run; nil once the task finished (so a large input is not kept
+        /// by a task that no longer needs it).
         public var input: ContextSnapshot?
         /// What the completed task changed.
         public var delta: ContextDelta?
         /// Who wrote which key of ``input``.
         var inputWriters: [String: Int] = [:]
-        /// The completed task's whole context, for its dependents.
+        /// The completed task's whole context, for its dependents: released once they have all finished.
         var context: TaskContext?
         public var error: String?
         public var startedAt: Timestamp?
@@ -79,6 +80,8 @@ public struct ExecutionStateMachine: Sendable {
     public private(set) var status: ExecutionStatus = .pending
     public private(set) var tasks: [TaskState]
     public private(set) var finalContext: ContextSnapshot?
+    /// The final context as stored (``ContextDelta/storedFinal(_:)``): what it changed relative to the input.
+    public private(set) var storedFinalContext: [UInt8]?
     public private(set) var startedAt: Timestamp?
     public private(set) var completedAt: Timestamp?
     /// Why the execution failed or was cancelled.
@@ -141,6 +144,7 @@ public struct ExecutionStateMachine: Sendable {
         let delta = ContextDelta(from: given.snapshot, to: output)
         tasks[task].delta = delta
         tasks[task].context = given.after(delta, by: task, output: output)
+        tasks[task].input = nil
         tasks[task].error = nil
         tasks[task].startedAt = startedAt
         tasks[task].completedAt = now
@@ -315,7 +319,6 @@ public struct ExecutionStateMachine: Sendable {
                 let delta =
                     try record.output.map { bytes throws(ContextError) in try ContextDelta(parsing: bytes) }
                     ?? .unchanged
-                state.input = given.snapshot
                 state.inputWriters = given.writers
                 state.delta = delta
                 state.context = given.after(delta, by: task, output: given.snapshot.applying([delta]))
@@ -331,6 +334,7 @@ public struct ExecutionStateMachine: Sendable {
         for task in machine.tasks.indices {
             machine.tasks[task].waitingOn =
                 plan.dependencies[task].filter { !machine.tasks[$0].status.isTerminal }.count
+            machine.releaseContext(of: task)
         }
         machine.unfinished = machine.tasks.filter { !$0.status.isTerminal }.count
         machine.event(.executionResumed, at: now)
@@ -455,6 +459,7 @@ public struct ExecutionStateMachine: Sendable {
             actions.append(.retry(task: task, attempt: attempt + 1, at: at))
         } else {
             tasks[task].status = .failed
+            tasks[task].input = nil
             tasks[task].completedAt = now
             unfinished -= 1
             persist(task)
@@ -465,12 +470,23 @@ public struct ExecutionStateMachine: Sendable {
 
     /// A task finished: decide its dependents that were waiting only for it.
     private mutating func settle(_ task: Int, now: Timestamp) {
+        for dependency in plan.dependencies[task] { releaseContext(of: dependency) }
         var ready: [Int] = []
         for dependent in plan.dependents[task] {
             tasks[dependent].waitingOn -= 1
             if tasks[dependent].waitingOn == 0 && tasks[dependent].status == .pending { ready.append(dependent) }
         }
         for dependent in ready { decide(dependent, now: now) }
+    }
+
+    /// Forgets a completed task's context once every task that depends on it has finished: nothing reads it again
+    /// (retries and late decisions concern unfinished dependents only). A task without dependents keeps it for
+    /// the final context.
+    private mutating func releaseContext(of task: Int) {
+        guard tasks[task].context != nil, !plan.dependents[task].isEmpty,
+            plan.dependents[task].allSatisfy({ tasks[$0].status.isTerminal })
+        else { return }
+        tasks[task].context = nil
     }
 
     private func outcome(of task: Int) -> TaskOutcome? {
@@ -491,15 +507,18 @@ public struct ExecutionStateMachine: Sendable {
         let contexts = plan.dependencies[task].compactMap { tasks[$0].status == .completed ? tasks[$0].context : nil }
         guard var merged = contexts.first else { return TaskContext(snapshot: input, writers: [:]) }
         var object: [String: JSONValue]?
+        var sources: [String: ContextSnapshot] = [:]
         for next in contexts.dropFirst() {
             for (key, writer) in next.writers {
                 if let current = merged.writers[key], plan.isAncestor(writer, orSelfOf: current) { continue }
                 if object == nil { object = merged.snapshot.object }
                 merged.writers[key] = writer
                 object?[key] = next.snapshot.object[key]
+                sources[key] = next.snapshot
             }
         }
-        if let object { merged.snapshot = ContextSnapshot(object) }
+        // Encoded by copying each member's text from the context it came from, not by writing the values again.
+        if let object { merged.snapshot = ContextSnapshot(object, base: merged.snapshot, sources: sources) }
         return merged
     }
 
@@ -522,8 +541,9 @@ public struct ExecutionStateMachine: Sendable {
         status = outcome
         completedAt = now
         self.error = error
-        let completed = plan.topologicalOrder.compactMap { tasks[$0].status == .completed ? tasks[$0].delta : nil }
-        finalContext = input.applying(completed)
+        let final = mergedFinalContext()
+        finalContext = final
+        storedFinalContext = ContextDelta.storedFinal(ContextDelta(from: input, to: final))
         for task in tasks.indices where tasks[task].status == .completed && tasks[task].delta?.isEmpty == false {
             persist(task)
         }
@@ -533,13 +553,29 @@ public struct ExecutionStateMachine: Sendable {
                     id: id,
                     status: outcome,
                     completedAt: now,
-                    finalContext: finalContext?.bytes,
+                    finalContext: storedFinalContext,
                     error: error
                 )
             )
         )
         event(ExecutionEvent.Kind(endingWith: outcome), detail: error, at: now)
         ended = outcome
+    }
+
+    /// The input with every completed task's delta applied in topological order. When that is the context of the
+    /// last completed task (as at the end of a chain), it is that task's snapshot, whose encoding exists already.
+    /// Then no task's context is needed any more.
+    private mutating func mergedFinalContext() -> ContextSnapshot {
+        let completed = plan.topologicalOrder.filter { tasks[$0].status == .completed }
+        let merged = input.applying(completed.compactMap { tasks[$0].delta })
+        defer { for task in tasks.indices { tasks[task].context = nil } }
+        guard merged !== input else { return input }
+        if let last = completed.last(where: { tasks[$0].context != nil }), let context = tasks[last].context,
+            context.snapshot.object == merged.object
+        {
+            return context.snapshot
+        }
+        return merged
     }
 
     // MARK: Records
