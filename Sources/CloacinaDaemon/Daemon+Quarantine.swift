@@ -22,14 +22,14 @@ extension Daemon {
             try quarantineFiles?.remove(entry.sha256)
             logger.notice("quarantine ended by the operator", metadata: entry.metadata)
         }
-        metrics.quarantined(count: state.withLock { $0.quarantine.entries.count })
+        quarantineChanged()
         return released
     }
 
     /// Throws `conflict` when the package version serving `workflow` is quarantined.
     func refuseIfQuarantined(_ workflow: String) throws(CloacinaError) {
-        // Read on every submission: one lock while nothing is quarantined.
-        guard !state.withLock({ $0.quarantine.entries.isEmpty }) else { return }
+        // Read on every submission: no lock while nothing is quarantined.
+        guard quarantinedCount.load(ordering: .relaxed) > 0 else { return }
         guard
             let sha256 = registry.currentPackages.first(where: { $0.workflows.contains { $0.name == workflow } })?
                 .sha256, let entry = state.withLock({ $0.quarantine.entries[sha256] })
@@ -59,7 +59,7 @@ extension Daemon {
         } catch {
             logger.error("the quarantine holds until restart only", metadata: ["error": "\(error.message)"])
         }
-        metrics.quarantineStarted(entry, count: state.withLock { $0.quarantine.entries.count })
+        metrics.quarantineStarted(entry, count: quarantineChanged(counted: false))
     }
 
     /// On reload: takes the operator's releases from disk, then ends the quarantine of versions no longer served.
@@ -74,7 +74,17 @@ extension Daemon {
             _ = try? quarantineFiles?.remove(entry.sha256)
             logger.notice("quarantine ended: the version is no longer served", metadata: entry.metadata)
         }
-        metrics.quarantined(count: state.withLock { $0.quarantine.entries.count })
+        quarantineChanged()
+    }
+
+    /// Publishes the number of quarantined versions (to the submission check and, with `counted`, the metrics);
+    /// returns it.
+    @discardableResult
+    func quarantineChanged(counted: Bool = true) -> Int {
+        let count = state.withLock { $0.quarantine.entries.count }
+        quarantinedCount.store(count, ordering: .relaxed)
+        if counted { metrics.quarantined(count: count) }
+        return count
     }
 
     var quarantineFiles: QuarantineFiles? {

@@ -74,6 +74,8 @@ public final class Daemon: Sendable {
     let backgroundLoads = BackgroundLoads()
     var logger: Logger { configuration.logger }
     let state = Mutex(State())
+    /// How many versions are quarantined, for the lock-free check on every submission.
+    let quarantinedCount = Atomic<Int>(0)
 
     struct State {
         var phase = Phase.starting
@@ -112,7 +114,7 @@ public final class Daemon: Sendable {
         let onDisk = configuration.quarantineDirectory.map { QuarantineFiles(directory: $0).load() }
         state.withLock { $0.quarantine = Quarantine(rule: configuration.quarantine, entries: onDisk?.entries ?? []) }
         for message in onDisk?.ignored ?? [] { logger.warning("quarantine file", metadata: ["error": "\(message)"]) }
-        metrics.quarantined(count: onDisk?.entries.count ?? 0)
+        quarantineChanged()
         (configuration.runner.invoker as? ProcessTaskInvoker)?.crashes.observe { [weak self] crash in
             metrics.workerCrashed(crash.key)
             self?.recordCrash(crash)
