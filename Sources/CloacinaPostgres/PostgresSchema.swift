@@ -189,8 +189,9 @@ public enum PostgresSchema {
         guard exists.rows.first?.bool(0) != true else { return }
         do throws(PostgresError) {
             try connection.execute(migrationsTable(schema.quoted))
-        } catch  where error.sqlState == "42P07" || error.sqlState == "23505" {
-            // Created by a concurrent host between the check and here.
+        } catch  where ["42P07", "42710", "23505"].contains(error.sqlState) {
+            // Created by a concurrent host between the check and here: PostgreSQL reports that race as the table
+            // existing (42P07), its row type existing (42710), or a unique violation in its catalogs (23505).
         }
     }
 
