@@ -30,9 +30,8 @@ struct ReloadCommand: ParsableCommand {
     /// Sends SIGHUP to the `cloacina serve` of the PID file (`pidFile`, else `<data-dir>/cloacina.pid`), checked to
     /// be alive, to hold the file's lock and to serve this data directory; returns its process id.
     static func signalHost(pidFile: String?, dataDir: String?) throws -> pid_t {
-        var options = TenantOptions()
-        options.dataDir = dataDir
-        let path = pidFile ?? "\(options.dataDirectory)/cloacina.pid"
+        let dataDirectory = TenantOptions.dataDirectory(dataDir)
+        let path = pidFile ?? "\(dataDirectory)/cloacina.pid"
         let pid = try PIDFile.holder(path)
         let host = HostProcess(pid: pid)
         guard host.isServe else {
@@ -40,11 +39,11 @@ struct ReloadCommand: ParsableCommand {
         }
         // With --pid-file alone, the lock on that file identifies the host; otherwise it must serve this directory.
         if pidFile == nil || dataDir != nil || Environment.value("CLOACINA_DATA_DIR") != nil {
-            let mine = HostProcess.resolved(options.dataDirectory, from: nil)
+            let mine = HostProcess.resolved(dataDirectory, from: nil)
             guard let theirs = host.dataDirectory, mine != nil, theirs == mine else {
                 throw UsageError(
                     message: "process \(pid) of the PID file \(path) serves the data directory "
-                        + "\(host.dataDirectory ?? "(unknown)"), not \(options.dataDirectory); not signalled"
+                        + "\(host.dataDirectory ?? "(unknown)"), not \(dataDirectory); not signalled"
                 )
             }
         }

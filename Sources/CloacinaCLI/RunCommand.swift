@@ -103,7 +103,7 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
             throw UsageError(message: "\(loaded.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")")
         }
         // A version a host of this data directory quarantined is not started here either.
-        let quarantine = QuarantineFiles(directory: "\(tenantOptions.dataDirectory)/quarantine")
+        let quarantine = QuarantineFiles(dataDirectory: tenantOptions.dataDirectory)
         if let entry = quarantine.load().entries.first(where: { $0.sha256 == package.sha256 }) {
             throw UsageError(message: "workflow \(workflow) cannot start: \(entry.reason)")
         }

@@ -136,7 +136,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         configuration.maxPendingExecutions = limits.maxPendingExecutions
         configuration.probe = PackageProbe(cacheDirectory: "\(options.dataDirectory)/probe-cache")
         configuration.quarantine = try quarantine.rule()
-        configuration.quarantineDirectory = "\(options.dataDirectory)/quarantine"
+        configuration.quarantineDirectory = QuarantineFiles(dataDirectory: options.dataDirectory).directory
         let logger = Logger(label: "cloacina.serve")
         configuration.logger = Logger(label: "cloacina.daemon")
         let daemon = Daemon(configuration: configuration)

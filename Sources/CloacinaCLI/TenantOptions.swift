@@ -62,8 +62,12 @@ struct TenantOptions: ParsableArguments {
         }
     }
 
-    var dataDirectory: String {
-        dataDir ?? Environment.value("CLOACINA_DATA_DIR") ?? ".cloacina/data"
+    var dataDirectory: String { Self.dataDirectory(dataDir) }
+
+    /// The data directory `--data-dir` (`flag`) names, else `$CLOACINA_DATA_DIR`, else `.cloacina/data`: for
+    /// commands that need only it.
+    static func dataDirectory(_ flag: String?) -> String {
+        flag ?? Environment.value("CLOACINA_DATA_DIR") ?? ".cloacina/data"
     }
 
     /// The database URL for `tenant`.

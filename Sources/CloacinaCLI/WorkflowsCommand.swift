@@ -41,9 +41,7 @@ struct WorkflowsCommand: ParsableCommand {
             let reports = try CommandPipeline.withTemporaryProbe(timeout: .seconds(timeout)) { pipeline in
                 try CommandPipeline.load(directory: directory, with: pipeline)
             }
-            var options = TenantOptions()
-            options.dataDir = dataDir
-            let quarantined = QuarantineFiles(directory: "\(options.dataDirectory)/quarantine").load().entries
+            let quarantined = QuarantineFiles(dataDirectory: TenantOptions.dataDirectory(dataDir)).load().entries
             try CommandPipeline.finish(
                 reports,
                 format: output,
@@ -75,9 +73,7 @@ struct WorkflowsCommand: ParsableCommand {
         var pidFile: String?
 
         func run() throws {
-            var options = TenantOptions()
-            options.dataDir = dataDir
-            let files = QuarantineFiles(directory: "\(options.dataDirectory)/quarantine")
+            let files = QuarantineFiles(dataDirectory: TenantOptions.dataDirectory(dataDir))
             let matching = files.load().entries.filter { $0.sha256 == package || $0.package == package }
             guard !matching.isEmpty else {
                 throw UsageError(message: "no quarantined package version matches \"\(package)\" in \(files.directory)")

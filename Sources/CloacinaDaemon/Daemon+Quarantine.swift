@@ -62,13 +62,14 @@ extension Daemon {
         metrics.quarantineStarted(entry, count: quarantineChanged(counted: false))
     }
 
-    /// On reload: takes the operator's releases from disk, then ends the quarantine of versions no longer served.
-    func reconcileQuarantine(served: Set<String>, retired: Set<String>) {
+    /// On reload: takes the operator's releases from disk, then ends the quarantine of the `retired` versions (no
+    /// longer served).
+    func reconcileQuarantine(retired: Set<String>) {
         let onDisk = quarantineFiles?.load()
         for message in onDisk?.ignored ?? [] { logger.warning("quarantine file", metadata: ["error": "\(message)"]) }
         let released = state.withLock { state in
             if let onDisk { state.quarantine.reconcile(with: onDisk.entries) }
-            return retired.subtracting(served).compactMap { state.quarantine.release($0) }
+            return retired.compactMap { state.quarantine.release($0) }
         }
         for entry in released {
             _ = try? quarantineFiles?.remove(entry.sha256)

@@ -152,7 +152,7 @@ extension Daemon {
         // such a version start a worker again for each call they still make.
         let served = Set(next.servingPackages.map(\.contentSHA256))
         let retired = Set(generation.servingPackages.map(\.contentSHA256)).subtracting(served)
-        reconcileQuarantine(served: served, retired: retired)
+        reconcileQuarantine(retired: retired)
         if let workers = configuration.runner.invoker as? ProcessTaskInvoker {
             for sha256 in retired { workers.stopWorkers(sha256: sha256) }
         }

@@ -13,6 +13,11 @@ public struct QuarantineFiles: Sendable {
         self.directory = directory
     }
 
+    /// The quarantine files of a host's data directory: `<dataDirectory>/quarantine`, the one place that rule is.
+    public init(dataDirectory: String) {
+        self.init(directory: "\(dataDirectory)/quarantine")
+    }
+
     /// The entries on disk, and a message for each file that was ignored.
     public func load() -> (entries: [QuarantineEntry], ignored: [String]) {
         guard FileSystem.exists(directory) else { return ([], []) }
