@@ -182,6 +182,7 @@ final class Bench: Sendable {
         for _ in 0..<max(3, n / 20) { try await execute() }
         var samples: [Double] = []
         samples.reserveCapacity(n)
+        let counts = statementCounts()
         let clock = ContinuousClock()
         let started = clock.now
         for _ in 0..<n {
@@ -196,7 +197,8 @@ final class Bench: Sendable {
             n: n,
             samples: samples,
             perSecond: Double(n) / seconds,
-            tasksPerSecond: Double(n * tasks) / seconds
+            tasksPerSecond: Double(n * tasks) / seconds,
+            statements: counts
         )
     }
 
@@ -205,6 +207,7 @@ final class Bench: Sendable {
         let runner = try await runner("throughput")
         for _ in 0..<10 { try await Self.check(runner.execute("bench_fan10")) }
         let remaining = Counter(n)
+        let counts = statementCounts()
         let clock = ContinuousClock()
         let started = clock.now
         let samples = try await withThrowingTaskGroup(of: [Double].self) { group in
@@ -228,7 +231,8 @@ final class Bench: Sendable {
             n: n,
             samples: samples,
             perSecond: Double(n) / seconds,
-            tasksPerSecond: Double(n * 10) / seconds
+            tasksPerSecond: Double(n * 10) / seconds,
+            statements: counts
         )
     }
 
@@ -267,6 +271,11 @@ final class Bench: Sendable {
         return result
     }
 
+    /// Counts of what PostgreSQL does from now on (nil on SQLite).
+    func statementCounts() -> StatementCounts? {
+        backend == .postgres ? StatementCounts.start(databaseURL) : nil
+    }
+
     static func check(_ result: ExecutionResult) throws {
         guard result.status == .completed else {
             throw BenchError("execution \(result.executionID) ended \(result.status.rawValue): \(result.error ?? "")")
@@ -279,11 +288,13 @@ final class Bench: Sendable {
         n: Int,
         samples: [Double] = [],
         perSecond: Double? = nil,
-        tasksPerSecond: Double? = nil
+        tasksPerSecond: Double? = nil,
+        statements: StatementCounts? = nil
     ) -> JSONValue {
         let sorted = samples.sorted()
+        let perExecution = statements?.per(n, url: databaseURL) ?? [:]
         func value(_ number: Double?) -> JSONValue { number.map { .double(($0 * 1000).rounded() / 1000) } ?? .null }
-        return [
+        let fields: [String: JSONValue] = [
             "engine": "cloacina-swift",
             "backend": .string(backend.rawValue),
             "workload": .string(workload.rawValue),
@@ -297,6 +308,7 @@ final class Bench: Sendable {
             "tasks_per_s": value(tasksPerSecond),
             "rss_mb": value(Self.residentMegabytes()),
         ]
+        return .object(fields.merging(perExecution) { $1 })
     }
 
     /// The value below which `fraction` of `sorted` lies (nearest rank).

@@ -1,13 +1,23 @@
 internal import CPostgreSQL
+internal import Synchronization
 
 /// One statement of a ``PostgresConnection/pipeline(_:)``: SQL and its text-format parameters.
+///
+/// A statement with a `name` is prepared once per connection under that name (parsed and planned by the server the
+/// first time, only bound and executed after); its SQL must then be the same every time the name is used on a
+/// connection. With `flush`, the server is asked to send the results so far right after it, before it runs the
+/// statements that follow.
 public struct PostgresStatement: Sendable, Hashable {
     public var sql: String
     public var parameters: [PostgresValue]
+    public var name: String?
+    public var flush: Bool
 
-    public init(_ sql: String, _ parameters: [PostgresValue] = []) {
+    public init(_ sql: String, _ parameters: [PostgresValue] = [], prepared name: String? = nil, flush: Bool = false) {
         self.sql = sql
         self.parameters = parameters
+        self.name = name
+        self.flush = flush
     }
 }
 
@@ -20,34 +30,68 @@ extension PostgresConnection {
     /// caller to roll back. Without a `BEGIN` the statements form one implicit transaction. Keep pipelines to
     /// hundreds of statements: the connection blocks while sending, so results that overflowed the socket buffers
     /// before the last statement was sent would stall it.
-    public func pipeline(_ statements: [PostgresStatement]) throws(PostgresError) -> [PostgresResult] {
+    ///
+    /// A statement's result is passed to `onResult` as soon as it is read, before the later ones are: a caller learns
+    /// what the first statements returned even when the connection breaks before the last result arrives.
+    public func pipeline(
+        _ statements: [PostgresStatement],
+        onResult: (Int, PostgresResult) -> Void = { _, _ in }
+    ) throws(PostgresError) -> [PostgresResult] {
         guard !statements.isEmpty else { return [] }
-        let context = "running a pipeline of \(statements.count) statements"
+        let context = { "running a pipeline of \(statements.count) statements" }
         for statement in statements {
             // Refuses values libpq cannot send before anything is sent.
             try Self.validate(statement.parameters, for: statement.sql)
         }
+        Self.roundTrips.add(1, ordering: .relaxed)
         guard PQenterPipelineMode(handle) == 1 else {
-            throw PostgresError(isOpen ? .server : .connection, message: lastError, context: context)
+            throw PostgresError(isOpen ? .server : .connection, message: lastError, context: context())
         }
         var failure: PostgresError?
         var sent = 0
-        for statement in statements {
-            let queued = withValidatedParameters(statement.parameters) { count, values in
-                PQsendQueryParams(handle, statement.sql, count, nil, values, nil, nil, 0) == 1
+        /// The statements whose `Parse` was sent in this pipeline, by index; prepared once their result says so.
+        var preparing: [Int: String] = [:]
+        for (index, statement) in statements.enumerated() {
+            if let name = statement.name, !prepared.contains(name), !preparing.values.contains(name) {
+                guard PQsendPrepare(handle, name, statement.sql, 0, nil) == 1 else {
+                    failure = PostgresError(.connection, message: lastError, context: context())
+                    break
+                }
+                preparing[index] = name
             }
-            guard queued else {
-                failure = PostgresError(.connection, message: lastError, context: context)
+            let queued = withValidatedParameters(statement.parameters) { count, values in
+                if let name = statement.name {
+                    return PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) == 1
+                }
+                return PQsendQueryParams(handle, statement.sql, count, nil, values, nil, nil, 0) == 1
+            }
+            guard queued, !statement.flush || PQsendFlushRequest(handle) == 1 else {
+                failure = PostgresError(.connection, message: lastError, context: context())
+                if queued { sent += 1 }
                 break
             }
             sent += 1
         }
         if PQpipelineSync(handle) != 1 {
-            failure = failure ?? PostgresError(.connection, message: lastError, context: context)
+            failure = failure ?? PostgresError(.connection, message: lastError, context: context())
         }
         var results: [PostgresResult] = []
         results.reserveCapacity(sent)
-        reading: for statement in statements.prefix(sent) {
+        reading: for (index, statement) in statements.prefix(sent).enumerated() {
+            if let name = preparing[index] {
+                guard let result = PQgetResult(handle) else {
+                    failure = failure ?? PostgresError(.connection, message: lastError, context: context())
+                    break reading
+                }
+                let status = PQresultStatus(result)
+                if status == PGRES_COMMAND_OK {
+                    prepared.insert(name)
+                } else if status != PGRES_PIPELINE_ABORTED {
+                    failure = failure ?? error(from: result, context: "preparing \(Self.abbreviated(statement.sql))")
+                }
+                PQclear(result)
+                while let extra = PQgetResult(handle) { PQclear(extra) }
+            }
             var received = false
             while let result = PQgetResult(handle) {
                 defer { PQclear(result) }
@@ -55,20 +99,22 @@ extension PostgresConnection {
                 // Skipped because an earlier statement failed.
                 guard PQresultStatus(result) != PGRES_PIPELINE_ABORTED else { continue }
                 do throws(PostgresError) {
-                    results.append(try read(result, context: "running \(Self.abbreviated(statement.sql))"))
+                    let read = try read(result, context: "running \(Self.abbreviated(statement.sql))")
+                    onResult(index, read)
+                    results.append(read)
                 } catch {
                     failure = failure ?? error
                 }
             }
             guard received else {
-                failure = failure ?? PostgresError(.connection, message: lastError, context: context)
+                failure = failure ?? PostgresError(.connection, message: lastError, context: context())
                 break reading
             }
         }
         if isOpen {
             if let sync = PQgetResult(handle) {
                 if PQresultStatus(sync) != PGRES_PIPELINE_SYNC {
-                    failure = failure ?? error(from: sync, context: context)
+                    failure = failure ?? error(from: sync, context: context())
                 }
                 PQclear(sync)
             }
@@ -76,7 +122,7 @@ extension PostgresConnection {
         if PQexitPipelineMode(handle) != 1 {
             failure =
                 failure
-                ?? PostgresError(.connection, message: "cannot leave pipeline mode: \(lastError)", context: context)
+                ?? PostgresError(.connection, message: "cannot leave pipeline mode: \(lastError)", context: context())
         }
         if let failure { throw failure }
         return results

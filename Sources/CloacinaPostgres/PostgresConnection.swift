@@ -1,5 +1,6 @@
 internal import CPostgreSQL
 internal import CloacinaStorage
+public import Synchronization
 
 #if canImport(Glibc)
 internal import Glibc
@@ -22,6 +23,12 @@ public final class PostgresConnection: @unchecked Sendable {
     private let conninfo: String
     /// The password libpq parsed from the connection string (nil when it names none or does not parse).
     private let password: String?
+    /// Round trips to the server made by every connection of the process (a query, or one pipeline), for the
+    /// benchmark's statements-per-execution figures.
+    public static let roundTrips = Atomic<Int>(0)
+
+    /// The names of the statements prepared on this session (``PostgresStatement/name``).
+    var prepared: Set<String> = []
 
     /// Connects with `conninfo` (a `postgresql://` URL or a libpq `key=value` string) and sets the client encoding
     /// to UTF-8.
@@ -66,12 +73,14 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs one or more statements without parameters (the simple query protocol); returns the last one's result.
     @discardableResult
     public func execute(_ sql: String) throws(PostgresError) -> PostgresResult {
-        try consume(PQexec(handle, sql), sql)
+        Self.roundTrips.add(1, ordering: .relaxed)
+        return try consume(PQexec(handle, sql), sql)
     }
 
     /// Runs one statement with `parameters` bound to `$1`, `$2`, … in text format.
     @discardableResult
     public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
+        Self.roundTrips.add(1, ordering: .relaxed)
         let result = try withParameters(parameters, for: sql) { count, values in
             PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
         }

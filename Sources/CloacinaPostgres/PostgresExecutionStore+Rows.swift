@@ -75,24 +75,32 @@ extension PostgresExecutionStore {
         ]
     }
 
-    /// The task columns a write sets, in the order of ``taskValues(_:)``.
+    /// The task columns a write sets, in the order of ``taskArrays(_:)``.
     static let taskColumns = """
         execution_id, task_id, position, status, attempt, max_attempts, next_retry_at, started_at, completed_at, \
         error, output
         """
 
-    static func taskValues(_ task: TaskRecord) -> [PostgresValue] {
+    /// The task records as one array per column of ``taskColumns``, for an `unnest` insert.
+    static func taskArrays(_ tasks: [TaskRecord]) -> [PostgresValue] {
         [
-            .text(task.executionID), .text(task.taskID), .integer(Int64(task.position)), .text(task.status.rawValue),
-            .integer(Int64(task.attempt)), .integer(Int64(task.maxAttempts)), integer(task.nextRetryAt),
-            integer(task.startedAt), integer(task.completedAt), text(task.error), utf8(task.output),
+            .textArray(tasks.lazy.map(\.executionID)), .textArray(tasks.lazy.map(\.taskID)),
+            .integerArray(tasks.lazy.map { Int64($0.position) }), .textArray(tasks.lazy.map(\.status.rawValue)),
+            .integerArray(tasks.lazy.map { Int64($0.attempt) }),
+            .integerArray(tasks.lazy.map { Int64($0.maxAttempts) }),
+            .integerArray(tasks.lazy.map { $0.nextRetryAt?.milliseconds }),
+            .integerArray(tasks.lazy.map { $0.startedAt?.milliseconds }),
+            .integerArray(tasks.lazy.map { $0.completedAt?.milliseconds }), .textArray(tasks.lazy.map(\.error)),
+            .textArray(tasks.lazy.map { $0.output.map { String(decoding: $0, as: UTF8.self) } }),
         ]
     }
 
-    static func eventValues(_ event: ExecutionEvent) -> [PostgresValue] {
+    /// The events as one array per column (`execution_id, task_id, kind, attempt, detail, created_at`).
+    static func eventArrays(_ events: [ExecutionEvent]) -> [PostgresValue] {
         [
-            .text(event.executionID), text(event.taskID), .text(event.kind.rawValue),
-            event.attempt.map { .integer(Int64($0)) } ?? .null, text(event.detail), .integer(event.at.milliseconds),
+            .textArray(events.lazy.map(\.executionID)), .textArray(events.lazy.map(\.taskID)),
+            .textArray(events.lazy.map(\.kind.rawValue)), .integerArray(events.lazy.map { $0.attempt.map(Int64.init) }),
+            .textArray(events.lazy.map(\.detail)), .integerArray(events.lazy.map(\.at.milliseconds)),
         ]
     }
 

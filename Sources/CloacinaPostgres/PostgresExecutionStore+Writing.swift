@@ -1,20 +1,31 @@
 public import CloacinaStorage
 internal import Synchronization
 
-/// Owner-guarded batches, applied once.
+/// Owner-guarded batches, applied once, in one round trip.
 ///
-/// A batch runs in one transaction: the rows whose ownership it checks are locked (`FOR UPDATE`, in id order so two
-/// writers cannot deadlock on them) until it commits, so no claim can slip in between the check and the write.
-/// Statements go through libpq's pipeline mode: a batch of any common size takes two round trips.
-/// The transaction id is read before `COMMIT`; when the connection breaks during `COMMIT`, `txid_status` on a new
-/// connection says whether it committed (done), aborted (run the batch again) or is still running (ask again).
+/// A batch is one transaction sent as one libpq pipeline: `BEGIN`; one statement that locks the rows whose ownership
+/// counts that the writer owns (an `UPDATE`, in id order so two writers cannot deadlock on them), marks them with a
+/// token of this batch (`write_token`) and reads the transaction id; then every write, each guarded by that token,
+/// so it changes only executions the batch locked as owned or inserts; then `COMMIT`. Statements are prepared once
+/// per connection; task rows change one statement each, all events of a batch go in one multi-row `INSERT`.
+///
+/// The server sends the lock's result (with the transaction id) before it runs the writes. When the connection
+/// breaks before `COMMIT`'s reply arrives, `txid_status` on a new connection says whether it committed (done),
+/// aborted (run the batch again) or is still running (ask again). When even the transaction id was lost, the old
+/// session is ended (`pg_terminate_backend`, which only the same role may do to its own sessions) and waited for,
+/// after which its transaction is over for good, and the batch's token on its executions says whether it committed.
 /// When the server cannot be asked before ``PostgresExecutionStore/retryTimeout`` passes, the batch is remembered
 /// (the last 16 such batches) and the question asked again when the same batch is written again, so a caller's
 /// retry never applies it twice.
 extension PostgresExecutionStore {
     /// A batch whose `COMMIT` was interrupted, with what it would return had it committed.
     struct InDoubtBatch: Sendable {
-        var transaction: Int64
+        /// The transaction id, when its result arrived before the connection broke.
+        var transaction: Int64?
+        /// The token the batch marked its executions with.
+        var token: Int64
+        /// The server process of the session that ran it, to end when the transaction id is unknown.
+        var backend: Int32
         var writes: [StoreWrite]
         var owner: String
         var lost: Set<String>
@@ -22,11 +33,12 @@ extension PostgresExecutionStore {
 
     private enum Attempt {
         case committed(Set<String>)
-        case inDoubt(transaction: Int64, lost: Set<String>)
+        case inDoubt(InDoubtBatch)
     }
 
-    private enum Outcome {
-        case committed, aborted
+    private enum Outcome: Equatable {
+        case committed(lost: Set<String>)
+        case aborted
     }
 
     public func write(_ writes: [StoreWrite], owner: String) throws(StoreError) -> Set<String> {
@@ -36,7 +48,7 @@ extension PostgresExecutionStore {
             // This batch was written before and its commit was interrupted: find out before writing it again.
             let outcome = try resolve(doubt, backoff: &backoff)
             forget(doubt)
-            if outcome == .committed { return doubt.lost }
+            if case .committed(let lost) = outcome { return lost }
         }
         while true {
             let attempt: Attempt
@@ -51,8 +63,7 @@ extension PostgresExecutionStore {
             switch attempt {
             case .committed(let lost):
                 return lost
-            case .inDoubt(let transaction, let lost):
-                let doubt = InDoubtBatch(transaction: transaction, writes: writes, owner: owner, lost: lost)
+            case .inDoubt(let doubt):
                 inDoubt.withLock { batches in
                     batches.append(doubt)
                     // Batches nobody wrote again are forgotten eventually.
@@ -60,69 +71,74 @@ extension PostgresExecutionStore {
                 }
                 let outcome = try resolve(doubt, backoff: &backoff)
                 forget(doubt)
-                if outcome == .committed { return lost }
+                if case .committed(let lost) = outcome { return lost }
             }
         }
     }
 
     private func forget(_ doubt: InDoubtBatch) {
-        inDoubt.withLock { batches in batches.removeAll { $0.transaction == doubt.transaction } }
+        inDoubt.withLock { batches in batches.removeAll { $0.token == doubt.token } }
     }
 
-    /// Runs the batch in a transaction on `connection`, in two pipelined round trips (more for large batches):
-    /// begin, read the transaction id and lock the rows whose ownership counts; then every write and `COMMIT`.
+    /// Runs the batch in a transaction on `connection`: one pipelined round trip (more for very large batches).
     private func attempt(
         _ writes: [StoreWrite],
         owner: String,
         on connection: PostgresConnection
     ) throws(PostgresError) -> Attempt {
         let checked = Self.executionsToCheck(writes)
-        var opening = [PostgresStatement("BEGIN"), PostgresStatement("SELECT txid_current()")]
-        if !checked.isEmpty {
-            opening.append(
-                PostgresStatement(
-                    "SELECT id, claimed_by FROM \(executionsTable) WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
-                    [.textArray(checked.sorted())]
-                )
-            )
-        }
-        let transaction: Int64
-        let owned: Set<String>
-        do throws(PostgresError) {
-            let results = try connection.pipeline(opening)
-            guard let id = results[1].rows.first?.int64(0) else {
-                throw PostgresError(.server, message: "txid_current() returned nothing", context: "beginning a batch")
-            }
-            transaction = id
-            owned = Set(
-                (results.count > 2 ? results[2].rows : []).filter { $0.text(1) == owner }.map { $0.text(0) ?? "" }
-            )
-        } catch {
-            Self.rollBack(connection)
-            throw error
-        }
-        let (statements, lost) = plan(writes, owner: owner, owned: owned)
+        let token = Int64.random(in: 1...Int64.max)
+        var statements = [
+            PostgresStatement("BEGIN", prepared: "cloacina_begin"),
+            PostgresStatement(
+                lockSQL,
+                [.textArray(checked.sorted()), .text(owner), .integer(token)],
+                prepared: "cloacina_lock",
+                flush: true
+            ),
+        ]
+        statements += plan(writes, owner: owner, token: token)
+        statements.append(PostgresStatement("COMMIT", prepared: "cloacina_commit"))
+        var doubt = InDoubtBatch(
+            transaction: nil,
+            token: token,
+            backend: connection.backendPID,
+            writes: writes,
+            owner: owner,
+            lost: checked
+        )
         let segments = stride(from: 0, to: statements.count, by: Self.segmentLength).map {
             Array(statements[$0..<min($0 + Self.segmentLength, statements.count)])
         }
-        for segment in segments.dropLast() {
+        for (number, segment) in segments.enumerated() {
             do throws(PostgresError) {
-                _ = try connection.pipeline(segment)
+                _ = try connection.pipeline(segment) { index, result in
+                    guard number == 0, index == 1 else { return }
+                    // The lock's rows: the transaction id, and each execution it locked as owned (NULL for none).
+                    doubt.transaction = result.rows.first?.int64(0)
+                    for row in result.rows { if let id = row.text(1) { doubt.lost.remove(id) } }
+                }
+            } catch  where error.isConnectionFailure && number == segments.count - 1 {
+                // COMMIT was sent: whether it happened is unknown until the server is asked.
+                return .inDoubt(doubt)
             } catch {
                 Self.rollBack(connection)
                 throw error
             }
         }
-        do throws(PostgresError) {
-            // The last writes and COMMIT in one round trip: a broken connection here leaves the outcome unknown.
-            _ = try connection.pipeline((segments.last ?? []) + [PostgresStatement("COMMIT")])
-        } catch  where error.isConnectionFailure {
-            return .inDoubt(transaction: transaction, lost: lost)
-        } catch {
-            Self.rollBack(connection)
-            throw error
-        }
-        return .committed(lost)
+        return .committed(doubt.lost)
+    }
+
+    /// Locks the executions `$1` names that `$2` owns and marks them with the batch's token `$3` (an `UPDATE`,
+    /// which takes the rows' locks in the order of the id index it scans), and returns the transaction id with each
+    /// of them (one row with a NULL id when there are none).
+    private var lockSQL: String {
+        """
+        WITH marked AS (
+            UPDATE \(executionsTable) SET write_token = $3 WHERE id = ANY($1::text[]) AND claimed_by = $2 RETURNING id
+        )
+        SELECT txid_current(), marked.id FROM (VALUES (1)) AS one LEFT JOIN marked ON true
+        """
     }
 
     /// Statements per pipeline round trip: enough to make most batches one, few enough that results never fill
@@ -151,28 +167,17 @@ extension PostgresExecutionStore {
     private func resolve(_ doubt: InDoubtBatch, backoff: inout RetryBackoff) throws(StoreError) -> Outcome {
         var lastError: PostgresError?
         repeat {
-            let status: String?
+            let outcome: Outcome?
             do throws(PostgresError) {
-                status = try withConnection { connection throws(PostgresError) in
-                    try connection.query("SELECT txid_status($1::bigint)", [.integer(doubt.transaction)]).rows.first?
-                        .text(0)
+                outcome = try withConnection { connection throws(PostgresError) in
+                    try self.outcome(of: doubt, on: connection)
                 }
             } catch {
                 guard Self.isRetryable(error) else { throw error.storeError }
                 lastError = error
                 continue
             }
-            switch status {
-            case "committed": return .committed
-            case "aborted": return .aborted
-            case "in progress": continue
-            default:
-                throw StoreError(
-                    .unavailable,
-                    "the outcome of an interrupted commit of \(doubt.writes.count) writes to \(location) is "
-                        + "unknown: the server no longer knows transaction \(doubt.transaction)"
-                )
-            }
+            if let outcome { return outcome }
         } while backoff.pause()
         throw StoreError(
             .unavailable,
@@ -182,104 +187,165 @@ extension PostgresExecutionStore {
         )
     }
 
-    /// The statements applying the batch's writes in order, skipping those to executions `owner` does not own
-    /// (other than those the batch inserts), and the ids skipped. Consecutive events share one INSERT.
-    private func plan(
-        _ writes: [StoreWrite],
-        owner: String,
-        owned: Set<String>
-    ) -> (statements: [PostgresStatement], lost: Set<String>) {
-        var statements: [PostgresStatement] = []
-        var inserted: Set<String> = []
-        var lost: Set<String> = []
-        var events: [ExecutionEvent] = []
-        for write in writes {
-            let id = write.executionID
-            if case .insertExecution(let record, let tasks) = write {
-                statements += insertEvents(&events)
-                statements += insert(record, tasks: tasks, owner: owner)
-                inserted.insert(id)
-                continue
+    /// What became of `doubt`'s transaction; nil while it may still be running.
+    private func outcome(of doubt: InDoubtBatch, on connection: PostgresConnection) throws(PostgresError) -> Outcome? {
+        if let transaction = doubt.transaction {
+            let status = try connection.query("SELECT txid_status($1::bigint)", [.integer(transaction)]).rows.first?
+                .text(0)
+            switch status {
+            case "committed": return .committed(lost: doubt.lost)
+            case "aborted": return .aborted
+            case "in progress": return nil
+            default:
+                throw PostgresError(
+                    .server,
+                    message: "the outcome of an interrupted commit of \(doubt.writes.count) writes is unknown: the "
+                        + "server no longer knows transaction \(transaction)",
+                    context: "resolving a commit in doubt in \(location)"
+                )
             }
-            guard inserted.contains(id) || owned.contains(id) else {
-                lost.insert(id)
-                continue
-            }
-            if case .appendEvent(let event) = write {
-                events.append(event)
-                continue
-            }
-            statements += insertEvents(&events)
-            if let statement = update(write) { statements.append(statement) }
         }
-        statements += insertEvents(&events)
-        return (statements, lost)
+        // The transaction id never arrived: end the session that ran the batch (if it still runs) and wait for it,
+        // so that its transaction is over for good before looking for its token.
+        let ending = try connection.query(
+            """
+            SELECT pg_terminate_backend(pid, 1000) FROM pg_stat_activity
+            WHERE pid = $1 AND usename = current_user AND pid <> pg_backend_pid()
+            """,
+            [.integer(Int64(doubt.backend))]
+        ).rows
+        guard ending.allSatisfy({ $0.bool(0) == true }) else { return nil }
+        let ids = Set(doubt.writes.map(\.executionID))
+        let marked = try connection.query(
+            "SELECT id FROM \(executionsTable) WHERE id = ANY($1::text[]) AND write_token = $2",
+            [.textArray(ids.sorted()), .integer(doubt.token)]
+        ).rows.compactMap { $0.text(0) }
+        guard !marked.isEmpty else { return .aborted }
+        return .committed(lost: doubt.lost.subtracting(marked))
     }
 
-    private func insert(_ record: ExecutionRecord, tasks: [TaskRecord], owner: String) -> [PostgresStatement] {
-        var statements = [
-            PostgresStatement(
-                "INSERT INTO \(executionsTable) (\(Self.executionColumns)) VALUES \(Self.placeholders(rows: 1, columns: 16))",
-                Self.executionValues(record, owner: owner)
-            )
-        ]
-        // Many rows per statement, well under PostgreSQL's 65 535 parameters.
-        for start in stride(from: 0, to: tasks.count, by: 1000) {
-            let chunk = tasks[start..<min(start + 1000, tasks.count)]
+    /// The statements applying the batch's writes, each guarded by `token` (so only executions the lock marked as
+    /// owned, or the batch inserts, change): inserts first, in order; then execution updates, in order; then the
+    /// last state of each task the batch changes; then all its events in one `INSERT`, in order. The tables are
+    /// independent but for the inserts the others refer to, so this order leaves what the batch's order would.
+    private func plan(_ writes: [StoreWrite], owner: String, token: Int64) -> [PostgresStatement] {
+        var inserts: [PostgresStatement] = []
+        var executionUpdates: [PostgresStatement] = []
+        var tasks: [TaskRecord] = []
+        var taskIndex: [TaskKey: Int] = [:]
+        var events: [ExecutionEvent] = []
+        for write in writes {
+            switch write {
+            case .insertExecution(let record, let records):
+                inserts.append(
+                    PostgresStatement(
+                        insertExecutionSQL,
+                        Self.executionValues(record, owner: owner) + [.integer(token)],
+                        prepared: "cloacina_insert_execution"
+                    )
+                )
+                if !records.isEmpty {
+                    inserts.append(
+                        PostgresStatement(insertTasksSQL, Self.taskArrays(records), prepared: "cloacina_insert_tasks")
+                    )
+                }
+            case .updateExecution(let update):
+                executionUpdates.append(
+                    PostgresStatement(
+                        updateExecutionSQL,
+                        [
+                            .text(update.status.rawValue), Self.integer(update.startedAt),
+                            Self.integer(update.completedAt), Self.utf8(update.finalContext), Self.text(update.error),
+                            .text(update.id), .integer(token),
+                        ],
+                        prepared: "cloacina_update_execution"
+                    )
+                )
+            case .updateTask(let task):
+                let key = TaskKey(executionID: task.executionID, taskID: task.taskID)
+                if let index = taskIndex[key] {
+                    tasks[index] = task
+                } else {
+                    taskIndex[key] = tasks.count
+                    tasks.append(task)
+                }
+            case .appendEvent(let event):
+                events.append(event)
+            }
+        }
+        var statements = inserts + executionUpdates
+        for task in tasks {
             statements.append(
                 PostgresStatement(
-                    "INSERT INTO \(tasksTable) (\(Self.taskColumns)) VALUES \(Self.placeholders(rows: chunk.count, columns: 11))",
-                    chunk.flatMap(Self.taskValues)
+                    updateTaskSQL,
+                    [
+                        .text(task.status.rawValue), .integer(Int64(task.attempt)), .integer(Int64(task.maxAttempts)),
+                        Self.integer(task.nextRetryAt), Self.integer(task.startedAt), Self.integer(task.completedAt),
+                        Self.text(task.error), Self.utf8(task.output), .text(task.executionID), .text(task.taskID),
+                        .integer(token),
+                    ],
+                    prepared: "cloacina_update_task"
+                )
+            )
+        }
+        if !events.isEmpty {
+            statements.append(
+                PostgresStatement(
+                    insertEventsSQL,
+                    Self.eventArrays(events) + [.integer(token)],
+                    prepared: "cloacina_insert_events"
                 )
             )
         }
         return statements
     }
 
-    /// Inserts for the queued events, in order, and empties the queue.
-    private func insertEvents(_ events: inout [ExecutionEvent]) -> [PostgresStatement] {
-        guard !events.isEmpty else { return [] }
-        defer { events.removeAll(keepingCapacity: true) }
-        // The rows of one INSERT … VALUES take their identity values in the order listed.
-        return stride(from: 0, to: events.count, by: 1000).map { start in
-            let chunk = events[start..<min(start + 1000, events.count)]
-            return PostgresStatement(
-                """
-                INSERT INTO \(eventsTable) (execution_id, task_id, kind, attempt, detail, created_at)
-                VALUES \(Self.placeholders(rows: chunk.count, columns: 6))
-                """,
-                chunk.flatMap(Self.eventValues)
-            )
-        }
+    private struct TaskKey: Hashable {
+        var executionID: String
+        var taskID: String
     }
 
-    private func update(_ write: StoreWrite) -> PostgresStatement? {
-        switch write {
-        case .insertExecution, .appendEvent:
-            return nil
-        case .updateExecution(let update):
-            return PostgresStatement(
-                """
-                UPDATE \(executionsTable) SET status = $1, started_at = COALESCE($2::bigint, started_at),
-                    completed_at = COALESCE($3::bigint, completed_at),
-                    final_context = COALESCE($4::text, final_context), error = COALESCE($5::text, error)
-                WHERE id = $6
-                """,
-                [
-                    .text(update.status.rawValue), Self.integer(update.startedAt), Self.integer(update.completedAt),
-                    Self.utf8(update.finalContext), Self.text(update.error), .text(update.id),
-                ]
-            )
-        case .updateTask(let task):
-            let values = Self.taskValues(task)
-            return PostgresStatement(
-                """
-                UPDATE \(tasksTable) SET status = $1, attempt = $2, max_attempts = $3, next_retry_at = $4,
-                    started_at = $5, completed_at = $6, error = $7, output = $8
-                WHERE execution_id = $9 AND task_id = $10
-                """,
-                Array(values[3...]) + [values[0], values[1]]
-            )
-        }
+    private var insertExecutionSQL: String {
+        "INSERT INTO \(executionsTable) (\(Self.executionColumns), write_token) "
+            + "VALUES \(Self.placeholders(rows: 1, columns: 17))"
+    }
+
+    private var insertTasksSQL: String {
+        """
+        INSERT INTO \(tasksTable) (\(Self.taskColumns))
+        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::bigint[],
+            $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+        """
+    }
+
+    private var updateExecutionSQL: String {
+        """
+        UPDATE \(executionsTable) SET status = $1, started_at = COALESCE($2::bigint, started_at),
+            completed_at = COALESCE($3::bigint, completed_at),
+            final_context = COALESCE($4::text, final_context), error = COALESCE($5::text, error)
+        WHERE id = $6 AND write_token = $7
+        """
+    }
+
+    private var updateTaskSQL: String {
+        """
+        UPDATE \(tasksTable) SET status = $1, attempt = $2, max_attempts = $3, next_retry_at = $4,
+            started_at = $5, completed_at = $6, error = $7, output = $8
+        WHERE execution_id = $9 AND task_id = $10
+            AND EXISTS (SELECT 1 FROM \(executionsTable) WHERE id = $9 AND write_token = $11)
+        """
+    }
+
+    /// The events' rows in order (the rows of one INSERT … SELECT … ORDER BY take their identity values in the
+    /// order sorted), those of executions the batch does not hold dropped.
+    private var insertEventsSQL: String {
+        """
+        INSERT INTO \(eventsTable) (execution_id, task_id, kind, attempt, detail, created_at)
+        SELECT v.execution_id, v.task_id, v.kind, v.attempt, v.detail, v.created_at
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bigint[]) WITH ORDINALITY
+            AS v (execution_id, task_id, kind, attempt, detail, created_at, n)
+        WHERE EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $7)
+        ORDER BY v.n
+        """
     }
 }

@@ -3,7 +3,7 @@ internal import CloacinaStorage
 /// The versioned tables of one tenant schema, and the session setup that confines a connection to it.
 ///
 /// The same tables and columns as the SQLite store (`schema_migrations`, `executions`, `task_executions`,
-/// `execution_events`), with BIGINT millisecond timestamps, TEXT for JSON (the bytes come back exactly as stored;
+/// `execution_events`, and `executions.write_token` for the batches' guard), with BIGINT millisecond timestamps, TEXT for JSON (the bytes come back exactly as stored;
 /// jsonb would normalise them) and an identity column for the event sequence. Text keys use the "C" collation, so
 /// ids sort bytewise as they do in SQLite. Every name is schema-qualified. Migrations only ever append; each runs in
 /// its own transaction holding a lock on the schema's `schema_migrations` table (one a role that may not use the
@@ -72,7 +72,13 @@ public enum PostgresSchema {
                 );
                 CREATE INDEX execution_events_by_execution ON \(schema).execution_events (execution_id, sequence);
                 """
-            )
+            ),
+            (
+                2,
+                // The token of the last batch that wrote the execution: it marks the rows a batch holds, and tells
+                // whether a batch whose transaction id was lost with its connection committed.
+                "ALTER TABLE \(schema).executions ADD COLUMN write_token BIGINT"
+            ),
         ]
     }
 

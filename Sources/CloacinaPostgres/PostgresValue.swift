@@ -13,19 +13,43 @@ public enum PostgresValue: Sendable, Hashable {
 
     /// A `text[]` array literal of `elements` (each quoted and escaped), for `= ANY($1::text[])`.
     public static func textArray(_ elements: some Sequence<String>) -> PostgresValue {
-        var literal = "{"
-        var first = true
+        textArray(elements.lazy.map { Optional($0) })
+    }
+
+    /// A `text[]` array literal of `elements`, NULL for nil; built as bytes, each element quoted and its `"` and
+    /// `\` escaped, for `unnest($1::text[])`.
+    public static func textArray(_ elements: some Sequence<String?>) -> PostgresValue {
+        var literal: [UInt8] = [UInt8(ascii: "{")]
         for element in elements {
-            if !first { literal += "," }
-            first = false
-            literal += "\""
-            for character in element.unicodeScalars {
-                if character == "\"" || character == "\\" { literal += "\\" }
-                literal.unicodeScalars.append(character)
+            if literal.count > 1 { literal.append(UInt8(ascii: ",")) }
+            guard let element else {
+                literal.append(contentsOf: "NULL".utf8)
+                continue
             }
-            literal += "\""
+            literal.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { literal.append(UInt8(ascii: "\\")) }
+                literal.append(byte)
+            }
+            literal.append(UInt8(ascii: "\""))
         }
-        return .text(literal + "}")
+        literal.append(UInt8(ascii: "}"))
+        return .utf8(literal)
+    }
+
+    /// A `bigint[]` (or `int[]`) array literal of `elements`, NULL for nil, for `unnest($1::bigint[])`.
+    public static func integerArray(_ elements: some Sequence<Int64?>) -> PostgresValue {
+        var literal: [UInt8] = [UInt8(ascii: "{")]
+        for element in elements {
+            if literal.count > 1 { literal.append(UInt8(ascii: ",")) }
+            if let element {
+                literal.append(contentsOf: String(element).utf8)
+            } else {
+                literal.append(contentsOf: "NULL".utf8)
+            }
+        }
+        literal.append(UInt8(ascii: "}"))
+        return .utf8(literal)
     }
 
     /// Whether the value's text holds a NUL byte, which PostgreSQL text cannot hold.

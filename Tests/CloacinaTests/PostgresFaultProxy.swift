@@ -14,6 +14,10 @@ final class PostgresFaultProxy: Sendable {
         /// Forward the `COMMIT`, let the server run it, and close the connection instead of forwarding its reply:
         /// the transaction committed, but the client cannot know.
         case loseCommitReply
+        /// Forward the `COMMIT` and let the server run it, but forward nothing the server sends from then on (not
+        /// even the results of the statements sent with it, such as the transaction id), and close once it has
+        /// committed: the transaction committed, and the client knows nothing of it.
+        case loseEveryReply
         /// Close the connection instead of forwarding the `COMMIT`: the server rolls the transaction back.
         case dropBeforeCommit
     }
@@ -95,14 +99,17 @@ final class PostgresFaultProxy: Sendable {
             self.proxy = proxy
         }
 
-        /// Whether `bytes`, after what went before in the same direction, complete a `COMMIT` (the statement's text
-        /// in a Query or Parse message one way, the CommandComplete tag the other, each ending in a NUL).
+        /// Whether `bytes`, after what went before in the same direction, complete a `COMMIT`: the statement's text
+        /// in a Query or Parse message, or the name the store prepares it under in a Bind message, one way; the
+        /// CommandComplete tag the other; each ending in a NUL.
         func seesCommit(_ bytes: [UInt8], towardServer: Bool) -> Bool {
             let window = (tails[towardServer] ?? []) + bytes
-            tails[towardServer] = Array(window.suffix(6))
-            let needle = Array("COMMIT\0".utf8)
-            guard window.count >= needle.count else { return false }
-            return (0...(window.count - needle.count)).contains { Array(window[$0..<$0 + needle.count]) == needle }
+            tails[towardServer] = Array(window.suffix(16))
+            let needles = (towardServer ? ["COMMIT\0", "cloacina_commit\0"] : ["COMMIT\0"]).map { Array($0.utf8) }
+            return needles.contains { needle in
+                window.count >= needle.count
+                    && (0...(window.count - needle.count)).contains { Array(window[$0..<$0 + needle.count]) == needle }
+            }
         }
     }
 
@@ -127,7 +134,10 @@ final class PostgresFaultProxy: Sendable {
                 connection.fault = connection.proxy.owner.withLock { $0 }?.takeFault()
                 if connection.fault == .dropBeforeCommit { return breakConnection(context) }
             }
-            if !towardServer, commit, connection.fault == .loseCommitReply { return breakConnection(context) }
+            if !towardServer, commit, connection.fault == .loseCommitReply || connection.fault == .loseEveryReply {
+                return breakConnection(context)
+            }
+            if !towardServer, connection.fault == .loseEveryReply { return }
             peer.writeAndFlush(buffer, promise: nil)
         }
 

@@ -410,6 +410,8 @@ struct PostgresStoreTests {
                 ]
                 let doubt = PostgresExecutionStore.InDoubtBatch(
                     transaction: try transaction(end),
+                    token: 1,
+                    backend: 0,
                     writes: batch,
                     owner: "runner",
                     lost: []
@@ -419,6 +421,33 @@ struct PostgresStoreTests {
                 #expect(try store.events(of: "e1").contains { $0.kind == kind } == applied)
                 #expect(store.inDoubt.withLock { $0.isEmpty })
             }
+        }
+    }
+
+    @Test("a batch that committed while every reply to it was lost is found by its token, not applied again")
+    func everyReplyLost() throws {
+        try withProxiedStore("doubt_t") { store, proxy in
+            _ = try store.write([.insertExecution(Self.execution("e1"), tasks: [])], owner: "runner")
+            _ = try store.write([.insertExecution(Self.execution("e2", owner: "other"), tasks: [])], owner: "other")
+            proxy.arm(.loseEveryReply)
+            let lost = try store.write(
+                [
+                    .updateExecution(ExecutionUpdate(id: "e1", status: .running)),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "e1", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
+                    .appendEvent(
+                        ExecutionEvent(executionID: "e2", kind: .executionCreated, at: .init(milliseconds: 1))
+                    ),
+                ],
+                owner: "runner"
+            )
+            #expect(proxy.faultsInjected == 1)
+            #expect(lost == ["e2"])
+            #expect(try store.events(of: "e1").map(\.kind) == [.executionCreated])
+            #expect(try store.events(of: "e2").isEmpty)
+            #expect(try store.execution("e1")?.status == .running)
+            #expect(store.inDoubt.withLock { $0.isEmpty })
         }
     }
 
