@@ -65,7 +65,7 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         // The storage protocol, its records, and the backend registry (stores chosen by URL scheme).
-        .target(name: "CloacinaStorage"),
+        .target(name: "CloacinaStorage", dependencies: ["CCrypto"]),
         // The stores, each with its StoreBackend.
         .target(name: "CloacinaSQLite", dependencies: ["CSQLite", "CloacinaStorage"]),
         .target(name: "CloacinaPostgres", dependencies: ["CPostgreSQL", "CloacinaStorage"]),

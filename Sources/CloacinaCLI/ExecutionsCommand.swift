@@ -43,6 +43,15 @@ struct ExecutionsCommand: AsyncParsableCommand {
         @Option(help: "Skip this many.")
         var offset = 0
 
+        @Option(
+            help: ArgumentHelp(
+                "List the page after this cursor (printed after a full page; each page costs the same at any history "
+                    + "size).",
+                valueName: "cursor"
+            )
+        )
+        var after: String?
+
         @Option(help: "Output format: text or json.")
         var output: OutputFormat = .text
 
@@ -51,6 +60,12 @@ struct ExecutionsCommand: AsyncParsableCommand {
         func validate() throws {
             guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 10000") }
             guard offset >= 0 else { throw ValidationError("--offset must not be negative") }
+            if let after {
+                guard ExecutionCursor(token: after) != nil else {
+                    throw ValidationError("--after \(after) is not a cursor that `executions list` printed")
+                }
+                guard offset == 0 else { throw ValidationError("give --after or --offset, not both") }
+            }
             for status in statuses where ExecutionsCommand.status(status) == nil {
                 throw ValidationError("unknown status \"\(status)\" (Pending, Running, Completed, Failed, Cancelled)")
             }
@@ -63,6 +78,7 @@ struct ExecutionsCommand: AsyncParsableCommand {
                 let query = ExecutionQuery(
                     statuses: Set(statuses.compactMap(ExecutionsCommand.status)),
                     workflow: workflow,
+                    after: after.flatMap(ExecutionCursor.init(token:)),
                     limit: limit,
                     offset: offset
                 )
@@ -73,6 +89,12 @@ struct ExecutionsCommand: AsyncParsableCommand {
             switch output {
             case .json: print(JSONValue.array(summaries.map(\.json)).serializedString(pretty: true))
             case .text: print(ExecutionText.render(summaries), terminator: "")
+            }
+            if summaries.count == limit, let last = summaries.last {
+                // On standard error, so the listing itself stays what it was.
+                let cursor = ExecutionCursor(createdAt: last.createdAt, id: last.executionID).token
+                let line = Array("next page: --after \(cursor)\n".utf8)
+                _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
             }
         }
     }
@@ -228,22 +250,18 @@ struct ExecutionsCommand: AsyncParsableCommand {
         // A whole id (36 characters) is looked up directly.
         guard prefix.count < 36 else { return prefix }
         guard !prefix.isEmpty else { throw CloacinaError(.invalidInput, "the execution id is empty") }
-        var matches: [String] = []
-        var query = ExecutionQuery(limit: 10_000)
-        while true {
-            let page = try await runner.listExecutions(query)
-            matches += page.map(\.executionID).filter { $0.hasPrefix(prefix.lowercased()) }
-            guard page.count == query.limit else { break }
-            query.offset += query.limit
-        }
+        // A range of the id index: as fast with a million executions as with ten.
+        let query = ExecutionQuery(idPrefix: prefix.lowercased(), limit: 2)
+        let matches = try await runner.listExecutions(query).map(\.executionID)
         switch matches.count {
         case 0: throw CloacinaError(.notFound, "no execution \(prefix) in tenant \(runner.tenant)")
         case 1: return matches[0]
         default:
             throw CloacinaError(
                 .invalidInput,
-                "the execution id prefix \(prefix) is ambiguous: \(matches.count) executions in tenant "
-                    + "\(runner.tenant) start with it (give more characters)"
+                "the execution id prefix \(prefix) is ambiguous: "
+                    + "\(try await runner.countExecutions(query, upTo: 1000)) executions in tenant \(runner.tenant) "
+                    + "start with it (give more characters)"
             )
         }
     }

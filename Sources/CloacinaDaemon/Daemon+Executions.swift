@@ -56,13 +56,19 @@ extension Daemon {
         }
     }
 
-    /// `tenant`'s executions matching `query`, newest first, and how many match in all.
+    /// `tenant`'s executions matching `query`, newest first, and how many match in all, counted up to
+    /// `countingUpTo` when given (nil when more match), not at all when `count` is false.
     public func executions(
         _ tenant: TenantName,
-        query: ExecutionQuery
-    ) async throws(CloacinaError) -> (executions: [ExecutionSummary], total: Int) {
+        query: ExecutionQuery,
+        count: Bool = true,
+        countingUpTo limit: Int? = nil
+    ) async throws(CloacinaError) -> (executions: [ExecutionSummary], total: Int?) {
         try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
-            (try await runner.listExecutions(query), try await runner.countExecutions(query))
+            let executions = try await runner.listExecutions(query)
+            guard count else { return (executions, nil) }
+            let total = try await runner.countExecutions(query, upTo: limit.map { $0 + 1 })
+            return (executions, limit.map { total > $0 } == true ? nil : total)
         }
     }
 

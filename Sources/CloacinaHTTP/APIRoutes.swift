@@ -59,17 +59,30 @@ struct APIRoutes: Sendable {
         return .json(try await daemon.execution(tenant, id: id).json)
     }
 
-    /// `GET /tenants/{tenant}/executions`: a page of the tenant's executions, newest first, and the total.
+    /// `GET /tenants/{tenant}/executions`: a page of the tenant's executions, newest first, the cursor of the next
+    /// page (null after the last), and the total (see ``ListingParameters``).
     func executions(_ request: Request, context: some RequestContext) async throws -> Response {
         let tenant = try tenant(context)
         let listing = try ListingParameters(request.uri.queryParameters)
-        let (executions, total) = try await daemon.executions(tenant, query: listing.query)
-        return .json([
+        let (executions, total) = try await daemon.executions(
+            tenant,
+            query: listing.query,
+            count: listing.total != .none,
+            countingUpTo: listing.total == .counted ? ListingParameters.countedTotal : nil
+        )
+        let next =
+            executions.count == listing.query.limit
+            ? executions.last.map { JSONValue.string(ExecutionCursor(createdAt: $0.createdAt, id: $0.executionID).token) }
+            : nil
+        var body: [String: JSONValue] = [
             "executions": .array(executions.map { $0.json }),
-            "total": .int(total),
+            "total": total.map { .int($0) } ?? .null,
             "limit": .int(listing.query.limit),
             "offset": .int(listing.query.offset),
-        ])
+            "next_cursor": next ?? .null,
+        ]
+        if total == nil, listing.total == .counted { body["more_than"] = .int(ListingParameters.countedTotal) }
+        return .json(.object(body))
     }
 
     /// `GET /workflows`: what the drop directory and the host serve.

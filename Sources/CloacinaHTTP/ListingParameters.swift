@@ -2,14 +2,23 @@ internal import Cloacina
 internal import Hummingbird
 
 /// The query of `GET /tenants/{tenant}/executions`: `status` (repeated or comma-separated, case-insensitive),
-/// `workflow`, `limit` (1...1000, default 50) and `offset` (default 0).
+/// `workflow`, `limit` (1...1000, default 50), then either `cursor` (the `next_cursor` of the page before) or
+/// `offset` (default 0), and `total`: `exact` (count every match), `none` (do not count), or by default an exact
+/// count up to ``countedTotal`` matches (null beyond), so that a page costs the same whatever the history's size.
 ///
 /// Every invalid value is a 400 naming its parameter; parameters it does not know are ignored.
 struct ListingParameters: Sendable {
     static let defaultLimit = 50
     static let limits = 1...1000
+    /// The most matches the default `total` counts.
+    static let countedTotal = 1000
+
+    enum Total: String {
+        case exact, none, counted
+    }
 
     var query: ExecutionQuery
+    var total: Total
 
     init(_ parameters: Parameters) throws(APIError) {
         var statuses: Set<ExecutionStatus> = []
@@ -37,7 +46,21 @@ struct ListingParameters: Sendable {
         }
         let offset = try Self.integer("offset", parameters, default: 0)
         guard offset >= 0 else { throw APIError(.badRequest, "offset must not be negative, not \(offset)") }
-        query = ExecutionQuery(statuses: statuses, workflow: workflow, limit: limit, offset: offset)
+        var after: ExecutionCursor?
+        if let token = parameters["cursor"] {
+            guard let cursor = ExecutionCursor(token: String(token)) else {
+                throw APIError(.badRequest, "cursor must be the next_cursor of an earlier page, not \"\(token)\"")
+            }
+            guard offset == 0 else { throw APIError(.badRequest, "give cursor or offset, not both") }
+            after = cursor
+        }
+        switch parameters["total"].map(String.init) {
+        case nil: total = .counted
+        case "exact": total = .exact
+        case "none": total = .none
+        case let other?: throw APIError(.badRequest, "total must be exact or none, not \"\(other)\"")
+        }
+        query = ExecutionQuery(statuses: statuses, workflow: workflow, after: after, limit: limit, offset: offset)
     }
 
     private static func integer(

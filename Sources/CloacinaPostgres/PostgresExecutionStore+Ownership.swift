@@ -34,13 +34,13 @@ extension PostgresExecutionStore {
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> [ExecutionRecord] {
         let rows = try transaction { connection throws(PostgresError) -> [PostgresRow] in
-            var sql = "SELECT \(Self.executionColumns) FROM \(executionsTable) WHERE status IN ('Pending', 'Running')"
+            var sql = "SELECT \(Self.executionColumns) FROM \(executionSource) WHERE e.status IN ('Pending', 'Running')"
             var values: [PostgresValue] = []
             if let ids {
-                sql += " AND id = ANY($1::text[])"
+                sql += " AND e.id = ANY($1::text[])"
                 values.append(.textArray(ids))
             }
-            sql += " ORDER BY created_at, id FOR UPDATE" + (ids == nil ? " SKIP LOCKED" : "")
+            sql += " ORDER BY e.created_at, e.id FOR UPDATE OF e" + (ids == nil ? " SKIP LOCKED" : "")
             var claimed: [PostgresRow] = []
             for candidate in try connection.query(sql, values).rows {
                 let current = candidate.text(13)

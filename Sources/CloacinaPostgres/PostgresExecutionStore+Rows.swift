@@ -3,8 +3,23 @@ internal import CloacinaStorage
 /// How records travel to and from rows: column lists, decoding (which checks stored statuses) and the parameters
 /// of inserts and updates.
 extension PostgresExecutionStore {
+    /// An execution's columns from ``executionSource``: the definition from `definitions` (or inline, for rows
+    /// written before definitions had a table), the contexts from `execution_contexts`.
     static let executionColumns = """
-        id, workflow, package_name, package_version, package_sha256, definition, status, input, final_context, error,
+        e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, COALESCE(d.body, e.definition),
+        e.status, COALESCE(ci.body, ''), cf.body, e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
+        e.lease_expires_at, e.cancel_requested
+        """
+
+    /// ``executionColumns`` for listing, from the executions row alone: no definition, input or final context.
+    static let summaryColumns = """
+        e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, '', e.status, '', NULL, e.error,
+        e.created_at, e.started_at, e.completed_at, e.claimed_by, e.lease_expires_at, e.cancel_requested
+        """
+
+    /// The columns an executions insert sets, in the order of ``executionValues(_:owner:definition:)``.
+    static let insertedExecutionColumns = """
+        id, workflow, package_name, package_version, package_sha256, definition, definition_sha256, status, error,
         created_at, started_at, completed_at, claimed_by, lease_expires_at, cancel_requested
         """
 
@@ -64,14 +79,14 @@ extension PostgresExecutionStore {
         )
     }
 
-    /// The parameters of an executions insert, in ``executionColumns`` order, with `owner` as the claimant.
-    static func executionValues(_ record: ExecutionRecord, owner: String) -> [PostgresValue] {
+    /// The parameters of an executions insert, in ``insertedExecutionColumns`` order, with `owner` as the claimant
+    /// and the definition kept under its hash `definition`.
+    static func executionValues(_ record: ExecutionRecord, owner: String, definition: String) -> [PostgresValue] {
         [
             .text(record.id), .text(record.workflow), text(record.package?.name), text(record.package?.version),
-            text(record.package?.sha256), .utf8(record.definition), .text(record.status.rawValue), .utf8(record.input),
-            utf8(record.finalContext), text(record.error), .integer(record.createdAt.milliseconds),
-            integer(record.startedAt), integer(record.completedAt), .text(owner), integer(record.leaseExpiresAt),
-            .boolean(record.cancelRequested),
+            text(record.package?.sha256), .text(""), .text(definition), .text(record.status.rawValue),
+            text(record.error), .integer(record.createdAt.milliseconds), integer(record.startedAt),
+            integer(record.completedAt), .text(owner), integer(record.leaseExpiresAt), .boolean(record.cancelRequested),
         ]
     }
 

@@ -237,13 +237,33 @@ extension PostgresExecutionStore {
         for write in writes {
             switch write {
             case .insertExecution(let record, let records):
-                inserts.append(
+                let definition = SHA256.hex(record.definition)
+                inserts += [
+                    PostgresStatement(
+                        insertDefinitionSQL,
+                        [.text(definition), .utf8(record.definition)],
+                        prepared: "cloacina_insert_definition"
+                    ),
                     PostgresStatement(
                         insertExecutionSQL,
-                        Self.executionValues(record, owner: owner) + [.integer(token)],
+                        Self.executionValues(record, owner: owner, definition: definition) + [.integer(token)],
                         prepared: "cloacina_insert_execution"
+                    ),
+                    PostgresStatement(
+                        insertContextSQL,
+                        [.text(record.id), .text("input"), .utf8(record.input), .integer(token)],
+                        prepared: "cloacina_insert_context"
+                    ),
+                ]
+                if let finalContext = record.finalContext {
+                    inserts.append(
+                        PostgresStatement(
+                            insertContextSQL,
+                            [.text(record.id), .text("final"), .utf8(finalContext), .integer(token)],
+                            prepared: "cloacina_insert_context"
+                        )
                     )
-                )
+                }
                 if !records.isEmpty {
                     inserts.append(
                         PostgresStatement(insertTasksSQL, Self.taskArrays(records), prepared: "cloacina_insert_tasks")
@@ -255,12 +275,21 @@ extension PostgresExecutionStore {
                         updateExecutionSQL,
                         [
                             .text(update.status.rawValue), Self.integer(update.startedAt),
-                            Self.integer(update.completedAt), Self.utf8(update.finalContext), Self.text(update.error),
-                            .text(update.id), .integer(token),
+                            Self.integer(update.completedAt), Self.text(update.error), .text(update.id),
+                            .integer(token),
                         ],
                         prepared: "cloacina_update_execution"
                     )
                 )
+                if let finalContext = update.finalContext {
+                    executionUpdates.append(
+                        PostgresStatement(
+                            insertContextSQL,
+                            [.text(update.id), .text("final"), .utf8(finalContext), .integer(token)],
+                            prepared: "cloacina_insert_context"
+                        )
+                    )
+                }
             case .updateTask(let task):
                 let key = TaskKey(executionID: task.executionID, taskID: task.taskID)
                 if let index = taskIndex[key] {
@@ -305,9 +334,24 @@ extension PostgresExecutionStore {
         var taskID: String
     }
 
+    private var insertDefinitionSQL: String {
+        "INSERT INTO \(definitionsTable) (sha256, body) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    }
+
     private var insertExecutionSQL: String {
-        "INSERT INTO \(executionsTable) (\(Self.executionColumns), write_token) "
-            + "VALUES \(Self.placeholders(rows: 1, columns: 17))"
+        "INSERT INTO \(executionsTable) (\(Self.insertedExecutionColumns), write_token) "
+            + "VALUES \(Self.placeholders(rows: 1, columns: 16))"
+    }
+
+    /// A context of an execution the batch holds: its input (inserted with it) or its final context (replacing
+    /// any written before).
+    private var insertContextSQL: String {
+        """
+        INSERT INTO \(contextsTable) (execution_id, kind, body)
+        SELECT $1::text, $2::text, $3::text
+        WHERE EXISTS (SELECT 1 FROM \(executionsTable) WHERE id = $1::text AND write_token = $4::bigint)
+        ON CONFLICT (execution_id, kind) DO UPDATE SET body = EXCLUDED.body
+        """
     }
 
     private var insertTasksSQL: String {
@@ -321,9 +365,8 @@ extension PostgresExecutionStore {
     private var updateExecutionSQL: String {
         """
         UPDATE \(executionsTable) SET status = $1, started_at = COALESCE($2::bigint, started_at),
-            completed_at = COALESCE($3::bigint, completed_at),
-            final_context = COALESCE($4::text, final_context), error = COALESCE($5::text, error)
-        WHERE id = $6 AND write_token = $7
+            completed_at = COALESCE($3::bigint, completed_at), error = COALESCE($4::text, error)
+        WHERE id = $5 AND write_token = $6
         """
     }
 

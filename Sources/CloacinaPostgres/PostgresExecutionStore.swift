@@ -35,6 +35,10 @@ public final class PostgresExecutionStore: ExecutionStore {
     let executionsTable: String
     let tasksTable: String
     let eventsTable: String
+    let contextsTable: String
+    let definitionsTable: String
+    /// Where ``executionColumns`` come from: an execution with its definition and contexts.
+    let executionSource: String
     /// Batches whose commit was interrupted and whose outcome is still unknown, oldest first.
     let inDoubt = Mutex<[InDoubtBatch]>([])
 
@@ -66,6 +70,13 @@ public final class PostgresExecutionStore: ExecutionStore {
         self.executionsTable = "\(identifier.quoted).executions"
         self.tasksTable = "\(identifier.quoted).task_executions"
         self.eventsTable = "\(identifier.quoted).execution_events"
+        self.contextsTable = "\(identifier.quoted).execution_contexts"
+        self.definitionsTable = "\(identifier.quoted).definitions"
+        self.executionSource = """
+            \(identifier.quoted).executions e LEFT JOIN \(identifier.quoted).definitions d ON d.sha256 = e.definition_sha256
+            LEFT JOIN \(identifier.quoted).execution_contexts ci ON ci.execution_id = e.id AND ci.kind = 'input'
+            LEFT JOIN \(identifier.quoted).execution_contexts cf ON cf.execution_id = e.id AND cf.kind = 'final'
+            """
         do throws(PostgresError) {
             let connection = try PostgresConnection(url)
             try PostgresSchema.prepare(connection, schema: identifier, create: createSchema)
@@ -122,7 +133,7 @@ public final class PostgresExecutionStore: ExecutionStore {
     public func execution(_ id: String) throws(StoreError) -> ExecutionRecord? {
         let rows = try run { connection throws(PostgresError) in
             try connection.query(
-                "SELECT \(Self.executionColumns) FROM \(executionsTable) WHERE id = $1",
+                "SELECT \(Self.executionColumns) FROM \(executionSource) WHERE e.id = $1",
                 [.text(id)]
             ).rows
         }
@@ -151,8 +162,8 @@ public final class PostgresExecutionStore: ExecutionStore {
         var (filter, values) = Self.filter(query)
         values += [.integer(Int64(max(query.limit, 0))), .integer(Int64(max(query.offset, 0)))]
         let sql = """
-            SELECT \(Self.executionColumns) FROM \(executionsTable) \(filter)
-            ORDER BY created_at DESC, id DESC LIMIT $\(values.count - 1) OFFSET $\(values.count)
+            SELECT \(Self.summaryColumns) FROM \(executionsTable) e \(filter)
+            ORDER BY e.created_at DESC, e.id DESC LIMIT $\(values.count - 1) OFFSET $\(values.count)
             """
         let rows = try run { connection throws(PostgresError) in try connection.query(sql, values).rows }
         var records: [ExecutionRecord] = []
@@ -161,11 +172,14 @@ public final class PostgresExecutionStore: ExecutionStore {
         return records
     }
 
-    public func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int {
-        let (filter, values) = Self.filter(query)
-        let rows = try run { connection throws(PostgresError) in
-            try connection.query("SELECT COUNT(*) FROM \(executionsTable) \(filter)", values).rows
+    public func countExecutions(_ query: ExecutionQuery, upTo limit: Int?) throws(StoreError) -> Int {
+        var (filter, values) = Self.filter(query)
+        var sql = "SELECT COUNT(*) FROM \(executionsTable) e \(filter)"
+        if let limit {
+            values.append(.integer(Int64(max(limit, 0))))
+            sql = "SELECT COUNT(*) FROM (SELECT 1 FROM \(executionsTable) e \(filter) LIMIT $\(values.count)) AS capped"
         }
+        let rows = try run { connection throws(PostgresError) in try connection.query(sql, values).rows }
         return Int(rows.first?.int64(0) ?? 0)
     }
 
@@ -217,17 +231,27 @@ public final class PostgresExecutionStore: ExecutionStore {
         }
     }
 
-    /// The `WHERE` clause of a query's filters, with its parameters numbered from `$1`.
+    /// The `WHERE` clause of a query's filters (on `executions e`), with its parameters numbered from `$1`.
     private static func filter(_ query: ExecutionQuery) -> (String, [PostgresValue]) {
         var clauses: [String] = []
         var values: [PostgresValue] = []
         if !query.statuses.isEmpty {
             values.append(.textArray(query.statuses.map(\.rawValue).sorted()))
-            clauses.append("status = ANY($\(values.count)::text[])")
+            clauses.append("e.status = ANY($\(values.count)::text[])")
         }
         if let workflow = query.workflow {
             values.append(.text(workflow))
-            clauses.append("workflow = $\(values.count)")
+            clauses.append("e.workflow = $\(values.count)")
+        }
+        if let prefix = query.idPrefix {
+            // A range of the primary key ("C" collation: bytewise): every id that starts with the prefix sorts
+            // between these two.
+            values += [.text(prefix), .text(prefix + "\u{10FFFF}")]
+            clauses.append("e.id >= $\(values.count - 1) AND e.id < $\(values.count)")
+        }
+        if let after = query.after {
+            values += [.integer(after.createdAt.milliseconds), .text(after.id)]
+            clauses.append("(e.created_at, e.id) < ($\(values.count - 1)::bigint, $\(values.count)::text)")
         }
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), values)
     }

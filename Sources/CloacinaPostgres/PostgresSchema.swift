@@ -3,7 +3,7 @@ internal import CloacinaStorage
 /// The versioned tables of one tenant schema, and the session setup that confines a connection to it.
 ///
 /// The same tables and columns as the SQLite store (`schema_migrations`, `executions`, `task_executions`,
-/// `execution_events`, and `executions.write_token` for the batches' guard), with BIGINT millisecond timestamps, TEXT for JSON (the bytes come back exactly as stored;
+/// `execution_events`, `execution_contexts`, `definitions`, and `executions.write_token` for the batches' guard), with BIGINT millisecond timestamps, TEXT for JSON (the bytes come back exactly as stored;
 /// jsonb would normalise them) and an identity column for the event sequence. Text keys use the "C" collation, so
 /// ids sort bytewise as they do in SQLite. Every name is schema-qualified. Migrations only ever append; each runs in
 /// its own transaction holding a lock on the schema's `schema_migrations` table (one a role that may not use the
@@ -78,6 +78,28 @@ public enum PostgresSchema {
                 // The token of the last batch that wrote the execution: it marks the rows a batch holds, and tells
                 // whether a batch whose transaction id was lost with its connection committed.
                 "ALTER TABLE \(schema).executions ADD COLUMN write_token BIGINT"
+            ),
+            (
+                3,
+                // As in SQLite: contexts in rows of their own, written once; definitions once per content hash (rows
+                // written before keep theirs inline); an index for paging by (created_at, id).
+                """
+                CREATE TABLE \(schema).definitions (sha256 TEXT COLLATE "C" PRIMARY KEY, body TEXT NOT NULL);
+                CREATE TABLE \(schema).execution_contexts (
+                    execution_id TEXT COLLATE "C" NOT NULL
+                        REFERENCES \(schema).executions (id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL CHECK (kind IN ('input', 'final')),
+                    body TEXT NOT NULL,
+                    PRIMARY KEY (execution_id, kind)
+                );
+                INSERT INTO \(schema).execution_contexts (execution_id, kind, body)
+                    SELECT id, 'input', input FROM \(schema).executions;
+                INSERT INTO \(schema).execution_contexts (execution_id, kind, body)
+                    SELECT id, 'final', final_context FROM \(schema).executions WHERE final_context IS NOT NULL;
+                ALTER TABLE \(schema).executions DROP COLUMN input, DROP COLUMN final_context,
+                    ADD COLUMN definition_sha256 TEXT COLLATE "C";
+                CREATE INDEX executions_by_created_id ON \(schema).executions (created_at, id);
+                """
             ),
         ]
     }

@@ -106,22 +106,36 @@ public final class SQLiteExecutionStore: ExecutionStore {
     )
         throws(SQLiteError)
     {
+        let definition = SHA256.hex(record.definition)
+        try connection.run(
+            "INSERT OR IGNORE INTO definitions (sha256, body) VALUES (?, ?)",
+            [.text(definition), .utf8(record.definition)]
+        )
         try connection.run(
             """
-            INSERT INTO executions (id, workflow, package_name, package_version, package_sha256, definition, status,
-                input, final_context, error, created_at, started_at, completed_at, claimed_by, lease_expires_at,
+            INSERT INTO executions (id, workflow, package_name, package_version, package_sha256, definition,
+                definition_sha256, status, error, created_at, started_at, completed_at, claimed_by, lease_expires_at,
                 cancel_requested)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(record.id), .text(record.workflow), Self.text(record.package?.name),
-                Self.text(record.package?.version), Self.text(record.package?.sha256), .utf8(record.definition),
-                .text(record.status.rawValue), .utf8(record.input), Self.utf8(record.finalContext),
-                Self.text(record.error), .integer(record.createdAt.milliseconds), Self.integer(record.startedAt),
-                Self.integer(record.completedAt), .text(owner), Self.integer(record.leaseExpiresAt),
-                .integer(record.cancelRequested ? 1 : 0),
+                Self.text(record.package?.version), Self.text(record.package?.sha256), .text(definition),
+                .text(record.status.rawValue), Self.text(record.error), .integer(record.createdAt.milliseconds),
+                Self.integer(record.startedAt), Self.integer(record.completedAt), .text(owner),
+                Self.integer(record.leaseExpiresAt), .integer(record.cancelRequested ? 1 : 0),
             ]
         )
+        try connection.run(
+            "INSERT INTO execution_contexts (execution_id, kind, body) VALUES (?, 'input', ?)",
+            [.text(record.id), .utf8(record.input)]
+        )
+        if let finalContext = record.finalContext {
+            try connection.run(
+                "INSERT INTO execution_contexts (execution_id, kind, body) VALUES (?, 'final', ?)",
+                [.text(record.id), .utf8(finalContext)]
+            )
+        }
         for task in tasks {
             try connection.run(
                 """
@@ -142,15 +156,20 @@ public final class SQLiteExecutionStore: ExecutionStore {
             try connection.run(
                 """
                 UPDATE executions SET status = ?, started_at = COALESCE(?, started_at),
-                    completed_at = COALESCE(?, completed_at), final_context = COALESCE(?, final_context),
-                    error = COALESCE(?, error)
+                    completed_at = COALESCE(?, completed_at), error = COALESCE(?, error)
                 WHERE id = ?
                 """,
                 [
                     .text(update.status.rawValue), Self.integer(update.startedAt), Self.integer(update.completedAt),
-                    Self.utf8(update.finalContext), Self.text(update.error), .text(update.id),
+                    Self.text(update.error), .text(update.id),
                 ]
             )
+            if let finalContext = update.finalContext {
+                try connection.run(
+                    "INSERT OR REPLACE INTO execution_contexts (execution_id, kind, body) VALUES (?, 'final', ?)",
+                    [.text(update.id), .utf8(finalContext)]
+                )
+            }
         case .updateTask(let task):
             let values = Self.taskValues(task)
             try connection.run(
@@ -181,7 +200,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
     public func execution(_ id: String) throws(StoreError) -> ExecutionRecord? {
         let row = try withReader { connection throws(SQLiteError) in
             try connection.query(
-                "SELECT \(Self.executionColumns) FROM executions WHERE id = ?",
+                "SELECT \(Self.executionColumns) FROM \(Self.executionSource) WHERE e.id = ?",
                 [.text(id)],
                 Self.executionRecord
             )
@@ -237,7 +256,10 @@ public final class SQLiteExecutionStore: ExecutionStore {
         let (filter, values) = Self.filter(query)
         let rows = try withReader { connection throws(SQLiteError) in
             try connection.query(
-                "SELECT \(Self.executionColumns) FROM executions \(filter) ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                """
+                SELECT \(Self.summaryColumns) FROM executions e \(filter)
+                ORDER BY e.created_at DESC, e.id DESC LIMIT ? OFFSET ?
+                """,
                 values + [.integer(Int64(max(query.limit, 0))), .integer(Int64(max(query.offset, 0)))],
                 Self.executionRecord
             )
@@ -247,10 +269,16 @@ public final class SQLiteExecutionStore: ExecutionStore {
         return records
     }
 
-    public func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int {
+    public func countExecutions(_ query: ExecutionQuery, upTo limit: Int?) throws(StoreError) -> Int {
         let (filter, values) = Self.filter(query)
+        let sql =
+            limit == nil
+            ? "SELECT COUNT(*) FROM executions e \(filter)"
+            : "SELECT COUNT(*) FROM (SELECT 1 FROM executions e \(filter) LIMIT ?)"
         return try withReader { connection throws(SQLiteError) in
-            try connection.query("SELECT COUNT(*) FROM executions \(filter)", values) { Int($0.int64(0)) }
+            try connection.query(sql, values + (limit.map { [.integer(Int64(max($0, 0)))] } ?? [])) {
+                Int($0.int64(0))
+            }
         }.first ?? 0
     }
 
@@ -335,13 +363,14 @@ public final class SQLiteExecutionStore: ExecutionStore {
     ) throws(StoreError) -> [ExecutionRecord] {
         let rows = try withWriter { connection throws(SQLiteError) in
             try connection.transaction { () throws(SQLiteError) in
-                var sql = "SELECT \(Self.executionColumns) FROM executions WHERE status IN ('Pending', 'Running')"
+                var sql =
+                    "SELECT \(Self.executionColumns) FROM \(Self.executionSource) WHERE e.status IN ('Pending', 'Running')"
                 var values: [SQLiteValue] = []
                 if let ids {
-                    sql += " AND id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))"
+                    sql += " AND e.id IN (\(ids.map { _ in "?" }.joined(separator: ", ")))"
                     values = ids.map { .text($0) }
                 }
-                let candidates = try connection.query(sql + " ORDER BY created_at", values, Self.executionRecord)
+                let candidates = try connection.query(sql + " ORDER BY e.created_at", values, Self.executionRecord)
                 var claimed: [ExecutionRow] = []
                 for candidate in candidates {
                     let current = candidate.owner
@@ -472,9 +501,24 @@ public final class SQLiteExecutionStore: ExecutionStore {
 
     // MARK: Rows
 
+    /// An execution's columns from ``executionSource``: the definition from `definitions` (or inline, for rows
+    /// written before definitions had a table), the contexts from `execution_contexts`.
     private static let executionColumns = """
-        id, workflow, package_name, package_version, package_sha256, definition, status, input, final_context, error,
-        created_at, started_at, completed_at, claimed_by, lease_expires_at, cancel_requested
+        e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, COALESCE(d.body, e.definition),
+        e.status, COALESCE(ci.body, ''), cf.body, e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
+        e.lease_expires_at, e.cancel_requested
+        """
+
+    private static let executionSource = """
+        executions e LEFT JOIN definitions d ON d.sha256 = e.definition_sha256
+        LEFT JOIN execution_contexts ci ON ci.execution_id = e.id AND ci.kind = 'input'
+        LEFT JOIN execution_contexts cf ON cf.execution_id = e.id AND cf.kind = 'final'
+        """
+
+    /// ``executionColumns`` for listing, from `executions e` alone: no definition, input or final context.
+    private static let summaryColumns = """
+        e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, '', e.status, '', NULL, e.error,
+        e.created_at, e.started_at, e.completed_at, e.claimed_by, e.lease_expires_at, e.cancel_requested
         """
 
     /// An executions row as read, before its status is checked.
@@ -549,12 +593,21 @@ public final class SQLiteExecutionStore: ExecutionStore {
         var values: [SQLiteValue] = []
         if !query.statuses.isEmpty {
             let statuses = query.statuses.map(\.rawValue).sorted()
-            clauses.append("status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))")
+            clauses.append("e.status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))")
             values += statuses.map { .text($0) }
         }
         if let workflow = query.workflow {
-            clauses.append("workflow = ?")
+            clauses.append("e.workflow = ?")
             values.append(.text(workflow))
+        }
+        if let prefix = query.idPrefix {
+            // A range of the primary key: every id that starts with the prefix sorts between these two.
+            clauses.append("e.id >= ? AND e.id < ?")
+            values += [.text(prefix), .text(prefix + "\u{10FFFF}")]
+        }
+        if let after = query.after {
+            clauses.append("(e.created_at < ? OR (e.created_at = ? AND e.id < ?))")
+            values += [.integer(after.createdAt.milliseconds), .integer(after.createdAt.milliseconds), .text(after.id)]
         }
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), values)
     }

@@ -29,11 +29,14 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// The tasks of an execution, in declaration order.
     func tasks(of executionID: String) throws(StoreError) -> [TaskRecord]
 
-    /// Executions matching `query`, newest first.
+    /// Executions matching `query`, newest first, for listing: without their definition and input (empty) and
+    /// final context (nil), which ``execution(_:)`` reads. Costs the same whatever the history's size when paged by
+    /// ``ExecutionQuery/after``.
     func executions(_ query: ExecutionQuery) throws(StoreError) -> [ExecutionRecord]
 
-    /// The number of executions matching `query`'s filters (its paging is ignored).
-    func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int
+    /// The number of executions matching `query`'s filters (its paging is ignored), counting no further than
+    /// `limit` when given: a bounded cost for "more than `limit`".
+    func countExecutions(_ query: ExecutionQuery, upTo limit: Int?) throws(StoreError) -> Int
 
     /// Counts by status and the average duration of ended executions.
     func statistics() throws(StoreError) -> TenantMetrics
@@ -79,6 +82,13 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// Closes connections, after the calls running on them; calls waiting for their turn, and later calls, fail
     /// with `closed`, and waits inside the store (back-offs, lock waits) end at once.
     func close()
+}
+
+extension ExecutionStore {
+    /// The number of executions matching `query`'s filters, counting them all.
+    public func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int {
+        try countExecutions(query, upTo: nil)
+    }
 }
 
 /// What a store call does, for ``ExecutionStore/executor(for:)``: reads may run beside writes on a connection of

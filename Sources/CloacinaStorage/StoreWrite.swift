@@ -55,19 +55,62 @@ public struct ExecutionUpdate: Sendable, Hashable {
     }
 }
 
-/// Which executions to list: filters, then newest first, paged.
+/// Which executions to list: filters, then newest first, paged by a cursor (or an offset).
 public struct ExecutionQuery: Sendable, Hashable {
     /// Only these statuses; empty for all.
     public var statuses: Set<ExecutionStatus>
     /// Only this workflow.
     public var workflow: String?
+    /// Only executions whose id starts with this.
+    public var idPrefix: String?
+    /// Only executions listed after this one (older, or as old with a smaller id): the next page of a listing, found
+    /// by the index whatever the history's size, unlike ``offset``.
+    public var after: ExecutionCursor?
     public var limit: Int
     public var offset: Int
 
-    public init(statuses: Set<ExecutionStatus> = [], workflow: String? = nil, limit: Int = 100, offset: Int = 0) {
+    public init(
+        statuses: Set<ExecutionStatus> = [],
+        workflow: String? = nil,
+        idPrefix: String? = nil,
+        after: ExecutionCursor? = nil,
+        limit: Int = 100,
+        offset: Int = 0
+    ) {
         self.statuses = statuses
         self.workflow = workflow
+        self.idPrefix = idPrefix
+        self.after = after
         self.limit = limit
         self.offset = offset
+    }
+}
+
+/// A place in a listing (newest first): the creation time and id of the last execution of a page.
+public struct ExecutionCursor: Sendable, Hashable {
+    public var createdAt: Timestamp
+    public var id: String
+
+    public init(createdAt: Timestamp, id: String) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    /// The cursor after `record`.
+    public init(after record: ExecutionRecord) {
+        self.init(createdAt: record.createdAt, id: record.id)
+    }
+
+    /// The cursor as clients pass it back: `MILLISECONDS.ID`.
+    public var token: String { "\(createdAt.milliseconds).\(id)" }
+
+    /// Reads a ``token``; nil when it is not one.
+    public init?(token: String) {
+        guard let dot = token.firstIndex(of: "."), let milliseconds = Int64(token[..<dot]), milliseconds >= 0 else {
+            return nil
+        }
+        let id = String(token[token.index(after: dot)...])
+        guard !id.isEmpty, id.utf8.count <= 200 else { return nil }
+        self.init(createdAt: Timestamp(milliseconds: milliseconds), id: id)
     }
 }

@@ -295,6 +295,101 @@ struct ExecutionStoreConformanceTests {
         }
     }
 
+    @Test(
+        "pages by cursor follow one another without gaps or repeats; counts stop at their limit; ids found by prefix",
+        arguments: StoreBackend.available
+    )
+    func cursorPaging(_ backend: StoreBackend) throws {
+        try Self.with(backend, "cursor") { (opened: OpenedStore) throws in
+            let store = opened.store
+            // Three executions share each creation time.
+            let ids = (0..<10).map { "id\($0)" }
+            let writes = ids.enumerated().map { index, id in
+                StoreWrite.insertExecution(
+                    Self.execution(id, status: index == 4 ? .failed : .completed, createdAt: 1_000 + Int64(index / 3)),
+                    tasks: []
+                )
+            }
+            _ = try store.write(writes, owner: Self.owner)
+            let newestFirst = try store.executions(ExecutionQuery(limit: 100)).map(\.id)
+            #expect(newestFirst == ["id9", "id8", "id7", "id6", "id5", "id4", "id3", "id2", "id1", "id0"])
+            var paged: [String] = []
+            var query = ExecutionQuery(limit: 4)
+            while true {
+                let page = try store.executions(query)
+                paged += page.map(\.id)
+                guard page.count == query.limit, let last = page.last else { break }
+                query.after = ExecutionCursor(token: ExecutionCursor(after: last).token)
+            }
+            #expect(paged == newestFirst)
+            let afterFailed = ExecutionCursor(createdAt: Timestamp(milliseconds: 1_001), id: "id4")
+            #expect(try store.executions(ExecutionQuery(statuses: [.completed], after: afterFailed)).map(\.id) == [
+                "id3", "id2", "id1", "id0",
+            ])
+            #expect(try store.countExecutions(ExecutionQuery(), upTo: 3) == 3)
+            #expect(try store.countExecutions(ExecutionQuery(), upTo: 50) == 10)
+            #expect(try store.countExecutions(ExecutionQuery(statuses: [.failed]), upTo: 3) == 1)
+            #expect(try store.executions(ExecutionQuery(idPrefix: "id")).count == 10)
+            #expect(try store.executions(ExecutionQuery(idPrefix: "id7")).map(\.id) == ["id7"])
+            #expect(try store.executions(ExecutionQuery(idPrefix: "id7x")).isEmpty)
+            #expect(try store.executions(ExecutionQuery(idPrefix: "%")).isEmpty)
+            // A listing carries no definition or contexts; one execution read by id carries them all.
+            let listed = try #require(try store.executions(ExecutionQuery(idPrefix: "id7")).first)
+            #expect(listed.definition.isEmpty && listed.input.isEmpty && listed.finalContext == nil)
+            #expect(listed.package == Self.execution("id7").package && listed.status == .completed)
+        }
+    }
+
+    @Test(
+        "contexts and definitions read back exactly through their own tables; a final context replaces the one before",
+        arguments: StoreBackend.available
+    )
+    func contextsAndDefinitions(_ backend: StoreBackend) throws {
+        try Self.with(backend, "contexts") { (opened: OpenedStore) throws in
+            let store = opened.store
+            var first = Self.execution("c1")
+            first.definition = Array(#"{"name":"shared","tasks":[]}"#.utf8)
+            first.input = Array(#"{"big":"\#(String(repeating: "x", count: 100_000))"}"#.utf8)
+            var second = Self.execution("c2")
+            second.definition = first.definition
+            var third = Self.execution("c3")
+            third.definition = Array(#"{"name":"other"}"#.utf8)
+            third.finalContext = Array(#"{"done":true}"#.utf8)
+            _ = try store.write(
+                [
+                    .insertExecution(first, tasks: []), .insertExecution(second, tasks: []),
+                    .insertExecution(third, tasks: []),
+                ],
+                owner: Self.owner
+            )
+            for record in [first, second, third] {
+                let read = try #require(try store.execution(record.id))
+                #expect(read.definition == record.definition && read.input == record.input)
+                #expect(read.finalContext == record.finalContext)
+            }
+            for context in [#"{"n":2}"#, #"[{"set":{"n":3}}]"#] {
+                _ = try store.write(
+                    [.updateExecution(ExecutionUpdate(id: "c1", status: .completed, finalContext: Array(context.utf8)))],
+                    owner: Self.owner
+                )
+                #expect(try store.execution("c1")?.finalContext == Array(context.utf8))
+            }
+            // A later update without a final context keeps it.
+            _ = try store.write([.updateExecution(ExecutionUpdate(id: "c1", status: .completed))], owner: Self.owner)
+            #expect(try store.execution("c1")?.finalContext == Array(#"[{"set":{"n":3}}]"#.utf8))
+            #expect(try store.execution("c1")?.input == first.input)
+            // Claims read whole records too.
+            let claimed = try store.claimUnfinished(
+                owner: Self.other,
+                leaseUntil: Timestamp(milliseconds: 99_999),
+                now: Timestamp(milliseconds: 50_000),
+                ownerIsAlive: { _ in false }
+            )
+            #expect(claimed.map(\.id).sorted() == ["c2", "c3"])
+            #expect(claimed.allSatisfy { $0.definition == (($0.id == "c3") ? third.definition : first.definition) })
+        }
+    }
+
     @Test("statistics count by status and average the durations of ended executions", arguments: StoreBackend.available)
     func statistics(_ backend: StoreBackend) throws {
         try Self.with(backend, "statistics") { (opened: OpenedStore) throws in

@@ -32,7 +32,9 @@ final class FlakyStore: ExecutionStore {
     func execution(_ id: String) throws(StoreError) -> ExecutionRecord? { try inner.execution(id) }
     func tasks(of executionID: String) throws(StoreError) -> [TaskRecord] { try inner.tasks(of: executionID) }
     func executions(_ query: ExecutionQuery) throws(StoreError) -> [ExecutionRecord] { try inner.executions(query) }
-    func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int { try inner.countExecutions(query) }
+    func countExecutions(_ query: ExecutionQuery, upTo limit: Int?) throws(StoreError) -> Int {
+        try inner.countExecutions(query, upTo: limit)
+    }
     func statistics() throws(StoreError) -> TenantMetrics { try inner.statistics() }
     func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] { try inner.events(of: executionID) }
     func claimUnfinished(

@@ -26,8 +26,9 @@ extension DefaultRunner {
     }
 
     /// Executions matching `query`, newest first, without their tasks: at most `query.limit` of them (100 unless
-    /// set), starting at `query.offset`. Page through more by raising the offset by the limit until a page comes
-    /// back short; ``countExecutions(_:)`` gives the total.
+    /// set). Page through more with `query.after` set to the cursor of each page's last execution
+    /// (`ExecutionCursor(createdAt:id:)`) until a page comes back short: each page costs the same whatever the
+    /// history's size (an offset, also accepted, costs what it skips). ``countExecutions(_:upTo:)`` gives the total.
     public func listExecutions(
         _ query: ExecutionQuery = ExecutionQuery()
     ) async throws(CloacinaError) -> [ExecutionSummary] {
@@ -35,9 +36,13 @@ extension DefaultRunner {
         return records.map { ExecutionSummary(record: $0, tenant: tenant) }
     }
 
-    /// The number of executions matching `query`'s filters.
-    public func countExecutions(_ query: ExecutionQuery = ExecutionQuery()) async throws(CloacinaError) -> Int {
-        try await runtime.withStore(.read) { store throws(StoreError) in try store.countExecutions(query) }
+    /// The number of executions matching `query`'s filters, counting no further than `limit` when given (a bounded
+    /// cost for a large history).
+    public func countExecutions(
+        _ query: ExecutionQuery = ExecutionQuery(),
+        upTo limit: Int? = nil
+    ) async throws(CloacinaError) -> Int {
+        try await runtime.withStore(.read) { store throws(StoreError) in try store.countExecutions(query, upTo: limit) }
     }
 
     /// Counts by status and the average duration of ended executions, computed by the store.

@@ -1,9 +1,9 @@
 internal import CCrypto
 
-/// SHA-256 of package files, through the system's libcrypto.
+/// SHA-256 through the system's libcrypto: of package files, and of workflow definitions (their key in a store).
 package enum SHA256 {
     /// The digest of `bytes` as 64 lower-case hex digits.
-    static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
+    package static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         let ok = digest.withUnsafeMutableBufferPointer { output in
@@ -17,7 +17,7 @@ package enum SHA256 {
     }
 
     /// The digest of `bytes` as 64 lower-case hex digits.
-    static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: [UInt8]) -> String {
         bytes.withUnsafeBytes { hex($0) }
     }
 
