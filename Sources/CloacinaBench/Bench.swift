@@ -89,9 +89,9 @@ final class Bench: Sendable {
         schemas.withLock { $0 += names }
     }
 
-    /// A runner configuration on a fresh store, with the benchmark package registered.
-    func configuration(_ label: String) -> DefaultRunner.Configuration {
-        let name = storageName(label)
+    /// A runner configuration on a fresh store (or the one named `name`), with the benchmark package registered.
+    func configuration(_ label: String, name: String? = nil) -> DefaultRunner.Configuration {
+        let name = name ?? storageName(label)
         var configuration: DefaultRunner.Configuration
         switch backend {
         case .sqlite:
@@ -126,6 +126,7 @@ final class Bench: Sendable {
         case .reload: return try await reload(packages: n ?? (smoke ? 3 : 50))
         case .invoke: return try await invoke(n: n ?? (smoke ? 20 : 20_000))
         case .context: return try await context(n: n ?? (smoke ? 3 : 30))
+        case .history: return try await history(size: n ?? (smoke ? 200 : 100_000))
         }
     }
 

@@ -115,5 +115,5 @@ enum Isolation: String, ExpressibleByArgument, CaseIterable, Sendable {
 }
 
 enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke, context
+    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke, context, history
 }

@@ -72,7 +72,9 @@ struct APIRoutes: Sendable {
         )
         let next =
             executions.count == listing.query.limit
-            ? executions.last.map { JSONValue.string(ExecutionCursor(createdAt: $0.createdAt, id: $0.executionID).token) }
+            ? executions.last.map {
+                JSONValue.string(ExecutionCursor(createdAt: $0.createdAt, id: $0.executionID).token)
+            }
             : nil
         var body: [String: JSONValue] = [
             "executions": .array(executions.map { $0.json }),

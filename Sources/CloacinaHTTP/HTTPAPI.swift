@@ -14,7 +14,8 @@ public import Logging
 /// - `POST /tenants/{tenant}/workflows` `{"workflow_name", "context"}`: 202 `{execution_id, status}`;
 ///   with `?wait=true`, 200 and the full result (the keys of `cloacina run --output json`).
 /// - `GET /tenants/{tenant}/executions/{id}`: the full result; with `?wait=true`, once the execution has ended.
-/// - `GET /tenants/{tenant}/executions?status=&workflow=&limit=&offset=`: `{executions, total, limit, offset}`.
+/// - `GET /tenants/{tenant}/executions?status=&workflow=&limit=&cursor=|offset=&total=`: `{executions, total,
+///   limit, offset, next_cursor}` (``ListingParameters``).
 /// - `GET /tenants`: `{tenants: [{tenant, status: "serving"|"unavailable", ...}]}`.
 /// - `GET /workflows`, `POST /admin/reload`, `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text).
 ///

@@ -106,7 +106,21 @@ extension PostgresExecutionStore {
             .integerArray(tasks.lazy.map { $0.nextRetryAt?.milliseconds }),
             .integerArray(tasks.lazy.map { $0.startedAt?.milliseconds }),
             .integerArray(tasks.lazy.map { $0.completedAt?.milliseconds }), .textArray(tasks.lazy.map(\.error)),
-            .textArray(tasks.lazy.map { $0.output.map { String(decoding: $0, as: UTF8.self) } }),
+            .textArray(utf8: tasks.lazy.map(\.output)),
+        ]
+    }
+
+    /// The changing columns of task records as one array per column, for a set-based update: `execution_id,
+    /// task_id, status, attempt, max_attempts, next_retry_at, started_at, completed_at, error, output`.
+    static func taskUpdateArrays(_ tasks: [TaskRecord]) -> [PostgresValue] {
+        [
+            .textArray(tasks.lazy.map(\.executionID)), .textArray(tasks.lazy.map(\.taskID)),
+            .textArray(tasks.lazy.map(\.status.rawValue)), .integerArray(tasks.lazy.map { Int64($0.attempt) }),
+            .integerArray(tasks.lazy.map { Int64($0.maxAttempts) }),
+            .integerArray(tasks.lazy.map { $0.nextRetryAt?.milliseconds }),
+            .integerArray(tasks.lazy.map { $0.startedAt?.milliseconds }),
+            .integerArray(tasks.lazy.map { $0.completedAt?.milliseconds }), .textArray(tasks.lazy.map(\.error)),
+            .textArray(utf8: tasks.lazy.map(\.output)),
         ]
     }
 

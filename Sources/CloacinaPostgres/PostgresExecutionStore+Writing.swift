@@ -7,7 +7,8 @@ internal import Synchronization
 /// counts that the writer owns (an `UPDATE`, in id order so two writers cannot deadlock on them), marks them with a
 /// token of this batch (`write_token`) and reads the transaction id; then every write, each guarded by that token,
 /// so it changes only executions the batch locked as owned or inserts; then `COMMIT`. Statements are prepared once
-/// per connection; task rows change one statement each, all events of a batch go in one multi-row `INSERT`.
+/// per connection; the task rows of a batch change in one set-based `UPDATE` (but those with large outputs) and all
+/// its events go in one multi-row `INSERT`.
 ///
 /// The server sends the lock's result (with the transaction id) before it runs the writes. When the connection
 /// breaks before `COMMIT`'s reply arrives, `txid_status` on a new connection says whether it committed (done),
@@ -303,7 +304,25 @@ extension PostgresExecutionStore {
             }
         }
         var statements = inserts + executionUpdates
-        for task in tasks {
+        // Many task rows in one statement; a large output goes in a statement of its own, as it is (an array
+        // literal would escape every quote of it).
+        let (shared, alone) = tasks.reduce(into: ([TaskRecord](), [TaskRecord]())) { split, task in
+            if (task.output?.count ?? 0) <= Self.sharedOutputBytes {
+                split.0.append(task)
+            } else {
+                split.1.append(task)
+            }
+        }
+        if shared.count > 1 {
+            statements.append(
+                PostgresStatement(
+                    updateTasksSQL,
+                    Self.taskUpdateArrays(shared) + [.integer(token)],
+                    prepared: "cloacina_update_tasks"
+                )
+            )
+        }
+        for task in shared.count > 1 ? alone : shared + alone {
             statements.append(
                 PostgresStatement(
                     updateTaskSQL,
@@ -367,6 +386,23 @@ extension PostgresExecutionStore {
         UPDATE \(executionsTable) SET status = $1, started_at = COALESCE($2::bigint, started_at),
             completed_at = COALESCE($3::bigint, completed_at), error = COALESCE($4::text, error)
         WHERE id = $5 AND write_token = $6
+        """
+    }
+
+    /// The largest output a task row may carry inside a set-based update.
+    private static let sharedOutputBytes = 4096
+
+    private var updateTasksSQL: String {
+        """
+        UPDATE \(tasksTable) AS t SET status = v.status, attempt = v.attempt, max_attempts = v.max_attempts,
+            next_retry_at = v.next_retry_at, started_at = v.started_at, completed_at = v.completed_at,
+            error = v.error, output = v.output
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[],
+            $8::bigint[], $9::text[], $10::text[])
+            AS v (execution_id, task_id, status, attempt, max_attempts, next_retry_at, started_at, completed_at,
+                error, output)
+        WHERE t.execution_id = v.execution_id AND t.task_id = v.task_id
+            AND EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $11)
         """
     }
 

@@ -19,6 +19,15 @@ public enum PostgresValue: Sendable, Hashable {
     /// A `text[]` array literal of `elements`, NULL for nil; built as bytes, each element quoted and its `"` and
     /// `\` escaped, for `unnest($1::text[])`.
     public static func textArray(_ elements: some Sequence<String?>) -> PostgresValue {
+        arrayLiteral(elements.lazy.map { $0?.utf8 })
+    }
+
+    /// ``textArray(_:)-(Sequence<String?>)`` of UTF-8 texts given as bytes (JSON documents).
+    public static func textArray(utf8 elements: some Sequence<[UInt8]?>) -> PostgresValue {
+        arrayLiteral(elements)
+    }
+
+    private static func arrayLiteral<Text: Sequence<UInt8>>(_ elements: some Sequence<Text?>) -> PostgresValue {
         var literal: [UInt8] = [UInt8(ascii: "{")]
         for element in elements {
             if literal.count > 1 { literal.append(UInt8(ascii: ",")) }
@@ -27,7 +36,7 @@ public enum PostgresValue: Sendable, Hashable {
                 continue
             }
             literal.append(UInt8(ascii: "\""))
-            for byte in element.utf8 {
+            for byte in element {
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { literal.append(UInt8(ascii: "\\")) }
                 literal.append(byte)
             }

@@ -161,6 +161,19 @@ struct HTTPAPITests {
             let beyond = try await client.call(.get, "/tenants/acme/executions?offset=10")
             #expect(beyond.json?["executions"] == [])
             #expect(beyond.json?["total"] == 4)
+
+            // Pages by cursor: each page's next_cursor leads to the next, the last page's is null.
+            var seen: [String] = []
+            var path = "/tenants/acme/executions?limit=3&total=none"
+            while true {
+                let page = try await client.call(.get, path)
+                #expect(page.status == .ok && page.json?["total"] == .null)
+                seen += page.json?["executions"]?.arrayValue?.compactMap { $0["execution_id"]?.stringValue } ?? []
+                guard let cursor = page.json?["next_cursor"]?.stringValue else { break }
+                path = "/tenants/acme/executions?limit=3&total=none&cursor=\(cursor)"
+            }
+            #expect(seen == (all.json?["executions"]?.arrayValue ?? []).compactMap { $0["execution_id"]?.stringValue })
+            #expect(try await client.call(.get, "/tenants/acme/executions?total=exact").json?["total"] == 4)
         }
     }
 
@@ -169,6 +182,8 @@ struct HTTPAPITests {
         arguments: [
             ("status=bogus", "status"), ("status=", "status"), ("limit=0", "limit"), ("limit=1001", "limit"),
             ("limit=ten", "limit"), ("offset=-1", "offset"), ("offset=x", "offset"), ("workflow=", "workflow"),
+            ("cursor=nonsense", "cursor"), ("cursor=-5.x", "cursor"), ("cursor=1.x&offset=2", "cursor or offset"),
+            ("total=maybe", "total"),
         ]
     )
     func invalidListing(query: String, parameter: String) async throws {

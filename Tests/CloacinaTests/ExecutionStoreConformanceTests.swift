@@ -323,9 +323,11 @@ struct ExecutionStoreConformanceTests {
             }
             #expect(paged == newestFirst)
             let afterFailed = ExecutionCursor(createdAt: Timestamp(milliseconds: 1_001), id: "id4")
-            #expect(try store.executions(ExecutionQuery(statuses: [.completed], after: afterFailed)).map(\.id) == [
-                "id3", "id2", "id1", "id0",
-            ])
+            #expect(
+                try store.executions(ExecutionQuery(statuses: [.completed], after: afterFailed)).map(\.id) == [
+                    "id3", "id2", "id1", "id0",
+                ]
+            )
             #expect(try store.countExecutions(ExecutionQuery(), upTo: 3) == 3)
             #expect(try store.countExecutions(ExecutionQuery(), upTo: 50) == 10)
             #expect(try store.countExecutions(ExecutionQuery(statuses: [.failed]), upTo: 3) == 1)
@@ -369,7 +371,11 @@ struct ExecutionStoreConformanceTests {
             }
             for context in [#"{"n":2}"#, #"[{"set":{"n":3}}]"#] {
                 _ = try store.write(
-                    [.updateExecution(ExecutionUpdate(id: "c1", status: .completed, finalContext: Array(context.utf8)))],
+                    [
+                        .updateExecution(
+                            ExecutionUpdate(id: "c1", status: .completed, finalContext: Array(context.utf8))
+                        )
+                    ],
                     owner: Self.owner
                 )
                 #expect(try store.execution("c1")?.finalContext == Array(context.utf8))

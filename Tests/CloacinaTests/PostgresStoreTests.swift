@@ -156,9 +156,9 @@ struct PostgresStoreTests {
         #expect(
             tables.rows.map { $0.text(0) }
                 == [
-                "definitions", "execution_contexts", "execution_events", "executions", "schema_migrations",
-                "task_executions",
-            ]
+                    "definitions", "execution_contexts", "execution_events", "executions", "schema_migrations",
+                    "task_executions",
+                ]
         )
         #expect(try other.query("SELECT id FROM \"\(schema)\".executions").rows.map { $0.text(0) } == ["e1"])
         #expect(
