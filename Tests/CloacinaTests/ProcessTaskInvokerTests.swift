@@ -291,9 +291,16 @@ struct ProcessTaskInvokerTests {
         defer { invoker.shutdown() }
         let spun = invoker.invoke(Self.request("spin", directory), in: package, cancellation: TaskCancellation())
         #expect(spun == .retryable("worker killed by SIGXCPU (CPU time limit exceeded)"))
-        let hogged = invoker.invoke(Self.request("hog", directory), in: package, cancellation: TaskCancellation())
-        #expect(hogged == .retryable("worker killed by SIGABRT (Aborted)"))
         #expect(invoker.invoke(Self.request("ok", directory), in: package, cancellation: TaskCancellation()).succeeded)
+        // Touching a gigabyte costs CPU time too (page faults), more on a loaded machine: the address-space limit
+        // is tried with a CPU limit it cannot reach first.
+        let roomy = Self.invoker(
+            limits: WorkerLimits(addressSpaceBytes: 1 << 30, cpuSecondsPerCall: 60, openFiles: 64)
+        )
+        defer { roomy.shutdown() }
+        let hogged = roomy.invoke(Self.request("hog", directory), in: package, cancellation: TaskCancellation())
+        #expect(hogged == .retryable("worker killed by SIGABRT (Aborted)"))
+        #expect(roomy.invoke(Self.request("ok", directory), in: package, cancellation: TaskCancellation()).succeeded)
     }
 
     @Test("a package compiled into the program runs in this process")
