@@ -104,7 +104,7 @@ public final class SQLiteConnection: @unchecked Sendable {
     @discardableResult
     public func run(_ sql: String, _ values: [SQLiteValue] = []) throws(SQLiteError) -> Int {
         let statement = try prepared(sql, values)
-        defer { sqlite3_reset(statement) }
+        defer { done(statement) }
         var status = sqlite3_step(statement)
         while status == SQLITE_ROW { status = sqlite3_step(statement) }
         guard status == SQLITE_DONE else { throw error(status, sql) }
@@ -118,7 +118,7 @@ public final class SQLiteConnection: @unchecked Sendable {
         _ map: (SQLiteRow) throws(SQLiteError) -> T
     ) throws(SQLiteError) -> [T] {
         let statement = try prepared(sql, values)
-        defer { sqlite3_reset(statement) }
+        defer { done(statement) }
         var rows: [T] = []
         while true {
             let status = sqlite3_step(statement)
@@ -140,6 +140,13 @@ public final class SQLiteConnection: @unchecked Sendable {
             try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// Resets a cached statement for its next use and lets go of its parameters' copies (a context of megabytes
+    /// would otherwise stay in memory with the statement until it runs again).
+    private func done(_ statement: OpaquePointer) {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
     }
 
     private func prepared(_ sql: String, _ values: [SQLiteValue]) throws(SQLiteError) -> OpaquePointer {
