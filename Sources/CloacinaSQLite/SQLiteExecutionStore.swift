@@ -606,8 +606,9 @@ public final class SQLiteExecutionStore: ExecutionStore {
             values += [.text(prefix), .text(prefix + "\u{10FFFF}")]
         }
         if let after = query.after {
-            clauses.append("(e.created_at < ? OR (e.created_at = ? AND e.id < ?))")
-            values += [.integer(after.createdAt.milliseconds), .integer(after.createdAt.milliseconds), .text(after.id)]
+            // A row value, which SQLite scans as a range of the (created_at, id) index.
+            clauses.append("(e.created_at, e.id) < (?, ?)")
+            values += [.integer(after.createdAt.milliseconds), .text(after.id)]
         }
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), values)
     }
