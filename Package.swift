@@ -66,6 +66,9 @@ let package = Package(
         ),
         // The storage protocol, its records, and the backend registry (stores chosen by URL scheme).
         .target(name: "CloacinaStorage", dependencies: ["CCrypto"]),
+        // Cron expressions and schedules: fire times in a time zone across daylight saving changes, and catch-up
+        // after downtime. Pure computation (Foundation only for the zone data); nothing stored, nothing started.
+        .target(name: "CloacinaSchedule"),
         // The stores, each with its StoreBackend.
         .target(name: "CloacinaSQLite", dependencies: ["CSQLite", "CloacinaStorage"]),
         .target(name: "CloacinaPostgres", dependencies: ["CPostgreSQL", "CloacinaStorage"]),
@@ -177,6 +180,7 @@ let package = Package(
         ),
         .testTarget(name: "CloacinaJSONTests", dependencies: ["CloacinaJSON"]),
         .testTarget(name: "CloacinaModelTests", dependencies: ["CloacinaModel", "CloacinaJSON"]),
+        .testTarget(name: "CloacinaScheduleTests", dependencies: ["CloacinaSchedule"]),
         .testTarget(
             name: "CloacinaTests",
             dependencies: [
