@@ -22,6 +22,15 @@ public struct PostgresStatement: Sendable, Hashable {
 }
 
 extension PostgresConnection {
+    /// Whether a statement prepared on this session and used `uses` times is planned again before its next use: a
+    /// generic plan made while a tenant's tables were nearly empty (a sequential scan) would stay with the session
+    /// as the tables grow, so statements are prepared anew after 16, 64, 256, … 16,384 uses, then every 16,384.
+    static func replans(after uses: Int) -> Bool {
+        guard uses >= 16 else { return false }
+        guard uses < 16_384 else { return uses.isMultiple(of: 16_384) }
+        return uses.nonzeroBitCount == 1 && uses.trailingZeroBitCount.isMultiple(of: 2)
+    }
+
     /// Runs `statements` in libpq pipeline mode: sends them all and one sync, then reads every result, so the
     /// whole list costs one round trip instead of one per statement. Returns one result per statement.
     ///
@@ -51,13 +60,27 @@ extension PostgresConnection {
         var sent = 0
         /// The statements whose `Parse` was sent in this pipeline, by index; prepared once their result says so.
         var preparing: [Int: String] = [:]
+        /// Those of them sent a `DEALLOCATE` first, to be planned again.
+        var replanning: Set<Int> = []
         for (index, statement) in statements.enumerated() {
-            if let name = statement.name, !prepared.contains(name), !preparing.values.contains(name) {
-                guard PQsendPrepare(handle, name, statement.sql, 0, nil) == 1 else {
-                    failure = PostgresError(.connection, message: lastError, context: context())
-                    break
+            if let name = statement.name, !preparing.values.contains(name) {
+                let uses = statementUses[name, default: 0]
+                if prepared.contains(name), Self.replans(after: uses) {
+                    guard PQsendQueryParams(handle, "DEALLOCATE \(name)", 0, nil, nil, nil, nil, 0) == 1 else {
+                        failure = PostgresError(.connection, message: lastError, context: context())
+                        break
+                    }
+                    prepared.remove(name)
+                    replanning.insert(index)
                 }
-                preparing[index] = name
+                if !prepared.contains(name) {
+                    guard PQsendPrepare(handle, name, statement.sql, 0, nil) == 1 else {
+                        failure = PostgresError(.connection, message: lastError, context: context())
+                        break
+                    }
+                    preparing[index] = name
+                }
+                statementUses[name] = uses + 1
             }
             let queued = withValidatedParameters(statement.parameters) { count, values in
                 if let name = statement.name {
@@ -78,6 +101,10 @@ extension PostgresConnection {
         var results: [PostgresResult] = []
         results.reserveCapacity(sent)
         reading: for (index, statement) in statements.prefix(sent).enumerated() {
+            if replanning.contains(index) {
+                // DEALLOCATE's result: nothing to learn from it but that it was read.
+                while let result = PQgetResult(handle) { PQclear(result) }
+            }
             if let name = preparing[index] {
                 guard let result = PQgetResult(handle) else {
                     failure = failure ?? PostgresError(.connection, message: lastError, context: context())

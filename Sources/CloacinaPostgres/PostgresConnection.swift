@@ -29,6 +29,8 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// The names of the statements prepared on this session (``PostgresStatement/name``).
     var prepared: Set<String> = []
+    /// How often each named statement was used since it was last prepared (``replans(after:)``).
+    var statementUses: [String: Int] = [:]
 
     /// Connects with `conninfo` (a `postgresql://` URL or a libpq `key=value` string) and sets the client encoding
     /// to UTF-8.

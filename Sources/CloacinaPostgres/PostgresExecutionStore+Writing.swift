@@ -235,6 +235,8 @@ extension PostgresExecutionStore {
         var tasks: [TaskRecord] = []
         var taskIndex: [TaskKey: Int] = [:]
         var events: [ExecutionEvent] = []
+        /// The tasks of every execution the batch inserts, in one statement after the executions.
+        var insertedTasks: [TaskRecord] = []
         for write in writes {
             switch write {
             case .insertExecution(let record, let records):
@@ -265,11 +267,7 @@ extension PostgresExecutionStore {
                         )
                     )
                 }
-                if !records.isEmpty {
-                    inserts.append(
-                        PostgresStatement(insertTasksSQL, Self.taskArrays(records), prepared: "cloacina_insert_tasks")
-                    )
-                }
+                insertedTasks += records
             case .updateExecution(let update):
                 executionUpdates.append(
                     PostgresStatement(
@@ -302,6 +300,11 @@ extension PostgresExecutionStore {
             case .appendEvent(let event):
                 events.append(event)
             }
+        }
+        if !insertedTasks.isEmpty {
+            inserts.append(
+                PostgresStatement(insertTasksSQL, Self.taskArrays(insertedTasks), prepared: "cloacina_insert_tasks")
+            )
         }
         var statements = inserts + executionUpdates
         // Many task rows in one statement; a large output goes in a statement of its own, as it is (an array

@@ -454,6 +454,39 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("a prepared statement is prepared again as it is used (16, 64, 256 … uses), so plans follow growing tables")
+    func replanning() throws {
+        let connection = try PostgresConnection(url)
+        let lookup = PostgresStatement(
+            "SELECT k.id FROM unnest($1::int[]) AS k (id) ORDER BY k.id",
+            [.integerArray([7, 3])],
+            prepared: "probe_lookup"
+        )
+        func prepared() throws -> (time: String?, executions: Int64?) {
+            let row = try connection.execute(
+                """
+                SELECT prepare_time, generic_plans + custom_plans FROM pg_prepared_statements
+                WHERE name = 'probe_lookup'
+                """
+            ).rows.first
+            return (row?.text(0), row?.int64(1))
+        }
+        var times: [String] = []
+        for use in 1...70 {
+            #expect(try connection.pipeline([lookup]).first?.rows.compactMap { $0.text(0) } == ["3", "7"])
+            let (time, executions) = try prepared()
+            if let time, times.last != time { times.append(time) }
+            // Counted since the statement was last prepared.
+            let expected = use > 64 ? use - 64 : use > 16 ? use - 16 : use
+            #expect(executions == Int64(expected), "use \(use)")
+        }
+        #expect(times.count == 3)
+        #expect(
+            (0..<300).allSatisfy { PostgresConnection.replans(after: $0) == [16, 64, 256].contains($0) }
+                && PostgresConnection.replans(after: 16_384 * 3) && !PostgresConnection.replans(after: 16_385)
+        )
+    }
+
     @Test("a batch whose connection died just before COMMIT is applied exactly once")
     func connectionLostAtCommit() throws {
         try withProxiedStore("doubt_a") { store, proxy in
