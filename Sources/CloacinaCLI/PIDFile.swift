@@ -12,9 +12,23 @@ enum PIDFile {
     /// Locks `path` (created if missing) for this process and writes this process's id into it; refuses when a
     /// live host holds it. The lock lasts until the process ends: the descriptor is never closed.
     static func write(_ path: String) throws {
+        descriptor = try lock(path, writing: "\(getpid())\n", naming: "the PID file") { pid, _ in
+            "another host (pid \(pid)) is running with the PID file \(path)"
+        }
+    }
+
+    /// Locks `path` (created if missing) for this process's lifetime and writes `contents` into it, returning the
+    /// descriptor that holds the lock. When a live process holds it, throws `refusal` of that process's id and of
+    /// what it wrote there.
+    static func lock(
+        _ path: String,
+        writing contents: String,
+        naming name: String,
+        refusal: (pid_t, String) -> String
+    ) throws -> Int32 {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw UsageError(message: "cannot write the PID file \(path): \(String(cString: strerror(errno)))")
+            throw UsageError(message: "cannot write \(name) \(path): \(String(cString: strerror(errno)))")
         }
         var lock = flock()
         lock.l_type = Int16(F_WRLCK)
@@ -25,20 +39,23 @@ enum PIDFile {
             holder.l_type = Int16(F_WRLCK)
             holder.l_whence = Int16(SEEK_SET)
             let pid = fcntl(fd, F_GETLK, &holder) == 0 && holder.l_type != Int16(F_UNLCK) ? holder.l_pid : 0
+            var bytes = [UInt8](repeating: 0, count: 512)
+            let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
             close(fd)
             guard reason == EACCES || reason == EAGAIN else {
-                throw UsageError(message: "cannot lock the PID file \(path): \(String(cString: strerror(reason)))")
+                throw UsageError(message: "cannot lock \(name) \(path): \(String(cString: strerror(reason)))")
             }
-            throw UsageError(message: "another host (pid \(pid)) is running with the PID file \(path)")
+            let written = String(decoding: bytes.prefix(max(count, 0)), as: UTF8.self)
+            throw UsageError(message: refusal(pid, String(written.split(separator: "\n").first ?? "")))
         }
-        let text = Array("\(getpid())\n".utf8)
+        let text = Array(contents.utf8)
         let written = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         guard written == text.count, ftruncate(fd, off_t(text.count)) == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw UsageError(message: "cannot write the PID file \(path): \(reason)")
+            throw UsageError(message: "cannot write \(name) \(path): \(reason)")
         }
-        descriptor = fd
+        return fd
     }
 
     /// The descriptor that holds this process's lock (never closed: closing any descriptor of the file would drop

@@ -90,6 +90,22 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         if !noHTTP { _ = try Self.address(http) }
     }
 
+    /// Holds `directory/serve.lock` while this host runs: SQLite tenants are served by one host at a time, and a
+    /// second `serve` on the same files is refused with the first one's process and host.
+    static func lockSQLiteFiles(in directory: String) throws {
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "this host"
+        _ = try PIDFile.lock(
+            "\(directory)/serve.lock",
+            writing: "pid \(getpid()) on host \(host)\n",
+            naming: "the data directory lock"
+        ) { pid, holder in
+            "another cloacina serve (\(holder.isEmpty ? "pid \(pid)" : holder)) serves the SQLite tenants in "
+                + "\(directory); SQLite tenants have one host at a time: stop that one first, or keep the tenants in "
+                + "PostgreSQL (--database) to run several hosts"
+        }
+    }
+
     func run() async throws {
         var options = TenantOptions()
         options.database = database
@@ -128,6 +144,11 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
             selection = .all
         }
         try options.prepareDataDirectory()
+        if case .sqliteFiles(let directory) = storage { try Self.lockSQLiteFiles(in: directory) }
+        if case .postgresSchemas = storage {
+            // Several hosts may serve one database: each looks for executions a dead host left, twice a lease.
+            runner.takeoverInterval = runner.leaseDuration / 2
+        }
 
         var configuration = Daemon.Configuration(workflowsDirectory: directory, storage: storage, tenants: selection)
         configuration.runner = runner

@@ -140,7 +140,19 @@ struct TuningOptions: ParsableArguments {
     )
     var maxOutputBytes: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a claim on an execution lasts unless renewed; another host takes over a dead host's executions "
+                + "within 1.5 times this (default: $CLOACINA_LEASE_SECONDS, else 15).",
+            valueName: "seconds"
+        )
+    )
+    var lease: Int?
+
     func apply(to configuration: inout DefaultRunner.Configuration) throws {
+        if let value = try Self.setting(lease, "CLOACINA_LEASE_SECONDS", flag: "--lease") {
+            configuration.leaseDuration = .seconds(value)
+        }
         if let value = try Self.setting(maxConcurrentTasks, "MAX_CONCURRENT_TASKS", flag: "--max-concurrent-tasks") {
             configuration.maxConcurrentTasks = value
         }

@@ -11,9 +11,10 @@ extension PostgresExecutionStore {
         owner: String,
         leaseUntil: Timestamp,
         now: Timestamp,
+        limit: Int?,
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> [ExecutionRecord] {
-        try claim(ids: nil, owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive)
+        try claim(ids: nil, owner: owner, leaseUntil: leaseUntil, now: now, limit: limit, ownerIsAlive: ownerIsAlive)
     }
 
     public func claim(
@@ -23,7 +24,8 @@ extension PostgresExecutionStore {
         now: Timestamp,
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> ExecutionRecord? {
-        try claim(ids: [id], owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive).first
+        try claim(ids: [id], owner: owner, leaseUntil: leaseUntil, now: now, limit: nil, ownerIsAlive: ownerIsAlive)
+            .first
     }
 
     private func claim(
@@ -31,6 +33,7 @@ extension PostgresExecutionStore {
         owner: String,
         leaseUntil: Timestamp,
         now: Timestamp,
+        limit: Int?,
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> [ExecutionRecord] {
         let rows = try transaction { connection throws(PostgresError) -> [PostgresRow] in
@@ -43,6 +46,7 @@ extension PostgresExecutionStore {
             sql += " ORDER BY e.created_at, e.id FOR UPDATE OF e" + (ids == nil ? " SKIP LOCKED" : "")
             var claimed: [PostgresRow] = []
             for candidate in try connection.query(sql, values).rows {
+                if let limit, claimed.count >= limit { break }
                 let current = candidate.text(13)
                 let lease = candidate.int64(14)
                 let free =

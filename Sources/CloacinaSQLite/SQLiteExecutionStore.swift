@@ -339,9 +339,10 @@ public final class SQLiteExecutionStore: ExecutionStore {
         owner: String,
         leaseUntil: Timestamp,
         now: Timestamp,
+        limit: Int?,
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> [ExecutionRecord] {
-        try claim(ids: nil, owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive)
+        try claim(ids: nil, owner: owner, leaseUntil: leaseUntil, now: now, limit: limit, ownerIsAlive: ownerIsAlive)
     }
 
     public func claim(
@@ -351,7 +352,8 @@ public final class SQLiteExecutionStore: ExecutionStore {
         now: Timestamp,
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> ExecutionRecord? {
-        try claim(ids: [id], owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive).first
+        try claim(ids: [id], owner: owner, leaseUntil: leaseUntil, now: now, limit: nil, ownerIsAlive: ownerIsAlive)
+            .first
     }
 
     private func claim(
@@ -359,6 +361,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
         owner: String,
         leaseUntil: Timestamp,
         now: Timestamp,
+        limit: Int?,
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> [ExecutionRecord] {
         let rows = try withWriter { connection throws(SQLiteError) in
@@ -373,6 +376,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
                 let candidates = try connection.query(sql + " ORDER BY e.created_at", values, Self.executionRecord)
                 var claimed: [ExecutionRow] = []
                 for candidate in candidates {
+                    if let limit, claimed.count >= limit { break }
                     let current = candidate.owner
                     let free =
                         current == nil || current == owner

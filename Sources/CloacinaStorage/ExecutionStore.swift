@@ -44,13 +44,15 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// The history of an execution, oldest first.
     func events(of executionID: String) throws(StoreError) -> [ExecutionEvent]
 
-    /// Claims, for `owner` until `leaseUntil`, every unfinished execution that no live runner owns: unowned ones,
-    /// ones `owner` already owns, ones whose lease ended before `now`, and ones whose owner `ownerIsAlive` says is
-    /// gone. Returns the claimed executions.
+    /// Claims, for `owner` until `leaseUntil`, the unfinished executions that no live runner owns, oldest first
+    /// and at most `limit` of them when given: unowned ones, ones `owner` already owns, ones whose lease ended
+    /// before `now`, and ones whose owner `ownerIsAlive` says is gone. Returns the claimed executions. Several
+    /// hosts may sweep at once: each execution goes to one of them.
     func claimUnfinished(
         owner: String,
         leaseUntil: Timestamp,
         now: Timestamp,
+        limit: Int?,
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> [ExecutionRecord]
 
@@ -85,6 +87,17 @@ public protocol ExecutionStore: AnyObject, Sendable {
 }
 
 extension ExecutionStore {
+    /// Claims every unfinished execution no live runner owns (``claimUnfinished(owner:leaseUntil:now:limit:ownerIsAlive:)``
+    /// without a limit).
+    public func claimUnfinished(
+        owner: String,
+        leaseUntil: Timestamp,
+        now: Timestamp,
+        ownerIsAlive: (String) -> Bool
+    ) throws(StoreError) -> [ExecutionRecord] {
+        try claimUnfinished(owner: owner, leaseUntil: leaseUntil, now: now, limit: nil, ownerIsAlive: ownerIsAlive)
+    }
+
     /// The number of executions matching `query`'s filters, counting them all.
     public func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int {
         try countExecutions(query, upTo: nil)

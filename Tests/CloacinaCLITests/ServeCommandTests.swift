@@ -309,14 +309,14 @@ struct ServeCommandTests {
         let probeCopies = FileManager.default.enumerator(atPath: "\(fixture.data)/probe-cache")?
             .compactMap { $0 as? String }.filter { $0.hasSuffix(".so") }
         #expect(probeCopies ?? [] == [])
-        // Another host on the same PID file is refused while this one holds it; so is a data directory it does
-        // not serve.
+        // Another host on the same data directory (its SQLite files, its PID file) is refused while this one holds
+        // it; so is a data directory it does not serve.
         let second = try runCommand(
             TestEnvironment.cloacinaExecutable,
             ["serve", "--workflows", fixture.drop, "--data-dir", fixture.data, "--no-http"]
         )
         #expect(second.exitStatus == 2)
-        #expect(second.standardError.contains("another host (pid \(daemon.pid))"), "\(second.standardError)")
+        #expect(second.standardError.contains("another cloacina serve (pid \(daemon.pid) "), "\(second.standardError)")
         let elsewhere = fixture.directory.file("elsewhere")
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
         let wrongDirectory = try runCommand(

@@ -429,6 +429,38 @@ struct ExecutionStoreConformanceTests {
         }
     }
 
+    @Test(
+        "a sweep with a limit takes at most that many, oldest first, and two sweeps never take one execution twice",
+        arguments: StoreBackend.available
+    )
+    func limitedClaims(_ backend: StoreBackend) throws {
+        try Self.with(backend, "limited") { (opened: OpenedStore) throws in
+            let store = opened.store
+            let writes = (0..<7).map { index in
+                StoreWrite.insertExecution(
+                    Self.execution("x\(index)", createdAt: Int64(index), owner: "gone", lease: 1),
+                    tasks: []
+                )
+            }
+            _ = try store.write(writes, owner: "gone")
+            let now = Timestamp(milliseconds: 10_000)
+            func sweep(_ owner: String, _ limit: Int?) throws -> [String] {
+                try store.claimUnfinished(
+                    owner: owner,
+                    leaseUntil: now + .seconds(60),
+                    now: now,
+                    limit: limit,
+                    ownerIsAlive: { $0 != "gone" }
+                ).map(\.id)
+            }
+            #expect(try sweep("host-1", 3) == ["x0", "x1", "x2"])
+            #expect(try sweep("host-2", 3) == ["x3", "x4", "x5"])
+            #expect(try sweep("host-3", nil) == ["x6"])
+            #expect(try sweep("host-4", 10).isEmpty)
+            #expect(try store.execution("x4")?.owner == "host-2")
+        }
+    }
+
     @Test("claims take unfinished executions no live runner owns, and only those", arguments: StoreBackend.available)
     func claims(_ backend: StoreBackend) throws {
         try Self.with(backend, "claims") { (opened: OpenedStore) throws in

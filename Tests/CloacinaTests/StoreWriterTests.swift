@@ -41,9 +41,16 @@ final class FlakyStore: ExecutionStore {
         owner: String,
         leaseUntil: Timestamp,
         now: Timestamp,
+        limit: Int?,
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> [ExecutionRecord] {
-        try inner.claimUnfinished(owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive)
+        try inner.claimUnfinished(
+            owner: owner,
+            leaseUntil: leaseUntil,
+            now: now,
+            limit: limit,
+            ownerIsAlive: ownerIsAlive
+        )
     }
     func claim(
         _ id: String,

@@ -52,6 +52,11 @@ extension DefaultRunner {
         public var resumeUnfinished: Bool
         /// How long a claim on an execution lasts without renewal; renewed every third of it while running.
         public var leaseDuration: Duration
+        /// How often the runner looks for executions no live runner holds (another process's lease ran out, or
+        /// nobody has taken them yet) and takes as many as it has room for; nil to look only on start. With several
+        /// hosts on one database, every host sets it, so a dead host's executions move on within the lease and
+        /// this interval.
+        public var takeoverInterval: Duration?
         /// How long ``DefaultRunner/shutdown(timeout:)`` waits for running attempts by default.
         public var shutdownTimeout: Duration
         /// The largest task output accepted, in bytes.
@@ -80,7 +85,8 @@ extension DefaultRunner {
             self.registry = nil
             self.resources = nil
             self.resumeUnfinished = true
-            self.leaseDuration = .seconds(30)
+            self.leaseDuration = .seconds(15)
+            self.takeoverInterval = nil
             self.shutdownTimeout = .seconds(30)
             self.maximumOutputBytes = 64 << 20
             self.invoker = InProcessTaskInvoker()
@@ -107,6 +113,9 @@ extension DefaultRunner {
             }
             guard leaseDuration >= .seconds(1) else {
                 throw CloacinaError(.configuration, "the lease duration must be at least 1 second")
+            }
+            if let takeoverInterval, takeoverInterval < .milliseconds(100) {
+                throw CloacinaError(.configuration, "the takeover interval must be at least 100 milliseconds")
             }
             guard maximumOutputBytes > 0 else {
                 throw CloacinaError(.configuration, "the maximum output size must be positive")

@@ -20,10 +20,11 @@ extension DefaultRunner {
     /// left, else the task fails; scheduled retries keep their time. Executions whose package is not known here
     /// wait (see ``ResumeReport/waiting``); those that cannot go on are ended `Failed` with the reason.
     ///
-    /// Runs on start (unless the configuration says not to), and again by itself when a package is registered
-    /// while executions wait for one. Calls run one at a time.
+    /// Runs on start (unless the configuration says not to), again by itself when a package is registered while
+    /// executions wait for one, and every ``Configuration/takeoverInterval`` when set (taking at most as many as
+    /// the runner has room for). Calls run one at a time. With `limit`, claims at most that many, oldest first.
     @discardableResult
-    public func resumeUnfinished() async throws(CloacinaError) -> ResumeReport {
+    public func resumeUnfinished(limit: Int? = nil) async throws(CloacinaError) -> ResumeReport {
         await takeResumeTurn()
         defer { giveResumeTurn() }
         let identity = runtime.identity
@@ -34,6 +35,7 @@ extension DefaultRunner {
                 owner: identity.value,
                 leaseUntil: leaseUntil,
                 now: .now(),
+                limit: limit,
                 ownerIsAlive: identity.isAlive
             )
             return try records.map { record throws(StoreError) in (record, try store.tasks(of: record.id)) }
@@ -212,6 +214,38 @@ extension DefaultRunner {
             return try ContextSnapshot(parsing: record.input)
         } catch {
             throw CloacinaError(.storage, "execution \(record.id) has an unreadable input: \(error.message)")
+        }
+    }
+
+    // MARK: Takeover
+
+    /// Looks for executions no live runner holds every ``Configuration/takeoverInterval`` (when set), and takes up
+    /// to the room the runner has: as many as ``Configuration/maxConcurrentTasks`` less those running here.
+    func scheduleTakeover() {
+        guard let interval = configuration.takeoverInterval else { return }
+        let timer = runtime.timers.schedule(after: interval) { [weak self] in self?.takeOver() }
+        setTakeover(timer)
+    }
+
+    private func takeOver() {
+        guard !isClosed else { return }
+        runtime.timers.spawn { [weak self] in
+            guard let self else { return }
+            let room = configuration.maxConcurrentTasks - activeCount
+            if room > 0 {
+                do {
+                    let report = try await resumeUnfinished(limit: room)
+                    if !report.resumed.isEmpty {
+                        runtime.logger.notice(
+                            "took over executions no live runner held",
+                            metadata: ["count": "\(report.resumed.count)"]
+                        )
+                    }
+                } catch {
+                    runtime.logger.error("could not look for executions to take over", metadata: ["error": "\(error)"])
+                }
+            }
+            if !isClosed { scheduleTakeover() }
         }
     }
 

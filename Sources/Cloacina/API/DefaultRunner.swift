@@ -35,6 +35,7 @@ public final class DefaultRunner: Sendable {
         var active: [String: ExecutionDriver] = [:]
         var closed = false
         var heartbeat: UInt64?
+        var takeover: UInt64?
         /// Unfinished executions left unclaimed because their package is not known here.
         var waiting: Set<String> = []
         /// Whether a ``resumeUnfinished()`` runs; later callers wait here, in order.
@@ -68,6 +69,7 @@ public final class DefaultRunner: Sendable {
             observer: configuration.observer
         )
         scheduleHeartbeat()
+        scheduleTakeover()
         do throws(CloacinaError) {
             for package in configuration.embeddedPackages { try register(package) }
             for package in configuration.packages { try register(package: package) }
@@ -390,6 +392,13 @@ public final class DefaultRunner: Sendable {
     }
     var isClosed: Bool { state.withLock { $0.closed } }
 
+    func setTakeover(_ timer: UInt64) {
+        state.withLock { $0.takeover = timer }
+    }
+
+    /// Executions running here now.
+    var activeCount: Int { state.withLock { $0.active.count } }
+
     func setHeartbeat(_ timer: UInt64) {
         state.withLock { $0.heartbeat = timer }
     }
@@ -400,6 +409,7 @@ public final class DefaultRunner: Sendable {
             guard !state.closed else { return nil }
             state.closed = true
             if let heartbeat = state.heartbeat { runtime.timers.cancel(heartbeat) }
+            if let takeover = state.takeover { runtime.timers.cancel(takeover) }
             return Array(state.active.values)
         }
     }

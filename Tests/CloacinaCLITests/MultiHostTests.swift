@@ -1,0 +1,83 @@
+import CloacinaJSON
+import CloacinaTestSupport
+import Foundation
+import Testing
+
+/// Several `cloacina serve` processes on one PostgreSQL, and the single-host rule of SQLite tenants.
+@Suite("Several hosts", .serialized)
+struct MultiHostTests {
+    @Test(
+        "PostgreSQL: a live host takes over the executions of a host killed under load; no attempt runs twice",
+        .enabled(if: TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL") != nil, "needs CLOACINA_TEST_POSTGRES_URL")
+    )
+    func takeover() throws {
+        let url = try #require(TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL"))
+        let schema = "hosts_\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        defer {
+            _ = try? runCommand(TestEnvironment.cloacinaExecutable, ["tenant", "remove", schema, "--database", url])
+        }
+        let fixture = try RecoveryCountingTests.Fixture("takeover")
+        // A short lease, so the test waits seconds; each host has its own data directory (PID file, cache).
+        func host(_ name: String) throws -> DaemonProcess {
+            try DaemonProcess(
+                drop: fixture.drop,
+                data: fixture.directory.file(name),
+                arguments: ["--database", url, "--tenants", schema, "--lease", "2", "--drain-timeout", "0"]
+            )
+        }
+        let a = try host("a")
+        let b = try host("b")
+        var ids: [String] = []
+        for _ in 0..<8 { ids.append(try RecoveryCountingTests.submit(a, schema, "chain")) }
+        fixture.awaitInvocations(4)
+        a.signal(SIGKILL)
+        #expect(a.waitForExit() == nil)
+
+        var recorded: [String: Int] = [:]
+        for id in ids {
+            // B does not run these yet: it waits until it finds A's lease ended, then takes them over.
+            let (status, json) = try b.request("GET", "/tenants/\(schema)/executions/\(id)")
+            #expect(status == 200)
+            var result = json
+            while result["status"]?.stringValue == "Running" || result["status"]?.stringValue == "Pending" {
+                _ = b.waitForLog("took over executions", seconds: 1)
+                result = try b.request("GET", "/tenants/\(schema)/executions/\(id)?wait=true").json
+            }
+            #expect(result["status"] == "Completed", "\(result)")
+            for task in result["tasks"]?.arrayValue ?? [] {
+                recorded["\(id) \(task["id"]?.stringValue ?? "")"] = task["attempts"]?.intValue
+            }
+        }
+        #expect(b.count("took over executions") >= 1, "\(b.logText)")
+        b.signal(SIGTERM)
+        #expect(b.waitForExit() == 0)
+
+        let invoked = try fixture.invoked()
+        #expect(recorded.count == ids.count * 3)
+        for (key, attempts) in recorded.sorted(by: { $0.key < $1.key }) {
+            let calls = invoked[key] ?? []
+            #expect(Set(calls).count == calls.count, "\(key): an attempt number ran twice: \(calls)")
+            #expect(calls.contains(attempts), "\(key): the completed attempt \(attempts) never ran: \(calls)")
+        }
+    }
+
+    @Test("SQLite: a second serve on the same data directory is refused, naming the first")
+    func sqliteSingleHost() throws {
+        let fixture = try RecoveryCountingTests.Fixture("single-host")
+        let first = try DaemonProcess(drop: fixture.drop, data: fixture.data)
+        defer {
+            first.signal(SIGTERM)
+            _ = first.waitForExit()
+        }
+        let second = try runCommand(
+            TestEnvironment.cloacinaExecutable,
+            [
+                "serve", "--workflows", fixture.drop, "--data-dir", fixture.data, "--http", "127.0.0.1:0",
+                "--pid-file", fixture.directory.file("second.pid"),
+            ]
+        )
+        #expect(second.exitStatus == 2, "\(second.standardError)")
+        #expect(second.standardError.contains("another cloacina serve (pid \(first.pid) on host"))
+        #expect(second.standardError.contains("SQLite tenants have one host at a time"))
+    }
+}
