@@ -4,10 +4,12 @@ internal import CloacinaStorage
 /// of inserts and updates.
 extension PostgresExecutionStore {
     /// An execution's columns from ``executionSource``: the definition from `definitions` (or inline, for rows
-    /// written before definitions had a table), the contexts from `execution_contexts`.
+    /// written before definitions had a table), each context from the row, or from `execution_contexts` when it was
+    /// too large for the row (an empty input, a NULL final context there).
     static let executionColumns = """
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, COALESCE(d.body, e.definition),
-        e.status, COALESCE(ci.body, ''), cf.body, e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
+        e.status, CASE WHEN e.input = '' THEN COALESCE(ci.body, '') ELSE e.input END,
+        COALESCE(e.final_context, cf.body), e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
         e.lease_expires_at, e.cancel_requested
         """
 
@@ -19,8 +21,8 @@ extension PostgresExecutionStore {
 
     /// The columns an executions insert sets, in the order of ``executionValues(_:owner:definition:)``.
     static let insertedExecutionColumns = """
-        id, workflow, package_name, package_version, package_sha256, definition, definition_sha256, status, error,
-        created_at, started_at, completed_at, claimed_by, lease_expires_at, cancel_requested
+        id, workflow, package_name, package_version, package_sha256, definition, definition_sha256, status, input,
+        final_context, error, created_at, started_at, completed_at, claimed_by, lease_expires_at, cancel_requested
         """
 
     /// Reads a row of ``executionColumns``; a status this code does not know means the data is corrupt.
@@ -79,13 +81,15 @@ extension PostgresExecutionStore {
         )
     }
 
-    /// The parameters of an executions insert, in ``insertedExecutionColumns`` order, with `owner` as the claimant
-    /// and the definition kept under its hash `definition`.
+    /// The parameters of an executions insert, in ``insertedExecutionColumns`` order, with `owner` as the claimant,
+    /// the definition kept under its hash `definition`, and contexts too large for the row left out of it.
     static func executionValues(_ record: ExecutionRecord, owner: String, definition: String) -> [PostgresValue] {
-        [
+        let inline = ExecutionRecord.inlineContextBytes
+        return [
             .text(record.id), .text(record.workflow), text(record.package?.name), text(record.package?.version),
             text(record.package?.sha256), .text(""), .text(definition), .text(record.status.rawValue),
-            text(record.error), .integer(record.createdAt.milliseconds), integer(record.startedAt),
+            .utf8(record.input.count <= inline ? record.input : []),
+            utf8(record.finalContext.flatMap { $0.count <= inline ? $0 : nil }), text(record.error), .integer(record.createdAt.milliseconds), integer(record.startedAt),
             integer(record.completedAt), .text(owner), integer(record.leaseExpiresAt), .boolean(record.cancelRequested),
         ]
     }

@@ -252,35 +252,36 @@ extension PostgresExecutionStore {
                         Self.executionValues(record, owner: owner, definition: definition) + [.integer(token)],
                         prepared: "cloacina_insert_execution"
                     ),
-                    PostgresStatement(
-                        insertContextSQL,
-                        [.text(record.id), .text("input"), .utf8(record.input), .integer(token)],
-                        prepared: "cloacina_insert_context"
-                    ),
                 ]
-                if let finalContext = record.finalContext {
+                let inline = ExecutionRecord.inlineContextBytes
+                for (kind, context) in [("input", record.input), ("final", record.finalContext ?? [])]
+                where context.count > inline {
                     inserts.append(
                         PostgresStatement(
                             insertContextSQL,
-                            [.text(record.id), .text("final"), .utf8(finalContext), .integer(token)],
+                            [.text(record.id), .text(kind), .utf8(context), .integer(token)],
                             prepared: "cloacina_insert_context"
                         )
                     )
                 }
                 insertedTasks += records
             case .updateExecution(let update):
+                // A final context replaces the one before: in the row when small (NULL there when large, so the row
+                // of its own is what is read).
+                let large = update.finalContext.map { $0.count > ExecutionRecord.inlineContextBytes } ?? false
                 executionUpdates.append(
                     PostgresStatement(
                         updateExecutionSQL,
                         [
                             .text(update.status.rawValue), Self.integer(update.startedAt),
                             Self.integer(update.completedAt), Self.text(update.error), .text(update.id),
-                            .integer(token),
+                            .integer(token), .boolean(update.finalContext != nil),
+                            large ? .null : Self.utf8(update.finalContext),
                         ],
                         prepared: "cloacina_update_execution"
                     )
                 )
-                if let finalContext = update.finalContext {
+                if let finalContext = update.finalContext, large {
                     executionUpdates.append(
                         PostgresStatement(
                             insertContextSQL,
@@ -362,11 +363,11 @@ extension PostgresExecutionStore {
 
     private var insertExecutionSQL: String {
         "INSERT INTO \(executionsTable) (\(Self.insertedExecutionColumns), write_token) "
-            + "VALUES \(Self.placeholders(rows: 1, columns: 16))"
+            + "VALUES \(Self.placeholders(rows: 1, columns: 18))"
     }
 
-    /// A context of an execution the batch holds: its input (inserted with it) or its final context (replacing
-    /// any written before).
+    /// A context too large for the execution's row, of an execution the batch holds: its input (inserted with it)
+    /// or its final context (replacing any written before).
     private var insertContextSQL: String {
         """
         INSERT INTO \(contextsTable) (execution_id, kind, body)
@@ -387,7 +388,8 @@ extension PostgresExecutionStore {
     private var updateExecutionSQL: String {
         """
         UPDATE \(executionsTable) SET status = $1, started_at = COALESCE($2::bigint, started_at),
-            completed_at = COALESCE($3::bigint, completed_at), error = COALESCE($4::text, error)
+            completed_at = COALESCE($3::bigint, completed_at), error = COALESCE($4::text, error),
+            final_context = CASE WHEN $7::boolean THEN $8::text ELSE final_context END
         WHERE id = $5 AND write_token = $6
         """
     }

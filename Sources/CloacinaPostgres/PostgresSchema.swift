@@ -81,8 +81,9 @@ public enum PostgresSchema {
             ),
             (
                 3,
-                // As in SQLite: contexts in rows of their own, written once; definitions once per content hash (rows
-                // written before keep theirs inline); an index for paging by (created_at, id).
+                // As in SQLite: contexts over ExecutionRecord.inlineContextBytes in rows of their own, written once;
+                // definitions once per content hash (rows written before keep theirs inline); paging by
+                // (created_at, id).
                 """
                 CREATE TABLE \(schema).definitions (sha256 TEXT COLLATE "C" PRIMARY KEY, body TEXT NOT NULL);
                 CREATE TABLE \(schema).execution_contexts (
@@ -92,12 +93,8 @@ public enum PostgresSchema {
                     body TEXT NOT NULL,
                     PRIMARY KEY (execution_id, kind)
                 );
-                INSERT INTO \(schema).execution_contexts (execution_id, kind, body)
-                    SELECT id, 'input', input FROM \(schema).executions;
-                INSERT INTO \(schema).execution_contexts (execution_id, kind, body)
-                    SELECT id, 'final', final_context FROM \(schema).executions WHERE final_context IS NOT NULL;
-                ALTER TABLE \(schema).executions DROP COLUMN input, DROP COLUMN final_context,
-                    ADD COLUMN definition_sha256 TEXT COLLATE "C";
+                ALTER TABLE \(schema).executions ADD COLUMN definition_sha256 TEXT COLLATE "C";
+                DROP INDEX \(schema).executions_by_created;
                 CREATE INDEX executions_by_created_id ON \(schema).executions (created_at, id);
                 """
             ),

@@ -111,29 +111,34 @@ public final class SQLiteExecutionStore: ExecutionStore {
             "INSERT OR IGNORE INTO definitions (sha256, body) VALUES (?, ?)",
             [.text(definition), .utf8(record.definition)]
         )
+        let inline = ExecutionRecord.inlineContextBytes
+        let finalContext = record.finalContext.flatMap { $0.count <= inline ? $0 : nil }
         try connection.run(
             """
             INSERT INTO executions (id, workflow, package_name, package_version, package_sha256, definition,
-                definition_sha256, status, error, created_at, started_at, completed_at, claimed_by, lease_expires_at,
-                cancel_requested)
-            VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                definition_sha256, status, input, final_context, error, created_at, started_at, completed_at,
+                claimed_by, lease_expires_at, cancel_requested)
+            VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(record.id), .text(record.workflow), Self.text(record.package?.name),
                 Self.text(record.package?.version), Self.text(record.package?.sha256), .text(definition),
-                .text(record.status.rawValue), Self.text(record.error), .integer(record.createdAt.milliseconds),
+                .text(record.status.rawValue), .utf8(record.input.count <= inline ? record.input : []),
+                Self.utf8(finalContext), Self.text(record.error), .integer(record.createdAt.milliseconds),
                 Self.integer(record.startedAt), Self.integer(record.completedAt), .text(owner),
                 Self.integer(record.leaseExpiresAt), .integer(record.cancelRequested ? 1 : 0),
             ]
         )
-        try connection.run(
-            "INSERT INTO execution_contexts (execution_id, kind, body) VALUES (?, 'input', ?)",
-            [.text(record.id), .utf8(record.input)]
-        )
-        if let finalContext = record.finalContext {
+        if record.input.count > inline {
+            try connection.run(
+                "INSERT INTO execution_contexts (execution_id, kind, body) VALUES (?, 'input', ?)",
+                [.text(record.id), .utf8(record.input)]
+            )
+        }
+        if let large = record.finalContext, large.count > inline {
             try connection.run(
                 "INSERT INTO execution_contexts (execution_id, kind, body) VALUES (?, 'final', ?)",
-                [.text(record.id), .utf8(finalContext)]
+                [.text(record.id), .utf8(large)]
             )
         }
         for task in tasks {
@@ -153,18 +158,23 @@ public final class SQLiteExecutionStore: ExecutionStore {
         case .insertExecution:
             return
         case .updateExecution(let update):
+            // A final context replaces the one before: in the row when small (NULL there when large, so the row of
+            // its own is what is read).
+            let large = update.finalContext.map { $0.count > ExecutionRecord.inlineContextBytes } ?? false
             try connection.run(
                 """
                 UPDATE executions SET status = ?, started_at = COALESCE(?, started_at),
-                    completed_at = COALESCE(?, completed_at), error = COALESCE(?, error)
+                    completed_at = COALESCE(?, completed_at), error = COALESCE(?, error),
+                    final_context = CASE ? WHEN 0 THEN final_context ELSE ? END
                 WHERE id = ?
                 """,
                 [
                     .text(update.status.rawValue), Self.integer(update.startedAt), Self.integer(update.completedAt),
-                    Self.text(update.error), .text(update.id),
+                    Self.text(update.error), .integer(update.finalContext == nil ? 0 : 1),
+                    large ? .null : Self.utf8(update.finalContext), .text(update.id),
                 ]
             )
-            if let finalContext = update.finalContext {
+            if let finalContext = update.finalContext, large {
                 try connection.run(
                     "INSERT OR REPLACE INTO execution_contexts (execution_id, kind, body) VALUES (?, 'final', ?)",
                     [.text(update.id), .utf8(finalContext)]
@@ -506,10 +516,12 @@ public final class SQLiteExecutionStore: ExecutionStore {
     // MARK: Rows
 
     /// An execution's columns from ``executionSource``: the definition from `definitions` (or inline, for rows
-    /// written before definitions had a table), the contexts from `execution_contexts`.
+    /// written before definitions had a table), each context from the row, or from `execution_contexts` when it was
+    /// too large for the row (an empty input, a NULL final context there).
     private static let executionColumns = """
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, COALESCE(d.body, e.definition),
-        e.status, COALESCE(ci.body, ''), cf.body, e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
+        e.status, CASE WHEN e.input = '' THEN COALESCE(ci.body, '') ELSE e.input END,
+        COALESCE(e.final_context, cf.body), e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
         e.lease_expires_at, e.cancel_requested
         """
 

@@ -63,9 +63,9 @@ enum SQLiteSchema {
         ),
         (
             2,
-            // Contexts leave the executions row, which changes on every transition and lease renewal (SQLite
-            // rewrites a whole row, overflow pages included, on any update): each is a row of its own, written once.
-            // Definitions are stored once per content hash; rows written before keep theirs inline.
+            // Contexts over ExecutionRecord.inlineContextBytes go in rows of their own (execution_contexts), written
+            // once; definitions are stored once per content hash (rows written before keep theirs inline); listing
+            // pages by (created_at, id).
             """
             CREATE TABLE definitions (sha256 TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE execution_contexts (
@@ -74,12 +74,8 @@ enum SQLiteSchema {
                 body TEXT NOT NULL,
                 PRIMARY KEY (execution_id, kind)
             );
-            INSERT INTO execution_contexts (execution_id, kind, body) SELECT id, 'input', input FROM executions;
-            INSERT INTO execution_contexts (execution_id, kind, body)
-                SELECT id, 'final', final_context FROM executions WHERE final_context IS NOT NULL;
-            ALTER TABLE executions DROP COLUMN input;
-            ALTER TABLE executions DROP COLUMN final_context;
             ALTER TABLE executions ADD COLUMN definition_sha256 TEXT;
+            DROP INDEX executions_by_created;
             CREATE INDEX executions_by_created_id ON executions (created_at, id);
             """
         ),

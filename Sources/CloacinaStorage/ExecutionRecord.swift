@@ -1,5 +1,10 @@
 /// The durable record of one execution, as a store keeps it.
 public struct ExecutionRecord: Sendable, Hashable {
+    /// The largest context a store keeps in the execution's own row; larger ones go in a row of their own, written
+    /// once, so the row that changes on every transition and lease renewal stays small (SQLite rewrites a whole row,
+    /// overflow pages included, on any update) while small ones cost no extra row.
+    public static let inlineContextBytes = 4096
+
     public var id: String
     public var workflow: String
     /// The package the execution is pinned to; nil for workflows embedded in the host program.

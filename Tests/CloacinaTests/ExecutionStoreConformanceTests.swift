@@ -369,7 +369,9 @@ struct ExecutionStoreConformanceTests {
                 #expect(read.definition == record.definition && read.input == record.input)
                 #expect(read.finalContext == record.finalContext)
             }
-            for context in [#"{"n":2}"#, #"[{"set":{"n":3}}]"#] {
+            // Small and large final contexts (kept in the row or in one of their own) replace one another.
+            let large = #"{"big":"\#(String(repeating: "y", count: 10_000))"}"#
+            for context in [#"{"n":2}"#, large, #"{"n":2}"#, large, large + " ", #"[{"set":{"n":3}}]"#] {
                 _ = try store.write(
                     [
                         .updateExecution(
