@@ -90,7 +90,8 @@ extension PostgresExecutionStore {
             text(record.package?.sha256), .text(""), .text(definition), .text(record.status.rawValue),
             .utf8(record.input.count <= inline ? record.input : []),
             utf8(record.finalContext.flatMap { $0.count <= inline ? $0 : nil }), text(record.error),
-            .integer(record.createdAt.milliseconds), integer(record.startedAt), integer(record.completedAt), .text(owner), integer(record.leaseExpiresAt), .boolean(record.cancelRequested),
+            .integer(record.createdAt.milliseconds), integer(record.startedAt), integer(record.completedAt),
+            .text(owner), integer(record.leaseExpiresAt), .boolean(record.cancelRequested),
         ]
     }
 
