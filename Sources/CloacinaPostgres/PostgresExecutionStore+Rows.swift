@@ -101,26 +101,12 @@ extension PostgresExecutionStore {
         error, output
         """
 
-    /// The task records as one array per column of ``taskColumns``, for an `unnest` insert.
+    /// The task records as one array per column of ``taskColumns``, for an `unnest` insert or update.
     static func taskArrays(_ tasks: [TaskRecord]) -> [PostgresValue] {
         [
             .textArray(tasks.lazy.map(\.executionID)), .textArray(tasks.lazy.map(\.taskID)),
             .integerArray(tasks.lazy.map { Int64($0.position) }), .textArray(tasks.lazy.map(\.status.rawValue)),
             .integerArray(tasks.lazy.map { Int64($0.attempt) }),
-            .integerArray(tasks.lazy.map { Int64($0.maxAttempts) }),
-            .integerArray(tasks.lazy.map { $0.nextRetryAt?.milliseconds }),
-            .integerArray(tasks.lazy.map { $0.startedAt?.milliseconds }),
-            .integerArray(tasks.lazy.map { $0.completedAt?.milliseconds }), .textArray(tasks.lazy.map(\.error)),
-            .textArray(utf8: tasks.lazy.map(\.output)),
-        ]
-    }
-
-    /// The changing columns of task records as one array per column, for a set-based update: `execution_id,
-    /// task_id, status, attempt, max_attempts, next_retry_at, started_at, completed_at, error, output`.
-    static func taskUpdateArrays(_ tasks: [TaskRecord]) -> [PostgresValue] {
-        [
-            .textArray(tasks.lazy.map(\.executionID)), .textArray(tasks.lazy.map(\.taskID)),
-            .textArray(tasks.lazy.map(\.status.rawValue)), .integerArray(tasks.lazy.map { Int64($0.attempt) }),
             .integerArray(tasks.lazy.map { Int64($0.maxAttempts) }),
             .integerArray(tasks.lazy.map { $0.nextRetryAt?.milliseconds }),
             .integerArray(tasks.lazy.map { $0.startedAt?.milliseconds }),

@@ -321,7 +321,7 @@ extension PostgresExecutionStore {
             statements.append(
                 PostgresStatement(
                     updateTasksSQL,
-                    Self.taskUpdateArrays(shared) + [.integer(token)],
+                    Self.taskArrays(shared) + [.integer(token)],
                     prepared: "cloacina_update_tasks"
                 )
             )
@@ -402,12 +402,12 @@ extension PostgresExecutionStore {
         UPDATE \(tasksTable) AS t SET status = v.status, attempt = v.attempt, max_attempts = v.max_attempts,
             next_retry_at = v.next_retry_at, started_at = v.started_at, completed_at = v.completed_at,
             error = v.error, output = v.output
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::bigint[],
-            $8::bigint[], $9::text[], $10::text[])
-            AS v (execution_id, task_id, status, attempt, max_attempts, next_retry_at, started_at, completed_at,
-                error, output)
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::bigint[],
+            $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+            AS v (execution_id, task_id, position, status, attempt, max_attempts, next_retry_at, started_at,
+                completed_at, error, output)
         WHERE t.execution_id = v.execution_id AND t.task_id = v.task_id
-            AND EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $11)
+            AND EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $12)
         """
     }
 
