@@ -28,6 +28,9 @@ public final class DaemonMetrics: Sendable {
         case .executionStarted, .executionResumed:
             registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).increment()
             countExecution(event.kind, tenant: tenant)
+            if event.kind == .executionResumed {
+                registry.makeCounter(descriptor: Self.takeovers, labels: [("tenant", tenant)]).increment()
+            }
         case .executionCompleted, .executionFailed, .executionCancelled:
             registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).decrement()
             countExecution(event.kind, tenant: tenant)
@@ -115,6 +118,15 @@ public final class DaemonMetrics: Sendable {
             metricName: "executions",
             unitName: "total",
             helpText: "Executions started, resumed and ended (completed, failed, cancelled), by tenant"
+        )
+    }
+    private static var takeovers: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "takeovers",
+            unitName: "total",
+            helpText: "Executions this host took over from a runner that left them (another host, or this one before a "
+                + "restart), by tenant"
         )
     }
     private static var active: MetricNameDescriptor {

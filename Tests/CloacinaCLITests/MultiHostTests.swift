@@ -49,6 +49,16 @@ struct MultiHostTests {
             }
         }
         #expect(b.count("took over executions") >= 1, "\(b.logText)")
+        let metrics = try b.requestText("GET", "/metrics").body
+        let takeovers = metrics.split(separator: "\n").first {
+            $0.hasPrefix("cloacina_takeovers_total{tenant=\"\(schema)\"}")
+        }
+        // Every execution A left unfinished; some may have ended on A before the kill.
+        #expect(
+            takeovers.flatMap { $0.split(separator: " ").last.flatMap { Int($0) } }.map { (1...8).contains($0) }
+                == true,
+            "\(metrics)"
+        )
         b.signal(SIGTERM)
         #expect(b.waitForExit() == 0)
 
