@@ -192,6 +192,17 @@ struct ServeCommandTests {
         let tasks = resumed["tasks"]?.arrayValue ?? []
         #expect(tasks.map { $0["status"] } == ["Completed", "Completed"])
         fixture.release(1)
+        // A load that takes long (a loaded machine) does not hold up serving: wait until the new version serves.
+        func servesV2() throws -> Bool {
+            let files = try daemon.request("GET", "/workflows").json["packages"]?.arrayValue ?? []
+            return files.contains { $0["status"] == "serving" && $0["package"]?["version"] == "2.0.0" }
+        }
+        var looks = 0
+        while try !servesV2(), looks < 60 {
+            _ = daemon.waitForLog("reloaded", times: 2, seconds: 1)
+            looks += 1
+        }
+        #expect(try servesV2(), "\(daemon.logText)")
         let fresh = try Self.result(daemon, try Self.submit(daemon))
         #expect(fresh["package"]?["sha256"] == .string(v2))
         fixture.awaitStarted(1)
