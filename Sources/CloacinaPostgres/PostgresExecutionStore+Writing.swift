@@ -92,7 +92,7 @@ extension PostgresExecutionStore {
         var statements = [
             PostgresStatement("BEGIN", prepared: "cloacina_begin"),
             PostgresStatement(
-                lockSQL,
+                batchSQL.lockSQL,
                 [.textArray(checked.sorted()), .text(owner), .integer(token)],
                 prepared: "cloacina_lock",
                 flush: true
@@ -128,18 +128,6 @@ extension PostgresExecutionStore {
             }
         }
         return .committed(doubt.lost)
-    }
-
-    /// Locks the executions `$1` names that `$2` owns and marks them with the batch's token `$3` (an `UPDATE`,
-    /// which takes the rows' locks in the order of the id index it scans), and returns the transaction id with each
-    /// of them (one row with a NULL id when there are none).
-    private var lockSQL: String {
-        """
-        WITH marked AS (
-            UPDATE \(executionsTable) SET write_token = $3 WHERE id = ANY($1::text[]) AND claimed_by = $2 RETURNING id
-        )
-        SELECT txid_current(), marked.id FROM (VALUES (1)) AS one LEFT JOIN marked ON true
-        """
     }
 
     /// Statements per pipeline round trip: enough to make most batches one, few enough that results never fill
@@ -243,12 +231,12 @@ extension PostgresExecutionStore {
                 let definition = SHA256.hex(record.definition)
                 inserts += [
                     PostgresStatement(
-                        insertDefinitionSQL,
+                        batchSQL.insertDefinitionSQL,
                         [.text(definition), .utf8(record.definition)],
                         prepared: "cloacina_insert_definition"
                     ),
                     PostgresStatement(
-                        insertExecutionSQL,
+                        batchSQL.insertExecutionSQL,
                         Self.executionValues(record, owner: owner, definition: definition) + [.integer(token)],
                         prepared: "cloacina_insert_execution"
                     ),
@@ -258,7 +246,7 @@ extension PostgresExecutionStore {
                 where context.count > inline {
                     inserts.append(
                         PostgresStatement(
-                            insertContextSQL,
+                            batchSQL.insertContextSQL,
                             [.text(record.id), .text(kind), .utf8(context), .integer(token)],
                             prepared: "cloacina_insert_context"
                         )
@@ -271,7 +259,7 @@ extension PostgresExecutionStore {
                 let large = update.finalContext.map { $0.count > ExecutionRecord.inlineContextBytes } ?? false
                 executionUpdates.append(
                     PostgresStatement(
-                        updateExecutionSQL,
+                        batchSQL.updateExecutionSQL,
                         [
                             .text(update.status.rawValue), Self.integer(update.startedAt),
                             Self.integer(update.completedAt), Self.text(update.error), .text(update.id),
@@ -284,7 +272,7 @@ extension PostgresExecutionStore {
                 if let finalContext = update.finalContext, large {
                     executionUpdates.append(
                         PostgresStatement(
-                            insertContextSQL,
+                            batchSQL.insertContextSQL,
                             [.text(update.id), .text("final"), .utf8(finalContext), .integer(token)],
                             prepared: "cloacina_insert_context"
                         )
@@ -304,7 +292,11 @@ extension PostgresExecutionStore {
         }
         if !insertedTasks.isEmpty {
             inserts.append(
-                PostgresStatement(insertTasksSQL, Self.taskArrays(insertedTasks), prepared: "cloacina_insert_tasks")
+                PostgresStatement(
+                    batchSQL.insertTasksSQL,
+                    Self.taskArrays(insertedTasks),
+                    prepared: "cloacina_insert_tasks"
+                )
             )
         }
         var statements = inserts + executionUpdates
@@ -320,7 +312,7 @@ extension PostgresExecutionStore {
         if shared.count > 1 {
             statements.append(
                 PostgresStatement(
-                    updateTasksSQL,
+                    batchSQL.updateTasksSQL,
                     Self.taskArrays(shared) + [.integer(token)],
                     prepared: "cloacina_update_tasks"
                 )
@@ -329,7 +321,7 @@ extension PostgresExecutionStore {
         for task in shared.count > 1 ? alone : shared + alone {
             statements.append(
                 PostgresStatement(
-                    updateTaskSQL,
+                    batchSQL.updateTaskSQL,
                     [
                         .text(task.status.rawValue), .integer(Int64(task.attempt)), .integer(Int64(task.maxAttempts)),
                         Self.integer(task.nextRetryAt), Self.integer(task.startedAt), Self.integer(task.completedAt),
@@ -343,7 +335,7 @@ extension PostgresExecutionStore {
         if !events.isEmpty {
             statements.append(
                 PostgresStatement(
-                    insertEventsSQL,
+                    batchSQL.insertEventsSQL,
                     Self.eventArrays(events) + [.integer(token)],
                     prepared: "cloacina_insert_events"
                 )
@@ -357,79 +349,98 @@ extension PostgresExecutionStore {
         var taskID: String
     }
 
-    private var insertDefinitionSQL: String {
-        "INSERT INTO \(definitionsTable) (sha256, body) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-    }
-
-    private var insertExecutionSQL: String {
-        "INSERT INTO \(executionsTable) (\(Self.insertedExecutionColumns), write_token) "
-            + "VALUES \(Self.placeholders(rows: 1, columns: 18))"
-    }
-
-    /// A context too large for the execution's row, of an execution the batch holds: its input (inserted with it)
-    /// or its final context (replacing any written before).
-    private var insertContextSQL: String {
-        """
-        INSERT INTO \(contextsTable) (execution_id, kind, body)
-        SELECT $1::text, $2::text, $3::text
-        WHERE EXISTS (SELECT 1 FROM \(executionsTable) WHERE id = $1::text AND write_token = $4::bigint)
-        ON CONFLICT (execution_id, kind) DO UPDATE SET body = EXCLUDED.body
-        """
-    }
-
-    private var insertTasksSQL: String {
-        """
-        INSERT INTO \(tasksTable) (\(Self.taskColumns))
-        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::bigint[],
-            $8::bigint[], $9::bigint[], $10::text[], $11::text[])
-        """
-    }
-
-    private var updateExecutionSQL: String {
-        """
-        UPDATE \(executionsTable) SET status = $1, started_at = COALESCE($2::bigint, started_at),
-            completed_at = COALESCE($3::bigint, completed_at), error = COALESCE($4::text, error),
-            final_context = CASE WHEN $7::boolean THEN $8::text ELSE final_context END
-        WHERE id = $5 AND write_token = $6
-        """
-    }
-
     /// The largest output a task row may carry inside a set-based update.
     private static let sharedOutputBytes = 4096
 
-    private var updateTasksSQL: String {
-        """
-        UPDATE \(tasksTable) AS t SET status = v.status, attempt = v.attempt, max_attempts = v.max_attempts,
-            next_retry_at = v.next_retry_at, started_at = v.started_at, completed_at = v.completed_at,
-            error = v.error, output = v.output
-        FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::bigint[],
-            $8::bigint[], $9::bigint[], $10::text[], $11::text[])
-            AS v (execution_id, task_id, position, status, attempt, max_attempts, next_retry_at, started_at,
-                completed_at, error, output)
-        WHERE t.execution_id = v.execution_id AND t.task_id = v.task_id
-            AND EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $12)
-        """
-    }
+}
 
-    private var updateTaskSQL: String {
-        """
-        UPDATE \(tasksTable) SET status = $1, attempt = $2, max_attempts = $3, next_retry_at = $4,
-            started_at = $5, completed_at = $6, error = $7, output = $8
-        WHERE execution_id = $9 AND task_id = $10
-            AND EXISTS (SELECT 1 FROM \(executionsTable) WHERE id = $9 AND write_token = $11)
-        """
-    }
-
+/// The SQL of a store's batch statements, built once per store (its table names are fixed): a batch sends only
+/// names and parameters.
+struct BatchSQL: Sendable {
+    /// Locks the executions `$1` names that `$2` owns and marks them with the batch's token `$3` (an `UPDATE`,
+    /// which takes the rows' locks in the order of the id index it scans), and returns the transaction id with each
+    /// of them (one row with a NULL id when there are none).
+    let lockSQL: String
+    let insertDefinitionSQL: String
+    let insertExecutionSQL: String
+    /// A context too large for the execution's row, of an execution the batch holds: its input (inserted with it)
+    /// or its final context (replacing any written before).
+    let insertContextSQL: String
+    let insertTasksSQL: String
+    let updateExecutionSQL: String
+    let updateTasksSQL: String
+    let updateTaskSQL: String
     /// The events' rows in order (the rows of one INSERT … SELECT … ORDER BY take their identity values in the
     /// order sorted), those of executions the batch does not hold dropped.
-    private var insertEventsSQL: String {
-        """
-        INSERT INTO \(eventsTable) (execution_id, task_id, kind, attempt, detail, created_at)
-        SELECT v.execution_id, v.task_id, v.kind, v.attempt, v.detail, v.created_at
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bigint[]) WITH ORDINALITY
-            AS v (execution_id, task_id, kind, attempt, detail, created_at, n)
-        WHERE EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $7)
-        ORDER BY v.n
-        """
+    let insertEventsSQL: String
+
+    init(
+        executions executionsTable: String,
+        tasks tasksTable: String,
+        events eventsTable: String,
+        contexts contextsTable: String,
+        definitions definitionsTable: String
+    ) {
+        lockSQL =
+            """
+            WITH marked AS (
+                UPDATE \(executionsTable) SET write_token = $3
+                WHERE id = ANY($1::text[]) AND claimed_by = $2 RETURNING id
+            )
+            SELECT txid_current(), marked.id FROM (VALUES (1)) AS one LEFT JOIN marked ON true
+            """
+        insertDefinitionSQL =
+            "INSERT INTO \(definitionsTable) (sha256, body) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        insertExecutionSQL =
+            "INSERT INTO \(executionsTable) (\(PostgresExecutionStore.insertedExecutionColumns), write_token) "
+            + "VALUES \(PostgresExecutionStore.placeholders(rows: 1, columns: 18))"
+        insertContextSQL =
+            """
+            INSERT INTO \(contextsTable) (execution_id, kind, body)
+            SELECT $1::text, $2::text, $3::text
+            WHERE EXISTS (SELECT 1 FROM \(executionsTable) WHERE id = $1::text AND write_token = $4::bigint)
+            ON CONFLICT (execution_id, kind) DO UPDATE SET body = EXCLUDED.body
+            """
+        insertTasksSQL =
+            """
+            INSERT INTO \(tasksTable) (\(PostgresExecutionStore.taskColumns))
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::bigint[],
+                $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+            """
+        updateExecutionSQL =
+            """
+            UPDATE \(executionsTable) SET status = $1, started_at = COALESCE($2::bigint, started_at),
+                completed_at = COALESCE($3::bigint, completed_at), error = COALESCE($4::text, error),
+                final_context = CASE WHEN $7::boolean THEN $8::text ELSE final_context END
+            WHERE id = $5 AND write_token = $6
+            """
+        updateTasksSQL =
+            """
+            UPDATE \(tasksTable) AS t SET status = v.status, attempt = v.attempt, max_attempts = v.max_attempts,
+                next_retry_at = v.next_retry_at, started_at = v.started_at, completed_at = v.completed_at,
+                error = v.error, output = v.output
+            FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::bigint[],
+                $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+                AS v (execution_id, task_id, position, status, attempt, max_attempts, next_retry_at, started_at,
+                    completed_at, error, output)
+            WHERE t.execution_id = v.execution_id AND t.task_id = v.task_id
+                AND EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $12)
+            """
+        updateTaskSQL =
+            """
+            UPDATE \(tasksTable) SET status = $1, attempt = $2, max_attempts = $3, next_retry_at = $4,
+                started_at = $5, completed_at = $6, error = $7, output = $8
+            WHERE execution_id = $9 AND task_id = $10
+                AND EXISTS (SELECT 1 FROM \(executionsTable) WHERE id = $9 AND write_token = $11)
+            """
+        insertEventsSQL =
+            """
+            INSERT INTO \(eventsTable) (execution_id, task_id, kind, attempt, detail, created_at)
+            SELECT v.execution_id, v.task_id, v.kind, v.attempt, v.detail, v.created_at
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::bigint[]) WITH ORDINALITY
+                AS v (execution_id, task_id, kind, attempt, detail, created_at, n)
+            WHERE EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $7)
+            ORDER BY v.n
+            """
     }
 }

@@ -39,6 +39,8 @@ public final class PostgresExecutionStore: ExecutionStore {
     let definitionsTable: String
     /// Where ``executionColumns`` come from: an execution with its definition and contexts.
     let executionSource: String
+    /// The statements of write batches.
+    let batchSQL: BatchSQL
     /// Batches whose commit was interrupted and whose outcome is still unknown, oldest first.
     let inDoubt = Mutex<[InDoubtBatch]>([])
 
@@ -72,6 +74,13 @@ public final class PostgresExecutionStore: ExecutionStore {
         self.eventsTable = "\(identifier.quoted).execution_events"
         self.contextsTable = "\(identifier.quoted).execution_contexts"
         self.definitionsTable = "\(identifier.quoted).definitions"
+        self.batchSQL = BatchSQL(
+            executions: executionsTable,
+            tasks: tasksTable,
+            events: eventsTable,
+            contexts: contextsTable,
+            definitions: definitionsTable
+        )
         self.executionSource = """
             \(identifier.quoted).executions e LEFT JOIN \(identifier.quoted).definitions d ON d.sha256 = e.definition_sha256
             LEFT JOIN \(identifier.quoted).execution_contexts ci ON ci.execution_id = e.id AND ci.kind = 'input'

@@ -231,10 +231,13 @@ extension DefaultRunner {
         guard !isClosed else { return }
         runtime.timers.spawn { [weak self] in
             guard let self else { return }
-            let room = configuration.maxConcurrentTasks - activeCount
+            let (active, waiting) = activeAndWaiting
+            let room = configuration.maxConcurrentTasks - active
             if room > 0 {
                 do {
-                    let report = try await resumeUnfinished(limit: room)
+                    // Executions waiting for a package are claimed again and let go each time (oldest first):
+                    // counted on top, so that they never take the room of executions this runner can run.
+                    let report = try await resumeUnfinished(limit: room + waiting)
                     if !report.resumed.isEmpty {
                         runtime.logger.notice(
                             "took over executions no live runner held",

@@ -396,8 +396,8 @@ public final class DefaultRunner: Sendable {
         state.withLock { $0.takeover = timer }
     }
 
-    /// Executions running here now.
-    var activeCount: Int { state.withLock { $0.active.count } }
+    /// Executions running here now, and those left unclaimed because their package is not known here.
+    var activeAndWaiting: (active: Int, waiting: Int) { state.withLock { ($0.active.count, $0.waiting.count) } }
 
     func setHeartbeat(_ timer: UInt64) {
         state.withLock { $0.heartbeat = timer }
