@@ -125,7 +125,8 @@ struct ExecutionsCommand: AsyncParsableCommand {
             abstract: "Cancel an execution.",
             discussion: """
                 If its host is gone, the execution is cancelled at once (exit 0); if a live host runs it, the \
-                request is recorded and that host stops it within a third of its lease (exit 0, "cancel pending"). \
+                request is recorded and that host stops it (exit 0, "cancel pending"): at once on PostgreSQL, which \
+                notifies it, else at its next lease renewal, within a third of its lease. \
                 A finished execution is left as it is, and the command says so (exit 1).
                 """
         )

@@ -80,7 +80,7 @@ public final class Daemon: Sendable {
     struct State {
         var phase = Phase.starting
         var generation = PackageGeneration<LoadedPackage>()
-        var scheduler = ReloadScheduler()
+        var scheduler = CoalescingScheduler()
         var waiters: [UInt64: CheckedContinuation<ReloadTurn, Never>] = [:]
         var nextWaiter: UInt64 = 0
         var lastReload: ReloadReport?

@@ -87,25 +87,37 @@ extension PostgresExecutionStore {
         }
     }
 
+    /// Also tells the other hosts (`NOTIFY … 'work'`, delivered when the release commits) that there is work to take.
     public func releaseLeases(owner: String, executions: [String]) throws(StoreError) {
         guard !executions.isEmpty else { return }
         _ = try run { connection throws(PostgresError) in
             try connection.query(
                 """
-                UPDATE \(executionsTable) SET claimed_by = NULL, lease_expires_at = NULL
-                WHERE id = ANY($1::text[]) AND claimed_by = $2
+                WITH released AS (
+                    UPDATE \(executionsTable) SET claimed_by = NULL, lease_expires_at = NULL
+                    WHERE id = ANY($1::text[]) AND claimed_by = $2 RETURNING 1
+                )
+                SELECT pg_notify($3, 'work') FROM (SELECT 1 FROM released LIMIT 1) AS any_released
                 """,
-                [.textArray(executions), .text(owner)]
+                [.textArray(executions), .text(owner), .text(channel)]
             )
         }
     }
 
+    /// Also tells the owner (`NOTIFY … 'cancel'`, delivered when the request commits), so that it stops at once
+    /// rather than at its next lease renewal.
     public func requestCancel(_ id: String) throws(StoreError) -> Bool {
         try run { connection throws(PostgresError) in
             try connection.query(
-                "UPDATE \(executionsTable) SET cancel_requested = true WHERE id = $1 AND status IN ('Pending', 'Running')",
-                [.text(id)]
-            ).affectedRows > 0
+                """
+                WITH requested AS (
+                    UPDATE \(executionsTable) SET cancel_requested = true
+                    WHERE id = $1 AND status IN ('Pending', 'Running') RETURNING 1
+                )
+                SELECT pg_notify($2, 'cancel') FROM requested
+                """,
+                [.text(id), .text(channel)]
+            ).rows.count > 0
         }
     }
 }

@@ -43,6 +43,11 @@ public final class PostgresExecutionStore: ExecutionStore {
     let batchSQL: BatchSQL
     /// Batches whose commit was interrupted and whose outcome is still unknown, oldest first.
     let inDoubt = Mutex<[InDoubtBatch]>([])
+    /// The connection string, for the listening session (never shown: ``location`` is).
+    private let url: String
+    /// The `NOTIFY` channel of the schema: `cloacina_` and 24 hex digits of the SHA-256 of its name, so that it is a
+    /// plain identifier whatever the schema's name.
+    let channel: String
 
     /// Opens the store for `schema` in the database `url` names (a `postgresql://` URL or libpq `key=value`
     /// string, passed to libpq unchanged), with up to `poolSize` connections.
@@ -68,6 +73,8 @@ public final class PostgresExecutionStore: ExecutionStore {
         self.schema = identifier
         let location = "\(ConnectionStringRedaction.redact(url)) (schema \(identifier.name))"
         self.location = location
+        self.url = url
+        self.channel = "cloacina_" + SHA256.hex(Array(identifier.name.utf8)).prefix(24)
         self.retryTimeout = retryTimeout
         self.executionsTable = "\(identifier.quoted).executions"
         self.tasksTable = "\(identifier.quoted).task_executions"
@@ -126,6 +133,27 @@ public final class PostgresExecutionStore: ExecutionStore {
     func withConnection<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(PostgresError) -> T {
         let lane = lanes.first { $0.queue.isCurrent } ?? leastBusyLane
         return try lane.withConnection(body)
+    }
+
+    /// Listens on the schema's channel, in a session shared by every store of this process with the same connection
+    /// string (``PostgresListener``).
+    public func observeSignals(_ handler: @escaping @Sendable (StoreSignal) -> Void) -> StoreObservation? {
+        PostgresListener.subscribe(conninfo: url, channel: channel) { signal in
+            switch signal {
+            case .missed: handler(.missed)
+            case .notified(let payload):
+                if let known = Self.signal(payload) { handler(known) }
+            }
+        }
+    }
+
+    /// The payloads stores send, and what they mean; anything else (anyone may notify any channel) is ignored.
+    static func signal(_ payload: String) -> StoreSignal? {
+        switch payload {
+        case "work": return .work
+        case "cancel": return .cancel
+        default: return nil
+        }
     }
 
     public func releaseIdleConnections() {

@@ -76,6 +76,12 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// Records that someone wants the execution cancelled. False when it does not exist or has finished.
     func requestCancel(_ id: String) throws(StoreError) -> Bool
 
+    /// Calls `handler` when another process sharing this store signals new work or a cancel request (PostgreSQL:
+    /// `LISTEN`/`NOTIFY` on a channel of the store's own), until the observation is cancelled. Nil when the store
+    /// has no such channel (SQLite, whose files one host serves): runners then rely on their timers alone. Handlers
+    /// run on the store's listening thread and must return quickly.
+    func observeSignals(_ handler: @escaping @Sendable (StoreSignal) -> Void) -> StoreObservation?
+
     /// Frees what an idle store need not hold (unused connections, prepared statements, caches); later calls
     /// reopen what they need. Called while the runner is idle, so a host serving many quiet tenants holds little
     /// for them. Returns at once: the release runs on the connections' own queues.
@@ -97,6 +103,9 @@ extension ExecutionStore {
     ) throws(StoreError) -> [ExecutionRecord] {
         try claimUnfinished(owner: owner, leaseUntil: leaseUntil, now: now, limit: nil, ownerIsAlive: ownerIsAlive)
     }
+
+    /// No signals: runners rely on their timers.
+    public func observeSignals(_ handler: @escaping @Sendable (StoreSignal) -> Void) -> StoreObservation? { nil }
 
     /// The number of executions matching `query`'s filters, counting them all.
     public func countExecutions(_ query: ExecutionQuery) throws(StoreError) -> Int {

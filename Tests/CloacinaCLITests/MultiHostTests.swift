@@ -71,6 +71,62 @@ struct MultiHostTests {
         }
     }
 
+    @Test(
+        "PostgreSQL: hosts are notified of work left unclaimed and of cancel requests (no wait for a timer)",
+        .enabled(if: TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL") != nil, "needs CLOACINA_TEST_POSTGRES_URL")
+    )
+    func notifications() throws {
+        let url = try #require(TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL"))
+        let schema = "notify_\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        defer {
+            _ = try? runCommand(TestEnvironment.cloacinaExecutable, ["tenant", "remove", schema, "--database", url])
+        }
+        let fixture = try RecoveryCountingTests.Fixture("notify")
+        // A lease of 10 minutes: the timers (a sweep every 5 minutes, a lease renewal every 200 s) cannot be what
+        // picks the work up or delivers the cancel within the test's waits.
+        func host(_ name: String) throws -> DaemonProcess {
+            try DaemonProcess(
+                drop: fixture.drop,
+                data: fixture.directory.file(name),
+                arguments: ["--database", url, "--tenants", schema, "--lease", "600"]
+            )
+        }
+        let a = try host("a")
+        let b = try host("b")
+        defer {
+            for daemon in [a, b] {
+                daemon.signal(SIGKILL)
+                _ = daemon.waitForExit()
+            }
+        }
+        let tenant = ["--database", url, "--tenant", schema]
+
+        // Submitted by a process that does not run it: a host claims it as soon as it commits.
+        let submitted = try runCommand(
+            TestEnvironment.cloacinaExecutable,
+            ["run", "chain", "--workflows", fixture.drop, "--no-wait", "--output", "json"] + tenant
+                + ["--data-dir", fixture.directory.file("cli")]
+        )
+        #expect(submitted.exitStatus == 0, "\(submitted.standardError)")
+        let id = try #require(try JSONValue(parsing: Array(submitted.standardOutput.utf8))["execution_id"]?.stringValue)
+        var claimedBy: DaemonProcess?
+        for _ in 0..<120 where claimedBy == nil {
+            claimedBy = [a, b].first { $0.waitForLog("took over executions", seconds: 0.25) }
+        }
+        let owner = try #require(claimedBy, "no host claimed the execution: \(a.logText)\n\(b.logText)")
+        let result = try owner.request("GET", "/tenants/\(schema)/executions/\(id)?wait=true").json
+        #expect(result["status"] == "Completed", "\(result)")
+
+        // Cancelled through the store by another process: the owner hears of it at once.
+        let stuck = try RecoveryCountingTests.submit(a, schema, "stuck")
+        fixture.awaitInvocations(3 + 1)
+        let cancel = try runCommand(TestEnvironment.cloacinaExecutable, ["executions", "cancel", stuck] + tenant)
+        #expect(cancel.exitStatus == 0, "\(cancel.standardError)")
+        #expect(cancel.standardOutput.contains("cancel pending"), "\(cancel.standardOutput)")
+        let cancelled = try a.request("GET", "/tenants/\(schema)/executions/\(stuck)?wait=true").json
+        #expect(cancelled["status"] == "Cancelled", "\(cancelled)")
+    }
+
     @Test("SQLite: a second serve on the same data directory is refused, naming the first")
     func sqliteSingleHost() throws {
         let fixture = try RecoveryCountingTests.Fixture("single-host")

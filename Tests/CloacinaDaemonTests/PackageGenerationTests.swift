@@ -1,3 +1,4 @@
+import Cloacina
 import CloacinaDaemon
 import Testing
 
@@ -211,34 +212,34 @@ struct PackageGenerationTests {
 }
 
 @Suite("Reload scheduling (pure)")
-struct ReloadSchedulerTests {
+struct CoalescingSchedulerTests {
     @Test("one reload at a time; a burst during it becomes one more reload that answers the whole burst")
     func coalescing() {
-        var scheduler = ReloadScheduler()
+        var scheduler = CoalescingScheduler()
         #expect(scheduler.requested(waiter: 1) == .start(waiters: [1]))
         #expect(scheduler.isRunning)
         for waiter in UInt64(2)...21 {
-            #expect(scheduler.requested(waiter: waiter) == ReloadScheduler.Action.none)
+            #expect(scheduler.requested(waiter: waiter) == CoalescingScheduler.Action.none)
         }
-        #expect(scheduler.requested() == ReloadScheduler.Action.none)
+        #expect(scheduler.requested() == CoalescingScheduler.Action.none)
         let (first, next) = scheduler.finished()
         #expect(first == [1])
         #expect(next == .start(waiters: Array(2...21)))
         let (second, after) = scheduler.finished()
         #expect(second == Array(2...21))
-        #expect(after == ReloadScheduler.Action.none)
+        #expect(after == CoalescingScheduler.Action.none)
         #expect(!scheduler.isRunning)
         #expect(scheduler.requested() == .start(waiters: []))
     }
 
     @Test("a signal (no waiter) during a reload still causes one more reload")
     func signalDuringReload() {
-        var scheduler = ReloadScheduler()
+        var scheduler = CoalescingScheduler()
         _ = scheduler.requested(waiter: 7)
         _ = scheduler.requested()
         let (notify, next) = scheduler.finished()
         #expect(notify == [7])
         #expect(next == .start(waiters: []))
-        #expect(scheduler.finished().next == ReloadScheduler.Action.none)
+        #expect(scheduler.finished().next == CoalescingScheduler.Action.none)
     }
 }

@@ -220,35 +220,52 @@ extension DefaultRunner {
     // MARK: Takeover
 
     /// Looks for executions no live runner holds every ``Configuration/takeoverInterval`` (when set), and takes up
-    /// to the room the runner has: as many as ``Configuration/maxConcurrentTasks`` less those running here.
+    /// to the room the runner has: as many as ``Configuration/maxConcurrentTasks`` less those running here. A
+    /// ``StoreSignal/work`` signal from another host (it released executions) looks at once; the timer is the
+    /// fallback for a lost signal and the way to notice hosts that died.
     func scheduleTakeover() {
         guard let interval = configuration.takeoverInterval else { return }
-        let timer = runtime.timers.schedule(after: interval) { [weak self] in self?.takeOver() }
+        let timer = runtime.timers.schedule(after: interval) { [weak self] in
+            guard let self, !isClosed else { return }
+            sweepSoon()
+            scheduleTakeover()
+        }
         setTakeover(timer)
     }
 
-    private func takeOver() {
-        guard !isClosed else { return }
+    /// What a signal from another host asks this runner to do.
+    func signalled(_ signal: StoreSignal) {
+        if signal != .work, hasActiveExecutions { checkCancellationsSoon() }
+        if signal != .cancel, configuration.takeoverInterval != nil { sweepSoon() }
+    }
+
+    /// Runs a takeover sweep now, or once more after the one under way.
+    private func sweepSoon() {
+        guard request(.takeover) else { return }
         runtime.timers.spawn { [weak self] in
             guard let self else { return }
-            let (active, waiting) = activeAndWaiting
-            let room = configuration.maxConcurrentTasks - active
-            if room > 0 {
-                do {
-                    // Executions waiting for a package are claimed again and let go each time (oldest first):
-                    // counted on top, so that they never take the room of executions this runner can run.
-                    let report = try await resumeUnfinished(limit: room + waiting)
-                    if !report.resumed.isEmpty {
-                        runtime.logger.notice(
-                            "took over executions no live runner held",
-                            metadata: ["count": "\(report.resumed.count)"]
-                        )
-                    }
-                } catch {
-                    runtime.logger.error("could not look for executions to take over", metadata: ["error": "\(error)"])
-                }
+            repeat {
+                await takeOver()
+            } while finished(.takeover)
+        }
+    }
+
+    private func takeOver() async {
+        let (active, waiting) = activeAndWaiting
+        let room = configuration.maxConcurrentTasks - active
+        guard room > 0 else { return }
+        do {
+            // Executions waiting for a package are claimed again and let go each time (oldest first): counted on
+            // top, so that they never take the room of executions this runner can run.
+            let report = try await resumeUnfinished(limit: room + waiting)
+            if !report.resumed.isEmpty {
+                runtime.logger.notice(
+                    "took over executions no live runner held",
+                    metadata: ["count": "\(report.resumed.count)"]
+                )
             }
-            if !isClosed { scheduleTakeover() }
+        } catch {
+            runtime.logger.error("could not look for executions to take over", metadata: ["error": "\(error)"])
         }
     }
 
@@ -269,19 +286,43 @@ extension DefaultRunner {
             if !isClosed { scheduleHeartbeat() }
             return
         }
+        renewLeases { [weak self] in
+            guard let self, !isClosed else { return }
+            scheduleHeartbeat()
+        }
+    }
+
+    /// Checks for cancel requests now (a ``StoreSignal/cancel`` from another process), or once more after the check
+    /// under way; renews the leases on the way, as a heartbeat does.
+    private func checkCancellationsSoon() {
+        guard request(.cancelCheck) else { return }
+        renewLeases { [weak self] in self?.cancelCheckEnded() }
+    }
+
+    private func cancelCheckEnded() {
+        guard finished(.cancelCheck) else { return }
+        renewLeases { [weak self] in self?.cancelCheckEnded() }
+    }
+
+    /// Extends this runner's leases, cancels the executions whose cancellation was requested, then calls `then`;
+    /// on the store's write queue, holding no task meanwhile.
+    private func renewLeases(then: @escaping @Sendable () -> Void) {
         let store = runtime.store
         let owner = runtime.identity.value
         let until = Timestamp.now() + configuration.leaseDuration
-        store.executor(for: .write).submit { [weak self] in
-            guard let self else { return }
-            do {
-                for id in try store.renewLeases(owner: owner, until: until) {
-                    activeDriver(id)?.cancel(reason: "cancellation requested")
+        store.executor(for: .write).submit(
+            { [weak self] in
+                defer { then() }
+                guard let self else { return }
+                do {
+                    for id in try store.renewLeases(owner: owner, until: until) {
+                        activeDriver(id)?.cancel(reason: "cancellation requested")
+                    }
+                } catch {
+                    runtime.logger.error("could not renew execution leases", metadata: ["error": "\(error)"])
                 }
-            } catch {
-                runtime.logger.error("could not renew execution leases", metadata: ["error": "\(error)"])
-            }
-            if !isClosed { scheduleHeartbeat() }
-        }
+            },
+            ifClosed: then
+        )
     }
 }

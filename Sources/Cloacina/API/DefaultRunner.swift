@@ -43,6 +43,16 @@ public final class DefaultRunner: Sendable {
         var resumeWaiters: [CheckedContinuation<Void, Never>] = []
         /// When an execution last started or ended here.
         var lastActive = ContinuousClock.now
+        /// Takeover sweeps and checks for cancel requests: one at a time each, bursts of requests collapsed.
+        var sweeps = CoalescingScheduler()
+        var cancelChecks = CoalescingScheduler()
+        /// The store's signals from other hosts, while the runner is open.
+        var signals: StoreObservation?
+    }
+
+    /// Background jobs that must not overlap themselves (``request(_:)``, ``finished(_:)``).
+    enum CoalescedJob {
+        case takeover, cancelCheck
     }
 
     /// Opens the store of `configuration`, registers its embedded packages, and resumes unfinished executions
@@ -70,6 +80,8 @@ public final class DefaultRunner: Sendable {
         )
         scheduleHeartbeat()
         scheduleTakeover()
+        let signals = store.observeSignals { [weak self] signal in self?.signalled(signal) }
+        state.withLock { $0.signals = signals }
         do throws(CloacinaError) {
             for package in configuration.embeddedPackages { try register(package) }
             for package in configuration.packages { try register(package: package) }
@@ -392,6 +404,39 @@ public final class DefaultRunner: Sendable {
     }
     var isClosed: Bool { state.withLock { $0.closed } }
 
+    /// Asks for a run of `job`: true when the caller should start it now, false when one is under way (it runs
+    /// once more after it) or the runner is closed.
+    func request(_ job: CoalescedJob) -> Bool {
+        state.withLock { state in
+            guard !state.closed else { return false }
+            switch job {
+            case .takeover: return state.sweeps.requested() != .none
+            case .cancelCheck: return state.cancelChecks.requested() != .none
+            }
+        }
+    }
+
+    /// The run of `job` finished: true when it should run once more (it was asked for meanwhile).
+    func finished(_ job: CoalescedJob) -> Bool {
+        state.withLock { state in
+            let next: CoalescingScheduler.Action
+            switch job {
+            case .takeover: next = state.sweeps.finished().next
+            case .cancelCheck: next = state.cancelChecks.finished().next
+            }
+            guard next != .none else { return false }
+            guard !state.closed else {
+                // Closed meanwhile: the run asked for never happens; leave the scheduler idle.
+                switch job {
+                case .takeover: _ = state.sweeps.finished()
+                case .cancelCheck: _ = state.cancelChecks.finished()
+                }
+                return false
+            }
+            return true
+        }
+    }
+
     func setTakeover(_ timer: UInt64) {
         state.withLock { $0.takeover = timer }
     }
@@ -410,6 +455,8 @@ public final class DefaultRunner: Sendable {
             state.closed = true
             if let heartbeat = state.heartbeat { runtime.timers.cancel(heartbeat) }
             if let takeover = state.takeover { runtime.timers.cancel(takeover) }
+            state.signals?.cancel()
+            state.signals = nil
             return Array(state.active.values)
         }
     }

@@ -82,7 +82,7 @@ final class RunnerTimers: Sendable {
     /// Runs `job` now as a child task of ``run()``'s task group (background work of a runner: resuming executions
     /// once their package arrived); cancelled with the loop. After ``stop()`` nothing runs.
     func spawn(_ job: @escaping @Sendable () async -> Void) {
-        add(.job(job), after: .zero)
+        _ = add(.job(job), after: .zero)
     }
 
     private func add(_ work: Work, after delay: Duration) -> UInt64 {

@@ -1,13 +1,13 @@
-/// Decides when reloads run: at most one at a time, and a burst of requests made while one runs collapses into a
-/// single reload after it.
+/// Decides when a job that must not overlap itself runs (a reload, a takeover sweep, a check for cancel requests):
+/// at most one at a time, and a burst of requests made while one runs collapses into a single run after it.
 ///
-/// A pure state machine (events in, actions out). A request is answered by the first reload that *starts after*
-/// it, so a caller always gets a report that reflects the directory as it was when it asked.
-public struct ReloadScheduler: Sendable {
+/// A pure state machine (events in, actions out). A request is answered by the first run that *starts after* it,
+/// so a caller always gets a result that reflects the world as it was when it asked (a reload report, say).
+public struct CoalescingScheduler: Sendable {
     /// What the shell should do next.
     public enum Action: Sendable, Equatable {
         case none
-        /// Start a reload; tell `waiters` its report when it finishes.
+        /// Start a run; tell `waiters` its result when it finishes.
         case start(waiters: [UInt64])
     }
 
@@ -18,10 +18,10 @@ public struct ReloadScheduler: Sendable {
 
     public init() {}
 
-    /// Whether a reload is running.
+    /// Whether a run is under way.
     public var isRunning: Bool { running }
 
-    /// Someone asked for a reload; `waiter` (if any) wants its report.
+    /// Someone asked for a run; `waiter` (if any) wants its result.
     public mutating func requested(waiter: UInt64? = nil) -> Action {
         guard running else {
             running = true
@@ -33,7 +33,7 @@ public struct ReloadScheduler: Sendable {
         return .none
     }
 
-    /// The running reload finished; returns the waiters to tell, and what to do next.
+    /// The run under way finished; returns the waiters to tell, and what to do next.
     public mutating func finished() -> (notify: [UInt64], next: Action) {
         let notify = current
         guard again else {
