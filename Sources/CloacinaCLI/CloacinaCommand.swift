@@ -18,7 +18,7 @@ struct CloacinaCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, ServeCommand.self, ReloadCommand.self, ExecutionsCommand.self, TenantCommand.self,
-            CheckCommand.self, WorkflowsCommand.self, WorkerCommand.self,
+            CheckCommand.self, WorkflowsCommand.self, HostsCommand.self, WorkerCommand.self,
         ]
     )
 

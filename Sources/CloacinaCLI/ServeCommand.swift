@@ -150,6 +150,10 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
             runner.takeoverInterval = runner.leaseDuration / 2
         }
 
+        runner.announcement = HostAnnouncement(
+            address: noHTTP ? "" : http,
+            version: CloacinaCommand.configuration.version
+        )
         var configuration = Daemon.Configuration(workflowsDirectory: directory, storage: storage, tenants: selection)
         configuration.runner = runner
         configuration.runner.invoker = try isolation.invoker()

@@ -27,6 +27,7 @@ public final class DaemonMetrics: Sendable {
         switch event.kind {
         case .executionStarted, .executionResumed:
             registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).increment()
+            registry.makeCounter(descriptor: Self.claimed, labels: [("tenant", tenant)]).increment()
             countExecution(event.kind, tenant: tenant)
             if event.kind == .executionResumed {
                 registry.makeCounter(descriptor: Self.takeovers, labels: [("tenant", tenant)]).increment()
@@ -107,6 +108,11 @@ public final class DaemonMetrics: Sendable {
         registry.makeGauge(descriptor: Self.quarantinedNow).set(Double(count))
     }
 
+    /// `count` hosts are live among those sharing the served tenants (`cloacina_hosts_live`).
+    func hostsLive(_ count: Int) {
+        registry.makeGauge(descriptor: Self.hostsLive).set(Double(count))
+    }
+
     /// Every metric in Prometheus' text exposition format.
     public func exposition() -> String {
         registry.emitToString()
@@ -120,6 +126,24 @@ public final class DaemonMetrics: Sendable {
             helpText: "Executions started, resumed and ended (completed, failed, cancelled), by tenant"
         )
     }
+
+    private static var claimed: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "executions_claimed",
+            unitName: "total",
+            helpText: "Executions this host claimed to run (started here, or taken over), by tenant"
+        )
+    }
+
+    private static var hostsLive: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "hosts_live",
+            helpText: "Live hosts sharing the tenants this host serves (itself included), as of the last scrape"
+        )
+    }
+
     private static var takeovers: MetricNameDescriptor {
         MetricNameDescriptor(
             namespace: "cloacina",

@@ -25,7 +25,8 @@ struct APIRoutes: Sendable {
         routes.get("/health") { _, _ in health() }
         routes.get("/ready") { _, _ in ready() }
         routes.get("/tenants") { _, _ in tenants() }
-        routes.get("/metrics") { _, _ in metrics() }
+        routes.get("/hosts") { _, _ in await hosts() }
+        routes.get("/metrics") { _, _ in await metrics() }
         return routes
     }
 
@@ -130,9 +131,15 @@ struct APIRoutes: Sendable {
         .json(daemon.tenantsJSON())
     }
 
-    /// `GET /metrics`: the daemon's metrics in Prometheus' text format.
-    func metrics() -> Response {
-        Response(
+    /// `GET /hosts`: the hosts sharing the served tenants, live first (``Daemon/hostsJSON()``).
+    func hosts() async -> Response {
+        .json(await daemon.hostsJSON())
+    }
+
+    /// `GET /metrics`: the daemon's metrics in Prometheus' text format; `cloacina_hosts_live` is counted for it.
+    func metrics() async -> Response {
+        _ = await daemon.hosts()
+        return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: daemon.metrics.exposition()))

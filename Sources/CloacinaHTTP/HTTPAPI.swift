@@ -17,6 +17,7 @@ public import Logging
 /// - `GET /tenants/{tenant}/executions?status=&workflow=&limit=&cursor=|offset=&total=`: `{executions, total,
 ///   limit, offset, next_cursor}` (``ListingParameters``).
 /// - `GET /tenants`: `{tenants: [{tenant, status: "serving"|"unavailable", ...}]}`.
+/// - `GET /hosts`: `{hosts: [{id, address, version, capacity, owned, tenants, last_heartbeat, live, ...}]}`.
 /// - `GET /workflows`, `POST /admin/reload`, `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text).
 ///
 /// A 503 (shutting down, too many unfinished executions, a tenant out of service) carries `Retry-After`. Store

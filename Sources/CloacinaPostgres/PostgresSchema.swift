@@ -98,6 +98,21 @@ public enum PostgresSchema {
                 CREATE INDEX executions_by_created_id ON \(schema).executions (created_at, id);
                 """
             ),
+            (
+                4,
+                // The hosts serving the schema (HostRecord), for `cloacina hosts`.
+                """
+                CREATE TABLE \(schema).hosts (
+                    id TEXT COLLATE "C" PRIMARY KEY,
+                    address TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    capacity INTEGER NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    heartbeat_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """
+            ),
         ]
     }
 

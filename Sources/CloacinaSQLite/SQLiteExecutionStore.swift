@@ -458,7 +458,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
     // MARK: Connections and retrying
 
     /// Runs `body` with the writing connection, on its queue.
-    private func withWriter<T>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
+    func withWriter<T>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
         try writer.sync { () throws(StoreError) in
             guard let connection = writerConnection else { throw StoreError(.closed, "\(location) is closed") }
             return try Self.mapped { () throws(SQLiteError) in
@@ -469,7 +469,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
 
     /// Runs `body` with the reading connection on its queue; from a job of the writer, with the writing connection
     /// (it sees the same data, and the writer never waits for the reader).
-    private func withReader<T>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
+    func withReader<T>(_ body: (SQLiteConnection) throws(SQLiteError) -> T) throws(StoreError) -> T {
         if writer.isCurrent { return try withWriter(body) }
         return try reader.sync { () throws(StoreError) in
             guard let connection = readerConnection else { throw StoreError(.closed, "\(location) is closed") }

@@ -79,6 +79,21 @@ enum SQLiteSchema {
             CREATE INDEX executions_by_created_id ON executions (created_at, id);
             """
         ),
+        (
+            3,
+            // The host serving the file (HostRecord), for `cloacina hosts`.
+            """
+            CREATE TABLE hosts (
+                id TEXT PRIMARY KEY,
+                address TEXT NOT NULL,
+                version TEXT NOT NULL,
+                capacity INTEGER NOT NULL,
+                started_at INTEGER NOT NULL,
+                heartbeat_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """
+        ),
     ]
 
     /// The newest version this code knows.

@@ -76,6 +76,17 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// Records that someone wants the execution cancelled. False when it does not exist or has finished.
     func requestCancel(_ id: String) throws(StoreError) -> Bool
 
+    /// Records or refreshes `host`'s entry (its ``HostRecord/owned`` is ignored), and forgets entries that expired
+    /// more than ``HostRecord/retention`` ago (a store that one host serves at a time forgets every other entry).
+    func announceHost(_ host: HostRecord) throws(StoreError)
+
+    /// Removes the entry of host `id` (it stopped).
+    func withdrawHost(_ id: String) throws(StoreError)
+
+    /// The hosts with an entry, live or recently expired, by id, each with the number of unfinished executions its
+    /// runners own.
+    func hosts() throws(StoreError) -> [HostRecord]
+
     /// Calls `handler` when another process sharing this store signals new work or a cancel request (PostgreSQL:
     /// `LISTEN`/`NOTIFY` on a channel of the store's own), until the observation is cancelled. Nil when the store
     /// has no such channel (SQLite, whose files one host serves): runners then rely on their timers alone. Handlers

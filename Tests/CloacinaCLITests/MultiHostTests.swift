@@ -125,6 +125,25 @@ struct MultiHostTests {
         #expect(cancel.standardOutput.contains("cancel pending"), "\(cancel.standardOutput)")
         let cancelled = try a.request("GET", "/tenants/\(schema)/executions/\(stuck)?wait=true").json
         #expect(cancelled["status"] == "Cancelled", "\(cancelled)")
+
+        // Each host lists both, itself marked; the CLI reads the same entries from the store.
+        let held = try RecoveryCountingTests.submit(b, schema, "stuck")
+        fixture.awaitInvocations(1)
+        let (status, listed) = try a.request("GET", "/hosts")
+        #expect(status == 200)
+        let hosts = listed["hosts"]?.arrayValue ?? []
+        #expect(hosts.count == 2 && hosts.allSatisfy { $0["live"] == true }, "\(listed)")
+        #expect(hosts.filter { $0["self"] == true }.count == 1, "\(listed)")
+        #expect(hosts.allSatisfy { $0["tenants"] == [.string(schema)] && $0["version"] == "0.1.0" }, "\(listed)")
+        #expect(hosts.map { $0["owned"]?.intValue ?? -1 }.sorted() == [0, 1], "\(listed)")
+        let cli = try runCommand(TestEnvironment.cloacinaExecutable, ["hosts", "--output", "json"] + tenant)
+        #expect(cli.exitStatus == 0, "\(cli.standardError)")
+        let fromStore = try JSONValue(parsing: Array(cli.standardOutput.utf8))["hosts"]?.arrayValue ?? []
+        #expect(Set(fromStore.compactMap { $0["id"]?.stringValue }) == Set(hosts.compactMap { $0["id"]?.stringValue }))
+        let metrics = try a.requestText("GET", "/metrics").body
+        #expect(metrics.contains("cloacina_hosts_live 2"), "\(metrics)")
+        #expect(metrics.contains("cloacina_executions_claimed_total{tenant=\"\(schema)\"}"), "\(metrics)")
+        _ = try runCommand(TestEnvironment.cloacinaExecutable, ["executions", "cancel", held] + tenant)
     }
 
     @Test("SQLite: a second serve on the same data directory is refused, naming the first")

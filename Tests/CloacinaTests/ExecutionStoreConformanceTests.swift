@@ -463,6 +463,43 @@ struct ExecutionStoreConformanceTests {
         }
     }
 
+    @Test(
+        "host entries: announced, refreshed, counted by the executions their runners own, withdrawn",
+        arguments: StoreBackend.available
+    )
+    func hostEntries(_ backend: StoreBackend) throws {
+        try Self.with(backend, "hosts") { (opened: OpenedStore) throws in
+            let store = opened.store
+            let now = Timestamp(milliseconds: 1_000_000)
+            func entry(_ id: String, at time: Timestamp, capacity: Int = 4) -> HostRecord {
+                HostRecord(
+                    id: id,
+                    address: "127.0.0.1:8080",
+                    version: "0.1.0",
+                    capacity: capacity,
+                    startedAt: now,
+                    heartbeatAt: time,
+                    expiresAt: time + .seconds(15)
+                )
+            }
+            // Owner names are `host/pid/start/nonce`: "h_1/7/9" must not count "h1/7/9"'s or "h_1/7/90"'s.
+            for (id, owner) in [("a", "h_1/7/9/aa"), ("b", "h_1/7/9/bb"), ("c", "h1/7/9/cc"), ("d", "h_1/7/90/dd")] {
+                let write = StoreWrite.insertExecution(Self.execution(id, owner: owner, lease: 99_999_999), tasks: [])
+                _ = try store.write([write], owner: owner)
+            }
+            try store.announceHost(entry("h_1/7/9", at: now))
+            try store.announceHost(entry("h_1/7/9", at: now + .seconds(5), capacity: 8))
+            let hosts = try store.hosts()
+            #expect(hosts.count == 1)
+            let host = try #require(hosts.first)
+            #expect(host.capacity == 8 && host.heartbeatAt == now + .seconds(5) && host.startedAt == now)
+            #expect(host.owned == 2)
+            #expect(host.isLive(at: now + .seconds(19)) && !host.isLive(at: now + .seconds(20)))
+            try store.withdrawHost("h_1/7/9")
+            #expect(try store.hosts().isEmpty)
+        }
+    }
+
     @Test("claims take unfinished executions no live runner owns, and only those", arguments: StoreBackend.available)
     func claims(_ backend: StoreBackend) throws {
         try Self.with(backend, "claims") { (opened: OpenedStore) throws in

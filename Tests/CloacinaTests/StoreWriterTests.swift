@@ -68,6 +68,9 @@ final class FlakyStore: ExecutionStore {
         try inner.releaseLeases(owner: owner, executions: executions)
     }
     func requestCancel(_ id: String) throws(StoreError) -> Bool { try inner.requestCancel(id) }
+    func announceHost(_ host: HostRecord) throws(StoreError) { try inner.announceHost(host) }
+    func withdrawHost(_ id: String) throws(StoreError) { try inner.withdrawHost(id) }
+    func hosts() throws(StoreError) -> [HostRecord] { try inner.hosts() }
     func releaseIdleConnections() { inner.releaseIdleConnections() }
     func close() { inner.close() }
 }

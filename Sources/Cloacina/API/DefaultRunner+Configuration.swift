@@ -57,6 +57,9 @@ extension DefaultRunner {
         /// hosts on one database, every host sets it, so a dead host's executions move on within the lease and
         /// this interval.
         public var takeoverInterval: Duration?
+        /// What the runner writes about its host into the store, for `cloacina hosts` (a host process sets it);
+        /// nil writes nothing.
+        public var announcement: HostAnnouncement?
         /// How long ``DefaultRunner/shutdown(timeout:)`` waits for running attempts by default.
         public var shutdownTimeout: Duration
         /// The largest task output accepted, in bytes.
@@ -87,6 +90,7 @@ extension DefaultRunner {
             self.resumeUnfinished = true
             self.leaseDuration = .seconds(15)
             self.takeoverInterval = nil
+            self.announcement = nil
             self.shutdownTimeout = .seconds(30)
             self.maximumOutputBytes = 64 << 20
             self.invoker = InProcessTaskInvoker()

@@ -227,6 +227,7 @@ extension DefaultRunner {
         guard let interval = configuration.takeoverInterval else { return }
         let timer = runtime.timers.schedule(after: interval) { [weak self] in
             guard let self, !isClosed else { return }
+            announceHost()
             sweepSoon()
             scheduleTakeover()
         }

@@ -47,6 +47,7 @@ extension DefaultRunner {
                 runtime.logger.error("could not release execution claims", metadata: ["error": "\(error)"])
             }
         }
+        await withdrawHost()
         await runtime.writer.stop()
         if runtime.ownsResources {
             runtime.resources.shutdown()

@@ -29,6 +29,8 @@ public final class DefaultRunner: Sendable {
     let runtime: RunnerRuntime
     /// The startable workflows: the configuration's shared registry, or the runner's own.
     public let registry: WorkflowRegistry
+    /// When the runner started (its host's ``HostRecord/startedAt``).
+    let startedAt = Timestamp.now()
     private let state = Mutex(RunnerState())
 
     private struct RunnerState {
@@ -80,6 +82,7 @@ public final class DefaultRunner: Sendable {
         )
         scheduleHeartbeat()
         scheduleTakeover()
+        announceHost()
         let signals = store.observeSignals { [weak self] signal in self?.signalled(signal) }
         state.withLock { $0.signals = signals }
         do throws(CloacinaError) {

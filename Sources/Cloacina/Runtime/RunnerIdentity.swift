@@ -11,12 +11,15 @@ internal import Glibc
 struct RunnerIdentity: Sendable {
     let host: String
     let value: String
+    /// The process: `host/pid/start-time`, shared by every runner of the process (a ``HostRecord``'s id).
+    let process: String
 
     init() {
         host = Self.hostName()
         let pid = getpid()
         let nonce = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        value = "\(host)/\(pid)/\(Self.startTime(of: pid) ?? 0)/\(nonce)"
+        process = "\(host)/\(pid)/\(Self.startTime(of: pid) ?? 0)"
+        value = "\(process)/\(nonce)"
     }
 
     /// Whether the runner named `owner` may still be running. Unparseable names and other hosts count as alive.
