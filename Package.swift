@@ -175,7 +175,12 @@ let package = Package(
 
         .target(
             name: "CloacinaTestSupport",
-            dependencies: ["Cloacina", "CloacinaJSON"],
+            dependencies: [
+                "Cloacina", "CloacinaJSON",
+                // The PostgreSQL fault proxy (PostgresFaultProxy.swift).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/CloacinaTestSupport"
         ),
         .testTarget(name: "CloacinaJSONTests", dependencies: ["CloacinaJSON"]),
@@ -194,9 +199,6 @@ let package = Package(
                 "CloacinaPostgresAdmin",
                 "CloacinaTestSupport",
                 .product(name: "InMemoryLogging", package: "swift-log"),
-                // The PostgreSQL fault proxy (PostgresFaultProxy.swift).
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -178,8 +178,12 @@ public enum PostgresSchema {
     }
 
     /// Confines a new session to `schema`: sets the search path and checks `current_schema()` names exactly it.
+    ///
+    /// It also bounds how long the server keeps a transaction that its client stopped speaking in (a partition, a
+    /// paused host) to 5 seconds: the server then ends the session, so the rows it locked do not keep the other
+    /// hosts from taking the executions over. Every transaction of the store sends all its statements at once.
     static func confine(_ connection: PostgresConnection, to schema: PostgresIdentifier) throws(PostgresError) {
-        try connection.execute("SET search_path TO \(schema.quoted)")
+        try connection.execute("SET search_path TO \(schema.quoted); SET idle_in_transaction_session_timeout = '5s'")
         let current = try connection.query("SELECT current_schema()").rows.first?.text(0)
         guard current == schema.name else {
             throw PostgresError(

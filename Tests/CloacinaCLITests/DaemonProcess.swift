@@ -7,20 +7,34 @@ import Synchronization
 /// collected line by line so tests can wait for what it logs, and spoken to over HTTP with curl.
 final class DaemonProcess: Sendable {
     let port: Int
+    /// The address its HTTP API listens on (loopback, or its network namespace's own).
+    let address: String
     let pidFile: String
     private let process: Process
     private let log = Mutex<[String]>([])
     private let lines = DispatchSemaphore(value: 0)
 
-    /// Starts `cloacina serve` on `drop` with its data in `data`, and waits until it serves HTTP.
-    init(drop: String, data: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// Starts `cloacina serve` on `drop` with its data in `data`, and waits until it serves HTTP; in `namespace`
+    /// (``NetworkNamespace``) when given, listening on its address.
+    init(
+        drop: String,
+        data: String,
+        arguments: [String] = [],
+        environment: [String: String] = [:],
+        namespace: NetworkNamespace? = nil
+    ) throws {
         port = try Self.freePort()
+        address = namespace?.address ?? "127.0.0.1"
         pidFile = "\(data)/cloacina.pid"
         process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.cloacinaExecutable)
+        // `ip netns exec` enters the namespace and execs the command: the child is the host itself.
+        process.executableURL = URL(
+            fileURLWithPath: namespace == nil ? TestEnvironment.cloacinaExecutable : "/usr/sbin/ip"
+        )
         process.arguments =
-            [
-                "serve", "--workflows", drop, "--data-dir", data, "--http", "127.0.0.1:\(port)", "--drain-timeout",
+            (namespace.map { ["netns", "exec", $0.name, TestEnvironment.cloacinaExecutable] } ?? [])
+            + [
+                "serve", "--workflows", drop, "--data-dir", data, "--http", "\(address):\(port)", "--drain-timeout",
                 "30",
                 // Tests hold several tasks at once; each holds a slot.
                 "--max-concurrent-tasks", "32",
@@ -105,7 +119,7 @@ final class DaemonProcess: Sendable {
     func requestText(_ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
         var arguments = ["-sS", "-m", "60", "-o", "-", "-w", "\n%{http_code}", "-X", method]
         if let body { arguments += ["-H", "content-type: application/json", "--data-binary", body] }
-        arguments.append("http://127.0.0.1:\(port)\(path)")
+        arguments.append("http://\(address):\(port)\(path)")
         let result = try runCommand("/usr/bin/env", ["curl"] + arguments)
         guard result.exitStatus == 0, let newline = result.standardOutput.lastIndex(of: "\n"),
             let status = Int(result.standardOutput[result.standardOutput.index(after: newline)...])

@@ -28,7 +28,7 @@ struct RecoveryCountingTests {
             }
             self.directory = directory
             started = FileHandle(fileDescriptor: open(directory.file("started"), O_RDWR), closeOnDealloc: true)
-            // Held open read-write so the `stuck` task's open never blocks; nothing is ever written to it.
+            // Held open read-write so the held tasks' opens never block; written to only by ``openGate(_:)``.
             _ = open(directory.file("gate"), O_RDWR)
 
             var package = CorpusPackage()
@@ -43,6 +43,8 @@ struct RecoveryCountingTests {
                     ]
                 ),
                 ("stuck", [.init("only_once")]),
+                // Held at the gate (``openGate(_:)``) on every attempt; four attempts.
+                ("gated", [.init("waits", retry: (4, 1, 1))]),
             ]
             package.taskPrologue = """
                 {
@@ -52,7 +54,7 @@ struct RecoveryCountingTests {
                     if (f >= 0) { (void)!write(f, line, (size_t)n); close(f); }
                     int s = open("\(directory.file("started"))", O_WRONLY);
                     if (s >= 0) { (void)!write(s, "s", 1); close(s); }
-                    if (strcmp(call->task_id, "only_once") == 0) {
+                    if (strcmp(call->task_id, "only_once") == 0 || strcmp(call->task_id, "waits") == 0) {
                         int g = open("\(directory.file("gate"))", O_RDONLY);
                         char c;
                         if (g >= 0) { (void)!read(g, &c, 1); close(g); }
@@ -67,6 +69,17 @@ struct RecoveryCountingTests {
         func awaitInvocations(_ count: Int) {
             var seen = 0
             while seen < count { seen += started.readData(ofLength: count - seen).count }
+        }
+
+        /// Lets `count` attempts held at the gate go on.
+        func openGate(_ count: Int) throws {
+            let gate = open(directory.file("gate"), O_WRONLY | O_NONBLOCK)
+            guard gate >= 0 else { throw DaemonProcess.DaemonError(message: "open gate: \(errno)") }
+            defer { close(gate) }
+            let bytes = [UInt8](repeating: 1, count: count)
+            guard write(gate, bytes, count) == count else {
+                throw DaemonProcess.DaemonError(message: "write gate: \(errno)")
+            }
         }
 
         /// Invoked attempts by execution and task.

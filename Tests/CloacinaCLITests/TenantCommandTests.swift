@@ -8,7 +8,14 @@ struct TenantCommandTests {
     static var postgresURL: String? { TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL") }
 
     static func json(_ result: CommandResult) throws -> JSONValue {
-        try JSONValue(parsing: Array(result.standardOutput.utf8))
+        do {
+            return try JSONValue(parsing: Array(result.standardOutput.utf8))
+        } catch {
+            // Say what the command said instead.
+            throw DaemonProcess.DaemonError(
+                message: "not JSON (\(error)); exit \(result.exitStatus), stderr: \(result.standardError)"
+            )
+        }
     }
 
     @Test("SQLite: create, list and remove tenant files; usage errors exit 2, a missing tenant 1")

@@ -156,7 +156,7 @@ struct PostgresStoreTests {
         #expect(
             tables.rows.map { $0.text(0) }
                 == [
-                    "definitions", "execution_contexts", "execution_events", "executions", "schema_migrations",
+                    "definitions", "execution_contexts", "execution_events", "executions", "hosts", "schema_migrations",
                     "task_executions",
                 ]
         )

@@ -274,6 +274,11 @@ extension DefaultRunner {
 
     /// Renews this runner's leases a third of the way through them, while it has executions, and picks up
     /// cancellations requested through the store. An idle runner makes no queries.
+    ///
+    /// When no renewal has succeeded for five sixths of a lease (the store is unreachable: a partition, a long
+    /// pause), the runner gives its executions up before another host may take them over: it stops their attempts
+    /// and writes nothing more for them, and releases its claims once the store answers again (its own sweep, or
+    /// another host's, resumes them). The sixth left is the margin for clocks that disagree.
     func scheduleHeartbeat() {
         let interval = configuration.leaseDuration / 3
         let timer = runtime.timers.schedule(after: interval) { [weak self] in self?.heartbeat() }
@@ -281,28 +286,39 @@ extension DefaultRunner {
     }
 
     private func heartbeat() {
+        guard !isClosed else { return }
+        defer { scheduleHeartbeat() }
         guard hasActiveExecutions else {
             // Idle: no queries; and after a whole quiet period, no connections held (a host may serve many tenants).
+            // Nothing is held, so nothing can expire.
+            leaseRenewed(at: .now())
             if isIdle(for: configuration.leaseDuration / 3) { releaseIdleResources() }
-            if !isClosed { scheduleHeartbeat() }
             return
         }
-        renewLeases { [weak self] in
-            guard let self, !isClosed else { return }
-            scheduleHeartbeat()
+        let renewed = lastLeaseRenewal
+        if Timestamp.now() >= renewed + configuration.leaseDuration * 5 / 6 {
+            giveUpExecutions(renewed: renewed)
+            return
         }
+        renewSoon()
     }
 
     /// Checks for cancel requests now (a ``StoreSignal/cancel`` from another process), or once more after the check
     /// under way; renews the leases on the way, as a heartbeat does.
     private func checkCancellationsSoon() {
-        guard request(.cancelCheck) else { return }
-        renewLeases { [weak self] in self?.cancelCheckEnded() }
+        renewSoon()
     }
 
-    private func cancelCheckEnded() {
-        guard finished(.cancelCheck) else { return }
-        renewLeases { [weak self] in self?.cancelCheckEnded() }
+    /// Renews now, or once more after the renewal under way (one at a time: a renewal may wait for an unreachable
+    /// store).
+    private func renewSoon() {
+        guard request(.renewal) else { return }
+        renewLeases { [weak self] in self?.renewalEnded() }
+    }
+
+    private func renewalEnded() {
+        guard finished(.renewal) else { return }
+        renewLeases { [weak self] in self?.renewalEnded() }
     }
 
     /// Extends this runner's leases, cancels the executions whose cancellation was requested, then calls `then`;
@@ -310,13 +326,16 @@ extension DefaultRunner {
     private func renewLeases(then: @escaping @Sendable () -> Void) {
         let store = runtime.store
         let owner = runtime.identity.value
-        let until = Timestamp.now() + configuration.leaseDuration
+        let sent = Timestamp.now()
+        let until = sent + configuration.leaseDuration
         store.executor(for: .write).submit(
             { [weak self] in
                 defer { then() }
                 guard let self else { return }
                 do {
-                    for id in try store.renewLeases(owner: owner, until: until) {
+                    let cancelled = try store.renewLeases(owner: owner, until: until)
+                    leaseRenewed(at: sent)
+                    for id in cancelled {
                         activeDriver(id)?.cancel(reason: "cancellation requested")
                     }
                 } catch {
@@ -325,5 +344,33 @@ extension DefaultRunner {
             },
             ifClosed: then
         )
+    }
+
+    /// Stops every execution held here without writing anything more for them (their leases are about to end and
+    /// another host may take them over), then releases the claims in the background, once the store answers.
+    private func giveUpExecutions(renewed: Timestamp) {
+        let drivers = activeDrivers
+        guard !drivers.isEmpty else { return }
+        runtime.logger.error(
+            "execution leases could not be renewed in time; stopping this host's work on them",
+            metadata: [
+                "executions": "\(drivers.count)",
+                "last renewed (ms since 1970)": "\(renewed.milliseconds)",
+            ]
+        )
+        for driver in drivers {
+            driver.stop(CloacinaError(.ownershipLost, "the lease on execution \(driver.id) could not be renewed"))
+        }
+        let store = runtime.store
+        let owner = runtime.identity.value
+        let ids = drivers.map(\.id)
+        store.executor(for: .write).submit { [weak self] in
+            do {
+                try store.releaseLeases(owner: owner, executions: ids)
+            } catch {
+                // The sweeps claim them again (this host's own included) once the store answers.
+                self?.runtime.logger.warning("could not release execution claims", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }

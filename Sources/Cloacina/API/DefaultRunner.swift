@@ -47,14 +47,17 @@ public final class DefaultRunner: Sendable {
         var lastActive = ContinuousClock.now
         /// Takeover sweeps and checks for cancel requests: one at a time each, bursts of requests collapsed.
         var sweeps = CoalescingScheduler()
-        var cancelChecks = CoalescingScheduler()
+        var renewals = CoalescingScheduler()
+        /// When the last lease renewal that succeeded was sent, or the runner was last idle, or started: no lease
+        /// held here was granted before it.
+        var lastLeaseRenewal = Timestamp.now()
         /// The store's signals from other hosts, while the runner is open.
         var signals: StoreObservation?
     }
 
     /// Background jobs that must not overlap themselves (``request(_:)``, ``finished(_:)``).
     enum CoalescedJob {
-        case takeover, cancelCheck
+        case takeover, renewal
     }
 
     /// Opens the store of `configuration`, registers its embedded packages, and resumes unfinished executions
@@ -414,7 +417,7 @@ public final class DefaultRunner: Sendable {
             guard !state.closed else { return false }
             switch job {
             case .takeover: return state.sweeps.requested() != .none
-            case .cancelCheck: return state.cancelChecks.requested() != .none
+            case .renewal: return state.renewals.requested() != .none
             }
         }
     }
@@ -425,18 +428,27 @@ public final class DefaultRunner: Sendable {
             let next: CoalescingScheduler.Action
             switch job {
             case .takeover: next = state.sweeps.finished().next
-            case .cancelCheck: next = state.cancelChecks.finished().next
+            case .renewal: next = state.renewals.finished().next
             }
             guard next != .none else { return false }
             guard !state.closed else {
                 // Closed meanwhile: the run asked for never happens; leave the scheduler idle.
                 switch job {
                 case .takeover: _ = state.sweeps.finished()
-                case .cancelCheck: _ = state.cancelChecks.finished()
+                case .renewal: _ = state.renewals.finished()
                 }
                 return false
             }
             return true
+        }
+    }
+
+    /// When the last successful lease renewal was sent (see ``scheduleHeartbeat()``).
+    var lastLeaseRenewal: Timestamp { state.withLock { $0.lastLeaseRenewal } }
+
+    func leaseRenewed(at sent: Timestamp) {
+        state.withLock { state in
+            if state.lastLeaseRenewal < sent { state.lastLeaseRenewal = sent }
         }
     }
 

@@ -1,16 +1,15 @@
-import CloacinaTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
-import Testing
 
 /// A proxy in front of the test PostgreSQL server (on a Unix socket of its own) that breaks one connection at a
 /// `COMMIT`, for the tests of the commit-in-doubt path: it forwards bytes both ways unchanged until armed with a
 /// ``Fault``; the first connection that then sends a `COMMIT` is broken as the fault says. Later connections (the
-/// store's reconnects) pass unharmed.
-final class PostgresFaultProxy: Sendable {
-    enum Fault: Sendable {
+/// store's reconnects) pass unharmed. Listening on TCP (``init(forwardingTo:listeningOn:)``), it also gives processes in
+/// other network namespaces a way to the server that a link going down cuts.
+public final class PostgresFaultProxy: Sendable {
+    public enum Fault: Sendable {
         /// Forward the `COMMIT`, let the server run it, and close the connection instead of forwarding its reply:
         /// the transaction committed, but the client cannot know.
         case loseCommitReply
@@ -22,25 +21,31 @@ final class PostgresFaultProxy: Sendable {
         case dropBeforeCommit
     }
 
-    /// The test URL with its host directory replaced by the proxy's.
-    let url: String
+    /// The test URL with its host (and, on TCP, its port) replaced by the proxy's.
+    public let url: String
     private let directory: TemporaryDirectory
     private let listener: any Channel
     private let armed = Mutex<Fault?>(nil)
     private let injected = Atomic<Int>(0)
 
-    /// A proxy for the server `url` names (a `postgresql://…?host=DIR&port=PORT` URL, as the test script sets).
-    init(forwardingTo url: String) throws {
-        let parameters = try #require(URLComponents(string: url)).queryItems ?? []
-        let host = try #require(parameters.first { $0.name == "host" }?.value)
-        let port = try #require(parameters.first { $0.name == "port" }?.value)
+    /// A proxy for the server `url` names (a `postgresql://…?host=DIR&port=PORT` URL, as the test script sets),
+    /// listening on a Unix socket of its own, or on `tcp` (an address and port) when given.
+    public init(forwardingTo url: String, listeningOn tcp: (host: String, port: Int)? = nil) throws {
+        let parameters = URLComponents(string: url)?.queryItems ?? []
+        guard let host = parameters.first(where: { $0.name == "host" })?.value,
+            let port = parameters.first(where: { $0.name == "port" })?.value
+        else { throw ProxyError(message: "not a URL with host= and port= parameters: \(url)") }
         let directory = try TemporaryDirectory("pg-proxy")
         self.directory = directory
-        self.url = url.replacingOccurrences(of: "host=\(host)", with: "host=\(directory.path)")
+        self.url =
+            tcp.map {
+                url.replacingOccurrences(of: "host=\(host)&port=\(port)", with: "host=\($0.host)&port=\($0.port)")
+            }
+            ?? url.replacingOccurrences(of: "host=\(host)", with: "host=\(directory.path)")
         let server = "\(host)/.s.PGSQL.\(port)"
         let group = MultiThreadedEventLoopGroup.singleton
         let proxy = Box()
-        listener = try ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .childChannelOption(.autoRead, value: false)
             .childChannelInitializer { inbound in
                 ClientBootstrap(group: inbound.eventLoop)
@@ -56,20 +61,28 @@ final class PostgresFaultProxy: Sendable {
                             .flatMap { inbound.setOption(.autoRead, value: true) }
                     }
             }
-            .bind(unixDomainSocketPath: "\(directory.path)/.s.PGSQL.\(port)")
+        listener =
+            try
+            (tcp.map { bootstrap.bind(host: $0.host, port: $0.port) }
+            ?? bootstrap.bind(unixDomainSocketPath: "\(directory.path)/.s.PGSQL.\(port)"))
             .wait()
         proxy.owner.withLock { $0 = self }
     }
 
+    struct ProxyError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
     /// Breaks the next connection that sends a `COMMIT` as `fault` says.
-    func arm(_ fault: Fault) {
+    public func arm(_ fault: Fault) {
         armed.withLock { $0 = fault }
     }
 
     /// How many connections were broken so far.
-    var faultsInjected: Int { injected.load(ordering: .relaxed) }
+    public var faultsInjected: Int { injected.load(ordering: .relaxed) }
 
-    func close() {
+    public func close() {
         try? listener.close().wait()
     }
 
