@@ -23,6 +23,12 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
             SIGTERM or SIGINT stops intake, waits up to --drain-timeout for running tasks, and exits 0. The PID \
             file stays locked while the host runs, so `cloacina reload` never signals another process. Logs go to \
             standard error: --log-level or $CLOACINA_LOG_LEVEL (default: warning).
+
+            With --tenant-credentials DIR, each PostgreSQL tenant is served as its own role (least privilege): the \
+            host holds no admin URL, serves the tenants that have a credentials file (or $CLOACINA_TENANT_URL_<TENANT>) \
+            and opens each with its own connection string, in its own schema, which it never creates. A reload reads \
+            the files again: a new file serves its tenant, a changed one reopens the tenant's runner (running \
+            attempts get --drain-timeout to finish), a removed one stops serving it.
             """
     )
 
@@ -55,8 +61,10 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
     )
     var tenants: String?
 
-    @Flag(help: "Create the tenants of --tenants that do not exist.")
+    @Flag(help: "Create the tenants of --tenants that do not exist (not with --tenant-credentials).")
     var createTenant = false
+
+    @OptionGroup(title: "Tenants' own database roles") var credentials: TenantCredentialOptions
 
     @Flag(help: "Serve every tenant that exists, found when first used.")
     var allTenants = false
@@ -111,17 +119,32 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         options.database = database
         options.databaseFile = databaseFile
         options.dataDir = dataDir
-        let storage = try options.storage()
+        let source = try credentials.source(
+            databaseFlag: database != nil || databaseFile != nil,
+            databaseURL: options.explicitDatabaseURL
+        )
+        let storage = try source.map { TenantManager.Storage.postgresTenantRoles(credentials: $0) } ?? options.storage()
+        if source != nil && createTenant {
+            throw UsageError(
+                message: "--create-tenant cannot be used with tenant credentials: a tenant's own role may not create "
+                    + "its schema; create tenants with `cloacina tenant create` (with the admin URL)"
+            )
+        }
         let directory = workflows ?? Environment.workflowsDirectory
         try CommandPipeline.requireDirectory(directory)
+        // With tenant credentials, the tenants served are those with credentials (of --tenants, when given).
         let names: [String]? =
-            allTenants
+            allTenants || (source != nil && tenants == nil)
             ? nil
             : (tenants ?? Environment.value("TENANT_ID") ?? "default").split(separator: ",").map {
                 String($0.filter { $0 != " " })
             }
         // Every setting is checked before a tenant is created.
         var runner = try options.configuration(tenant: "default", tuning: tuning)
+        if source != nil {
+            // Each tenant's runner gets its own connection string; the host holds no other.
+            runner.databaseURL = ""
+        }
         runner.resumeUnfinished = true
         try shares.apply(to: &runner) { tenant throws(CloacinaError) in
             try TenantManager.validate(tenant, for: storage)
@@ -137,7 +160,8 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
                 } catch {
                     throw UsageError(message: error.message)
                 }
-                try await TenantOptions.requireExisting(name, in: storage, create: createTenant)
+                // A tenant with credentials is opened if it has them; the others are not served.
+                if source == nil { try await TenantOptions.requireExisting(name, in: storage, create: createTenant) }
             }
             selection = .only(names)
         } else {
@@ -145,9 +169,12 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         }
         try options.prepareDataDirectory()
         if case .sqliteFiles(let directory) = storage { try Self.lockSQLiteFiles(in: directory) }
-        if case .postgresSchemas = storage {
+        switch storage {
+        case .postgresSchemas, .postgresTenantRoles:
             // Several hosts may serve one database: each looks for executions a dead host left, twice a lease.
             runner.takeoverInterval = runner.leaseDuration / 2
+        case .sqliteFiles:
+            break
         }
 
         runner.announcement = HostAnnouncement(
@@ -216,6 +243,7 @@ struct ServeCommand: AsyncParsableCommand, LoggingCommand {
         switch storage {
         case .sqliteFiles(let directory): return "sqlite files in \(directory)"
         case .postgresSchemas(let url): return ConnectionStringRedaction.redact(url)
+        case .postgresTenantRoles(let credentials): return "PostgreSQL, each tenant as its own role (\(credentials))"
         }
     }
 

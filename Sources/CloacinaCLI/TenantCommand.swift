@@ -90,6 +90,8 @@ struct TenantCommand: AsyncParsableCommand {
                     throw UsageError(message: "--username and --password need a PostgreSQL admin URL (--database)")
                 }
                 try await TenantCommand.createFile(id, in: directory, output: storage.output)
+            case .postgresTenantRoles:
+                throw TenantCommand.needsAdminURL
             case .postgresSchemas(let url):
                 let secret = try passwordFile.map(TenantCommand.readPassword) ?? password ?? ""
                 let credentials = try await TenantCommand.withAdmin(url) { admin throws(CloacinaError) in
@@ -149,6 +151,8 @@ struct TenantCommand: AsyncParsableCommand {
                 case .json: print(JSONValue.object(["removed": .string(id)]).serializedString(pretty: true))
                 case .text: print("removed tenant \(id)")
                 }
+            case .postgresTenantRoles:
+                throw TenantCommand.needsAdminURL
             case .postgresSchemas(let url):
                 let removed = try await TenantCommand.withAdmin(url) { admin throws(CloacinaError) in
                     try await admin.removeTenant(schemaName: id, username: username)
@@ -193,6 +197,8 @@ struct TenantCommand: AsyncParsableCommand {
                 let files = try TenantCommand.fileTenants(directory)
                 tenants = try await TenantCommand.outcome { () async throws(CloacinaError) in try files.listTenants() }
                     .map { DatabaseAdmin.Tenant(schemaName: $0, roleName: nil, createdAt: nil) }
+            case .postgresTenantRoles:
+                throw TenantCommand.needsAdminURL
             case .postgresSchemas(let url):
                 roles = true
                 tenants = try await TenantCommand.withAdmin(url) { admin throws(CloacinaError) in
@@ -225,6 +231,9 @@ struct TenantCommand: AsyncParsableCommand {
     }
 
     // MARK: Helpers
+
+    /// Tenants' own roles serve tenants; creating, listing and removing them takes the admin URL.
+    static let needsAdminURL = UsageError(message: "tenant commands need the PostgreSQL admin URL (--database)")
 
     static func fileTenants(_ directory: String) throws -> SQLiteTenantManager {
         do {

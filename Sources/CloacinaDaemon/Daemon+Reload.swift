@@ -52,8 +52,12 @@ extension Daemon {
             } catch {
                 report = unfinishedReport("the reload was cancelled before it started")
             }
-            // A tenant out of service may have been repaired: a reload tries it again.
-            if !Task.isCancelled { await retryUnavailable() }
+            // A tenant out of service may have been repaired: a reload tries it again. Then tenants' credentials
+            // that appeared, changed or went take effect.
+            if !Task.isCancelled {
+                await retryUnavailable()
+                await refreshCredentials()
+            }
         }
         let (waiting, leader) = state.withLock { state in
             var (notify, next) = state.scheduler.finished()

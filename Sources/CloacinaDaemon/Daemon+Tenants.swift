@@ -73,8 +73,8 @@ extension Daemon {
         }
         if case .only(let names) = configuration.tenants, !names.contains(name) { throw unknown(name) }
         // Served tenants were opened at start (`only`) or are found when first used (`all`); one that is gone was
-        // removed, and is not created again.
-        guard try await exists(name) else {
+        // removed, and is not created again. With tenants' own roles, a tenant without credentials is unknown.
+        guard try await isServable(name) else {
             state.withLock { _ = $0.unavailable.removeValue(forKey: name) }
             throw unknown(name)
         }
@@ -109,8 +109,8 @@ extension Daemon {
         }
     }
 
-    /// Opens `tenant`'s runner (creating its storage when missing) and serves it; on failure takes it out of
-    /// service, logs why, and throws `unavailable`.
+    /// Opens `tenant`'s runner (creating its storage when missing, except for tenants with their own roles) and
+    /// serves it; on failure takes it out of service, logs why, and throws `unavailable`.
     @discardableResult
     func open(_ tenant: String) async throws(CloacinaError) -> DefaultRunner {
         let runner: DefaultRunner
@@ -177,6 +177,13 @@ extension Daemon {
 
     private func exists(_ tenant: String) async throws(CloacinaError) -> Bool {
         try await TenantManager.exists(tenant, in: configuration.storage)
+    }
+
+    /// Whether `tenant` may be opened: it exists, or (with tenants' own roles) it has credentials, whatever they
+    /// say: opening it reads and checks them, and takes it out of service when they are refused.
+    private func isServable(_ tenant: String) async throws(CloacinaError) -> Bool {
+        guard let credentials else { return try await exists(tenant) }
+        return try await BlockingCall.run { credentials.hasCredentials(for: tenant) }
     }
 
     /// Tenants out of service, by name.

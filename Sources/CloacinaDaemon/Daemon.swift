@@ -126,7 +126,8 @@ public final class Daemon: Sendable {
     /// Loads the host's packages and the drop directory, opens the selected tenants (resuming their unfinished
     /// executions), and starts serving. Throws when a host package cannot be loaded, or when none of a fixed list
     /// of tenants opens; a tenant whose store fails to open is otherwise taken out of service alone (see
-    /// ``tenantsJSON()``).
+    /// ``tenantsJSON()``). Tenants with their own roles are opened when they have credentials (see
+    /// `Daemon+Credentials.swift`).
     public func start() async throws(CloacinaError) {
         var host: [LoadedPackage] = []
         for package in configuration.runner.embeddedPackages {
@@ -144,7 +145,9 @@ public final class Daemon: Sendable {
         if !report.failed.isEmpty {
             logger.warning("some packages failed to load", metadata: ["failed": "\(report.failed.count)"])
         }
-        if case .only(let names) = configuration.tenants {
+        if let credentials {
+            try await openTenantsWithCredentials(credentials)
+        } else if case .only(let names) = configuration.tenants {
             var down: [String] = []
             for tenant in names {
                 do {

@@ -24,6 +24,31 @@ public struct PostgresBackend: StoreBackend {
         }
     }
 
+    /// A `postgresql://` or `postgres://` URL as it is; a libpq `key=value` string as the URL with its parameters
+    /// (``PostgresConnectionString/url(ofKeywordString:)``). A URL of another scheme, or a string libpq cannot parse,
+    /// is refused without showing it (beyond a URL's redacted form).
+    public func url(forConnectionString connectionString: String) throws(StoreError) -> String {
+        if let scheme = StoreRegistry.scheme(of: connectionString) {
+            guard schemes.contains(scheme) else {
+                throw StoreError(
+                    .configuration,
+                    "\"\(redacted(connectionString))\" is not a PostgreSQL connection string (its scheme is \(scheme)): "
+                        + "use postgresql://… or libpq's key=value form"
+                )
+            }
+            try validate(url: connectionString)
+            return connectionString
+        }
+        guard let url = PostgresConnectionString.url(ofKeywordString: connectionString) else {
+            throw StoreError(
+                .configuration,
+                "the connection string is neither a postgresql:// URL nor libpq key=value parameters (host=… "
+                    + "dbname=… user=…)"
+            )
+        }
+        return url
+    }
+
     public func open(url: String, options: StoreOptions) throws(StoreError) -> any ExecutionStore {
         try validate(url: url)
         let schema: String
@@ -42,7 +67,12 @@ public struct PostgresBackend: StoreBackend {
             schema = "cloacina"
         }
         do {
-            return try PostgresExecutionStore(url: url, schema: schema, poolSize: options.poolSize)
+            return try PostgresExecutionStore(
+                url: url,
+                schema: schema,
+                poolSize: options.poolSize,
+                createSchema: options.createSchema
+            )
         } catch {
             throw StoreError(error.code, "cannot open \(redacted(url)): \(error.message)")
         }

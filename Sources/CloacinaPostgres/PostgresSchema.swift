@@ -156,6 +156,7 @@ public enum PostgresSchema {
                 // Created by a concurrent host between the check and here.
             }
         }
+        try requireUsage(connection, schema: schema)
         let current = try version(connection, schema: schema)
         guard current != latestVersion else { return }
         guard current < latestVersion else { throw tooNew(current, schema: schema) }
@@ -175,6 +176,24 @@ public enum PostgresSchema {
         }
         let migrated = try version(connection, schema: schema)
         guard migrated <= latestVersion else { throw tooNew(migrated, schema: schema) }
+    }
+
+    /// Refuses a session whose role may not use `schema` (no USAGE: another tenant's schema, say), before anything
+    /// of the schema is read, with a message naming the role and the schema.
+    private static func requireUsage(_ connection: PostgresConnection, schema: PostgresIdentifier) throws(PostgresError)
+    {
+        let row = try connection.query(
+            "SELECT has_schema_privilege($1, 'USAGE'), current_user",
+            [.text(schema.name)]
+        ).rows.first
+        guard row?.bool(0) != true else { return }
+        throw PostgresError(
+            .scope,
+            sqlState: "42501",
+            message: "permission denied: role \"\(row?.text(1) ?? "?")\" may not use schema \(schema.quoted), so its "
+                + "sessions cannot be confined to it (is the connection string another tenant's?)",
+            context: "opening schema \(schema.quoted)"
+        )
     }
 
     /// Confines a new session to `schema`: sets the search path and checks `current_schema()` names exactly it.

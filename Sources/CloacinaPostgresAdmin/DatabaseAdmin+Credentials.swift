@@ -43,23 +43,6 @@ extension DatabaseAdmin {
         var generator = SystemRandomNumberGenerator()
         return String((0..<40).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
     }
-
-    /// `text` with every byte but the URL-unreserved ones (`A-Z a-z 0-9 - . _ ~`) written `%XX`.
-    static func percentEncoded(_ text: String) -> String {
-        var encoded = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                encoded += "%" + (hex.count == 1 ? "0" : "") + hex
-            }
-        }
-        return encoded
-    }
 }
 
 /// How ``DatabaseAdmin`` writes a tenant's connection string: the host, port and database the admin connection
@@ -109,9 +92,10 @@ struct ConnectionTemplate: Sendable, Hashable {
         }
         if namesHostAddress, let address = connection.hostAddress { query.append(("hostaddr", address)) }
         query += keptParameters.map { ($0.keyword, $0.value) }
-        let credentials = "\(DatabaseAdmin.percentEncoded(user)):\(DatabaseAdmin.percentEncoded(password))"
-        let database = connection.database.map(DatabaseAdmin.percentEncoded) ?? ""
-        let parameters = query.map { "\($0.0)=\(DatabaseAdmin.percentEncoded($0.1))" }.joined(separator: "&")
+        let credentials =
+            "\(PostgresConnectionString.percentEncoded(user)):\(PostgresConnectionString.percentEncoded(password))"
+        let database = connection.database.map(PostgresConnectionString.percentEncoded) ?? ""
+        let parameters = query.map { "\($0.0)=\(PostgresConnectionString.percentEncoded($0.1))" }.joined(separator: "&")
         return "postgresql://\(credentials)@\(authority)/\(database)" + (parameters.isEmpty ? "" : "?\(parameters)")
     }
 }

@@ -35,7 +35,48 @@ package enum FileSystem {
         guard info.st_size <= limit else {
             throw Failure(description: "the file is \(info.st_size) bytes, larger than the \(limit)-byte limit")
         }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        // The file shrank while it was read (a writer not using rename): keep what is there; the ELF check decides.
+        return try readAll(fd, size: Int(info.st_size))
+    }
+
+    /// Reads a small file holding a secret (a password, a connection string), refusing it unless it is a regular
+    /// file, not a symbolic link, owned by this process's user, with no permission for group or others (mode 0600
+    /// or 0400), and at most `limit` bytes. Each refusal says what is wrong with the file; none shows its content.
+    package static func readPrivateFile(_ path: String, limit: Int = 64 << 10) throws(Failure) -> [UInt8] {
+        // O_NOFOLLOW: a symbolic link is refused, not followed (someone else could point it anywhere).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw Failure(description: "is a symbolic link; it must be a regular file") }
+            throw Failure(description: "cannot be opened: \(errorText())")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw Failure(description: "cannot be examined: \(errorText())") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw Failure(description: "is not a regular file")
+        }
+        guard info.st_uid == geteuid() else {
+            throw Failure(
+                description: "belongs to another user (uid \(info.st_uid)); it must be owned by uid \(geteuid())"
+            )
+        }
+        let mode = info.st_mode & 0o7777
+        guard mode & 0o077 == 0 else {
+            let octal = String(mode, radix: 8)
+            throw Failure(
+                description: "has mode \(String(repeating: "0", count: max(0, 4 - octal.count)) + octal), which lets "
+                    + "group or others read or change it; it must be 0600 or 0400 (chmod 600)"
+            )
+        }
+        guard info.st_size <= limit else {
+            throw Failure(description: "is \(info.st_size) bytes, larger than the \(limit)-byte limit")
+        }
+        return try readAll(fd, size: Int(info.st_size))
+    }
+
+    /// Up to `size` bytes from `fd`: fewer when the file ends first.
+    private static func readAll(_ fd: Int32, size: Int) throws(Failure) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: size)
         var filled = 0
         while filled < bytes.count {
             let count = bytes.withUnsafeMutableBytes { buffer in
@@ -46,7 +87,6 @@ package enum FileSystem {
             if count == 0 { break }
             filled += count
         }
-        // The file shrank while it was read (a writer not using rename): keep what is there; the ELF check decides.
         if filled < bytes.count { bytes.removeSubrange(filled...) }
         return bytes
     }
@@ -134,10 +174,11 @@ package enum FileSystem {
         throw Failure(description: "cannot remove \(path): \(errorText())")
     }
 
-    /// Whether a file or directory exists at `path`.
-    package static func exists(_ path: String) -> Bool {
+    /// Whether a file or directory exists at `path`; with `followingLinks` false, whether anything (a symbolic link
+    /// too, wherever it points) has that name.
+    package static func exists(_ path: String, followingLinks: Bool = true) -> Bool {
         var info = stat()
-        return stat(path, &info) == 0
+        return followingLinks ? stat(path, &info) == 0 : lstat(path, &info) == 0
     }
 
     /// The names in a directory, sorted; hidden entries (starting with ".") are left out.

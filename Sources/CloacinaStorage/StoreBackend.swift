@@ -18,6 +18,10 @@ public protocol StoreBackend: Sendable {
 
     /// Throws `configuration` naming what is wrong with `url`, a URL of one of ``schemes``.
     func validate(url: String) throws(StoreError)
+    /// `connectionString` as a URL this backend opens: a URL of one of ``schemes`` as it is (validated), or another
+    /// form of connection string the backend accepts (libpq's `key=value` form for PostgreSQL) rewritten as one.
+    /// Throws `configuration` when it is neither; the message never shows the string beyond its redacted form.
+    func url(forConnectionString connectionString: String) throws(StoreError) -> String
     /// `url` for messages and logs, with every secret replaced by `***`.
     func redacted(_ url: String) -> String
     /// Opens the store `url` names (creating it, or its tables, when missing) as `options` say. Every failure's
@@ -43,6 +47,13 @@ public protocol StoreBackend: Sendable {
 extension StoreBackend {
     /// `url` with the passwords ``ConnectionStringRedaction`` finds replaced.
     public func redacted(_ url: String) -> String { ConnectionStringRedaction.redact(url) }
+
+    /// `connectionString` itself, once ``validate(url:)`` accepts it: a backend with no other form of connection
+    /// string.
+    public func url(forConnectionString connectionString: String) throws(StoreError) -> String {
+        try validate(url: connectionString)
+        return connectionString
+    }
 
     public func tenantExists(_ tenant: String, in space: String) throws(StoreError) -> Bool {
         try tenants(in: space).contains(tenant)

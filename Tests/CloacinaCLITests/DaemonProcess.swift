@@ -40,8 +40,10 @@ final class DaemonProcess: Sendable {
                 "--max-concurrent-tasks", "32",
             ]
             + arguments
-            // Tests serve tenants such as acme without creating them first (not with --all-tenants).
-            + (arguments.contains("--tenants") ? ["--create-tenant"] : [])
+            // Tests serve tenants such as acme without creating them first (not with --all-tenants, nor with
+            // tenants' own credentials, whose roles may not create schemas).
+            + (arguments.contains("--tenants") && !arguments.contains("--tenant-credentials")
+                ? ["--create-tenant"] : [])
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["CLOACINA_LOG_LEVEL": "info"].merging(environment) { _, new in new }
         ) { _, new in new }

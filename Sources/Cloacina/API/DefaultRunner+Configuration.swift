@@ -18,6 +18,10 @@ extension DefaultRunner {
         public var stores: StoreRegistry
         /// The PostgreSQL schema holding this tenant's tables; nil for SQLite (a tenant is a file).
         public var schema: String?
+        /// Whether the store creates its PostgreSQL schema when it is missing (true by default). False for a role that
+        /// may only use its own schema (``TenantManager``'s tenants with their own roles): a missing schema is then an
+        /// error rather than a `CREATE SCHEMA` the role may not run.
+        public var createSchema: Bool
         /// The tenant name reported in results and logs; defaults to the schema, else "default".
         public var tenant: String?
         /// How many task attempts run at once, across all executions (with shared ``resources``: across the
@@ -76,6 +80,7 @@ extension DefaultRunner {
             self.databaseURL = databaseURL
             self.stores = .builtin
             self.schema = nil
+            self.createSchema = true
             self.tenant = nil
             self.maxConcurrentTasks = max(4, 2 * Self.processorCount)
             self.tenantShare = TenantShare()

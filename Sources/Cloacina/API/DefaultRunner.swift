@@ -120,7 +120,8 @@ public final class DefaultRunner: Sendable {
         let options = StoreOptions(
             schema: configuration.schema,
             tenant: configuration.tenant,
-            poolSize: configuration.dbPoolSize
+            poolSize: configuration.dbPoolSize,
+            createSchema: configuration.createSchema
         )
         do throws(StoreError) {
             let backend = try configuration.stores.backend(for: configuration.databaseURL)

@@ -122,9 +122,11 @@ public struct PackageProbe: Sendable {
         return (run.reports, nil)
     }
 
-    /// The environment of a loading or worker process: this process's, without variables that carry secrets
-    /// (`DATABASE_URL`, `CLOACINA_DATABASE_URL`, names containing `PASSWORD`, `SECRET` or `TOKEN`, and any value
-    /// holding a URL with a password), with Swift's backtracer off (a crash is reported by the parent).
+    /// The environment of a loading or worker process: this process's, without variables that carry secrets or
+    /// say where they are (`DATABASE_URL`, `CLOACINA_DATABASE_URL`, tenants' connection strings
+    /// `CLOACINA_TENANT_URL_*` and their directory `CLOACINA_TENANT_CREDENTIALS`, names containing `PASSWORD`,
+    /// `SECRET` or `TOKEN`, and any value holding a URL with a password), with Swift's backtracer off (a crash is
+    /// reported by the parent). Such a process never needs a database: the host stores what it reports.
     public static func childEnvironment() -> [String] {
         var variables: [String] = []
         var cursor = environ
@@ -135,6 +137,7 @@ public struct PackageProbe: Sendable {
             let name = text[..<equals].uppercased()
             let value = String(text[text.index(after: equals)...])
             if name == "DATABASE_URL" || name == "CLOACINA_DATABASE_URL" || name == "SWIFT_BACKTRACE"
+                || name.hasPrefix(TenantCredentialSource.environmentPrefix) || name == "CLOACINA_TENANT_CREDENTIALS"
                 || ["PASSWORD", "SECRET", "TOKEN"].contains(where: { name.contains($0) })
                 || ConnectionStringRedaction.redact(value) != value
             {

@@ -15,13 +15,16 @@ extension TenantManager.Storage {
         }
     }
 
-    /// The backend serving this storage in `stores`, and its tenant space.
-    func resolved(in stores: StoreRegistry) throws(CloacinaError) -> (backend: any StoreBackend, space: String) {
+    /// The backend serving this storage in `stores`, and its tenant space (nil for tenants with their own roles,
+    /// each of whom has a connection string of their own).
+    func resolved(in stores: StoreRegistry) throws(CloacinaError) -> (backend: any StoreBackend, space: String?) {
         do throws(StoreError) {
             switch self {
             case .postgresSchemas(let url):
                 let backend = try stores.backend(for: url)
                 return (backend, try backend.tenantSpace(of: url))
+            case .postgresTenantRoles:
+                return (try stores.backend(for: "postgresql:"), nil)
             case .sqliteFiles(let directory):
                 return (try stores.backend(for: "sqlite:"), directory)
             }
@@ -31,12 +34,28 @@ extension TenantManager.Storage {
     }
 
     /// Where `tenant`'s store is: the database URL of its runner, and its schema (nil for a file).
+    ///
+    /// For tenants with their own roles, the URL is the tenant's connection string, read from its credentials now
+    /// (so this blocks: call it off Swift's cooperative pool) and rewritten as a URL when it is in libpq's
+    /// `key=value` form; throws `notFound` when the tenant has no credentials and `configuration` when they are
+    /// refused or are not PostgreSQL's, naming where they come from (never what they say).
     public func store(
         ofTenant tenant: String,
         stores: StoreRegistry = .builtin
     ) throws(CloacinaError) -> (url: String, schema: String?) {
         let (backend, space) = try resolved(in: stores)
-        return backend.store(ofTenant: tenant, in: space)
+        guard case .postgresTenantRoles(let credentials) = self else {
+            return backend.store(ofTenant: tenant, in: space ?? "")
+        }
+        let connectionString = try credentials.connectionString(for: tenant)
+        do throws(StoreError) {
+            return (try backend.url(forConnectionString: connectionString), tenant)
+        } catch {
+            throw CloacinaError(
+                .configuration,
+                "tenant \"\(tenant)\": its connection string (\(credentials.origin(of: tenant))): \(error.message)"
+            )
+        }
     }
 }
 
@@ -57,7 +76,8 @@ extension TenantManager {
     }
 
     /// Whether `tenant` has storage in `storage`: its SQLite file, or its PostgreSQL schema with Cloacina's
-    /// tables (read from the catalogs, so any role may ask). Asks on a ``BlockingCall`` thread.
+    /// tables (read from the catalogs, so any role may ask; for tenants with their own roles, asked with the
+    /// tenant's own connection string, and false when it has no credentials). Asks on a ``BlockingCall`` thread.
     public static func exists(
         _ tenant: String,
         in storage: Storage,
@@ -65,8 +85,20 @@ extension TenantManager {
     ) async throws(CloacinaError) -> Bool {
         let (backend, space) = try storage.resolved(in: stores)
         let found = try await BlockingCall.run {
-            Result { () throws(StoreError) in try backend.tenantExists(tenant, in: space) }
+            Result { () throws(CloacinaError) -> Bool in
+                if case .postgresTenantRoles(let credentials) = storage, !credentials.hasCredentials(for: tenant) {
+                    return false
+                }
+                // Without a shared tenant space, the tenant's own connection string asks.
+                var url = space ?? ""
+                if space == nil { url = try storage.store(ofTenant: tenant, stores: stores).url }
+                do throws(StoreError) {
+                    return try backend.tenantExists(tenant, in: url)
+                } catch {
+                    throw CloacinaError(error)
+                }
+            }
         }
-        return try found.mapError(CloacinaError.init).get()
+        return try found.get()
     }
 }

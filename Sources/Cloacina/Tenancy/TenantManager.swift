@@ -7,9 +7,10 @@ internal import Synchronization
 ///
 /// Concurrency-safe: callers asking for the same tenant at once share one creation; a creation that fails is
 /// forgotten, so the next call tries again. Every runner is made from one template configuration (concurrency,
-/// time limits, packages), with the tenant's own storage: a schema per tenant in one PostgreSQL database, or a
-/// SQLite file per tenant in one directory, opened by the backend ``DefaultRunner/Configuration/stores`` has for
-/// them. It does not create tenants' roles; that is `DatabaseAdmin` (in `CloacinaPostgresAdmin`).
+/// time limits, packages), with the tenant's own storage: a schema per tenant in one PostgreSQL database (reached
+/// through one URL, or each as the tenant's own role), or a SQLite file per tenant in one directory, opened by the
+/// backend ``DefaultRunner/Configuration/stores`` has for them. It does not create tenants' roles; that is
+/// `DatabaseAdmin` (in `CloacinaPostgresAdmin`).
 public final class TenantManager: Sendable {
     /// Where each tenant's state lives.
     public enum Storage: Sendable, Hashable {
@@ -17,6 +18,11 @@ public final class TenantManager: Sendable {
         case postgresSchemas(url: String)
         /// A SQLite file per tenant in `directory` (named by the SQLite backend: `<tenant>.db`).
         case sqliteFiles(directory: String)
+        /// A schema per tenant, named as the tenant, that each tenant's runner reaches as the tenant's own login role:
+        /// with the connection string `credentials` has for it, read each time its runner opens. Only tenants with
+        /// credentials exist here, and their schemas are never created (their roles may not): `DatabaseAdmin`
+        /// creates tenants, and no admin URL is needed to serve them.
+        case postgresTenantRoles(credentials: TenantCredentialSource)
     }
 
     public let storage: Storage
@@ -130,22 +136,38 @@ public final class TenantManager: Sendable {
                 observer(tenant, event)
             }
         }
-        // Storage no backend serves keeps the template's URL; ``runner(for:)`` reports it when validating the tenant.
-        if let store = try? storage.store(ofTenant: tenant, stores: template.stores) {
+        if case .postgresTenantRoles = storage {
+            // The tenant's own connection string is read when its runner opens (``runner(for:)``), off the
+            // cooperative pool; its role may not create the schema.
+            configuration.schema = tenant
+            configuration.createSchema = false
+        } else if let store = try? storage.store(ofTenant: tenant, stores: template.stores) {
+            // Storage no backend serves keeps the template's URL; ``runner(for:)`` reports it when validating the
+            // tenant.
             configuration.databaseURL = store.url
             configuration.schema = store.schema
         }
         return configuration
     }
 
-    /// `tenant`'s runner, created (and its unfinished executions resumed) on first use.
+    /// `tenant`'s runner, created (and its unfinished executions resumed) on first use. For tenants with their own
+    /// roles, its connection string is read as it is created (so a changed one takes effect when the tenant is
+    /// closed and opened again); one that is missing, refused or not PostgreSQL's fails the creation.
     public func runner(for tenant: String) async throws(CloacinaError) -> DefaultRunner {
         try validate(tenant)
         let creation = try state.withLock { state throws(CloacinaError) in
             guard !state.closed else { throw CloacinaError(.shuttingDown, "the tenant manager is shutting down") }
             if let existing = state.runners[tenant] { return existing }
-            let configuration = configuration(for: tenant)
+            let base = configuration(for: tenant)
+            let (storage, stores) = (storage, template.stores)
             let creation = Task {
+                var configuration = base
+                if case .postgresTenantRoles = storage {
+                    let store = try await BlockingCall.run {
+                        Result { () throws(CloacinaError) in try storage.store(ofTenant: tenant, stores: stores) }
+                    }
+                    configuration.databaseURL = try store.get().url
+                }
                 let runner = try await DefaultRunner(configuration: configuration)
                 // Opening left statements, caches or connections behind; many tenants stay quiet after opening.
                 if !runner.hasActiveExecutions { runner.releaseIdleResources() }
@@ -182,9 +204,11 @@ public final class TenantManager: Sendable {
     public var openTenants: [String] { state.withLock { $0.runners.keys.sorted() } }
 
     /// Shuts `tenant`'s runner down (see ``DefaultRunner/shutdown(timeout:)``) and forgets it; the next use opens a
-    /// new one. Does nothing when it is not open.
-    public func close(_ tenant: String, timeout: Duration? = nil) async {
+    /// new one. Does nothing when it is not open. `detached` is called once the runner is no longer handed out and
+    /// before its shutdown begins (a host stops routing requests to it there).
+    public func close(_ tenant: String, timeout: Duration? = nil, detached: () -> Void = {}) async {
         guard let creation = state.withLock({ $0.runners.removeValue(forKey: tenant) }) else { return }
+        detached()
         await (try? creation.value)?.shutdown(timeout: timeout)
     }
 
