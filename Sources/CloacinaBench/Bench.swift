@@ -17,6 +17,8 @@ final class Bench: Sendable {
     let isolation: Isolation
     /// The size of the `context` workload's input.
     let contextBytes: Int
+    /// The lease of the `hosts` workload's hosts.
+    let hostsLease: Duration
     let invoker: any TaskInvoker
     /// Scratch space: SQLite files, the package cache, generated packages.
     let directory: String
@@ -31,8 +33,10 @@ final class Bench: Sendable {
         smoke: Bool,
         maxConcurrentTasks: Int?,
         isolation: Isolation,
-        contextBytes: Int = 10_000_000
+        contextBytes: Int = 10_000_000,
+        hostsLease: Duration = .seconds(3)
     ) throws {
+        self.hostsLease = hostsLease
         self.backend = backend
         self.databaseURL = databaseURL
         self.smoke = smoke
@@ -127,6 +131,7 @@ final class Bench: Sendable {
         case .invoke: return try await invoke(n: n ?? (smoke ? 20 : 20_000))
         case .context: return try await context(n: n ?? (smoke ? 3 : 30))
         case .history: return try await history(size: n ?? (smoke ? 200 : 100_000))
+        case .hosts: return try await hosts(n: n ?? (smoke ? 32 : 3000), callers: smoke ? 8 : 64, lease: hostsLease)
         }
     }
 

@@ -55,9 +55,17 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The size of the context workload's input, in bytes.")
     var contextBytes = 10_000_000
 
+    @Option(help: "The lease of the hosts workload's hosts, in seconds.")
+    var leaseSeconds = 3.0
+
+    /// The hosts workload's child host: runs executions on this schema until it is killed.
+    @Option(help: .hidden)
+    var hostsChild: String?
+
     func validate() throws {
         if let n, n < 1 { throw ValidationError("--n must be at least 1") }
         if contextBytes < 64 { throw ValidationError("--context-bytes must be at least 64") }
+        if !(leaseSeconds >= 0.5) { throw ValidationError("--lease-seconds must be at least 0.5") }
         if backend == .postgres && (database ?? Self.environment("DATABASE_URL")) == nil {
             throw ValidationError("--backend postgres needs --database URL or $DATABASE_URL")
         }
@@ -66,7 +74,7 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
+            handler.logLevel = BenchCommand.environment("CLOACINA_BENCH_LOG") == nil ? .error : .debug
             return handler
         }
         let path =
@@ -87,8 +95,12 @@ struct BenchCommand: AsyncParsableCommand {
                 smoke: smoke,
                 maxConcurrentTasks: maxConcurrentTasks,
                 isolation: isolation,
-                contextBytes: contextBytes
+                contextBytes: contextBytes,
+                hostsLease: .milliseconds(Int(leaseSeconds * 1000))
             )
+            if let hostsChild {
+                try await bench.hostsChild(schema: hostsChild, n: n ?? 200, lease: bench.hostsLease)
+            }
             defer { bench.cleanup() }
             for workload in workloads.isEmpty ? Workload.allCases : workloads {
                 let line = try await bench.run(workload, n: n)
@@ -115,5 +127,5 @@ enum Isolation: String, ExpressibleByArgument, CaseIterable, Sendable {
 }
 
 enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke, context, history
+    case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke, context, history, hosts
 }

@@ -241,7 +241,8 @@ extension DefaultRunner {
     }
 
     /// Runs a takeover sweep now, or once more after the one under way.
-    private func sweepSoon() {
+    func sweepSoon() {
+        guard configuration.takeoverInterval != nil else { return }
         guard request(.takeover) else { return }
         runtime.timers.spawn { [weak self] in
             guard let self else { return }
@@ -254,11 +255,19 @@ extension DefaultRunner {
     private func takeOver() async {
         let (active, waiting) = activeAndWaiting
         let room = configuration.maxConcurrentTasks - active
-        guard room > 0 else { return }
+        guard room > 0 else {
+            setBacklog(true)
+            return
+        }
         do {
             // Executions waiting for a package are claimed again and let go each time (oldest first): counted on
             // top, so that they never take the room of executions this runner can run.
             let report = try await resumeUnfinished(limit: room + waiting)
+            // A full sweep: when an execution ends here, sweep again rather than wait for the timer (at once if
+            // some ended during this sweep).
+            let full = report.resumed.count + report.waiting.count + report.failed.count >= room + waiting
+            setBacklog(full)
+            if full, activeAndWaiting.active < configuration.maxConcurrentTasks { sweepSoon() }
             if !report.resumed.isEmpty {
                 runtime.logger.notice(
                     "took over executions no live runner held",

@@ -51,6 +51,8 @@ public final class DefaultRunner: Sendable {
         /// When the last lease renewal that succeeded was sent, or the runner was last idle, or started: no lease
         /// held here was granted before it.
         var lastLeaseRenewal = Timestamp.now()
+        /// Whether the last takeover sweep claimed as many as it had room for (more may wait).
+        var backlog = false
         /// The store's signals from other hosts, while the runner is open.
         var signals: StoreObservation?
     }
@@ -332,10 +334,18 @@ public final class DefaultRunner: Sendable {
 
     /// Forgets a driver whose execution ended (or that stopped).
     func ended(_ driver: ExecutionDriver) {
-        state.withLock { state in
+        let backlog = state.withLock { state in
             if state.active[driver.id] === driver { state.active[driver.id] = nil }
             state.lastActive = .now
+            return state.backlog
         }
+        // The last sweep left executions for want of room: take more now that there is some.
+        if backlog { sweepSoon() }
+    }
+
+    /// Records whether the last takeover sweep filled its room (so more may be waiting).
+    func setBacklog(_ full: Bool) {
+        state.withLock { $0.backlog = full }
     }
 
     /// Tracks a driver as running here; refused once the runner is shutting down, and when another driver runs
