@@ -6,8 +6,8 @@ extension Bench {
     /// Several hosts on one PostgreSQL schema: throughput of 1, 2 and 3 hosts (`bench_fan10`, `callers` callers
     /// spread over them; each host a runner of its own here, with its own connections, owner name, listening
     /// session and sweeps, as separate processes have), then the takeover after SIGKILL: a child process
-    /// (this program, ``BenchCommand/hostsChild``) starts `takeoverExecutions` executions and is killed while they
-    /// run; the time until a live host took them all over, and until they all ended.
+    /// (this program, ``BenchCommand/hostsChild``) starts 4 executions of the 10,000-task DAG and is killed while
+    /// they run; the time until a live host took them all over, and until they all ended.
     ///
     /// The child runs on this machine, so the live host sees at once that its pid is gone and takes over at its
     /// next sweep (half a lease); an owner on another machine is waited for until its lease ends (up to 1.5
@@ -76,7 +76,7 @@ extension Bench {
 
     /// Starts the child host, kills it once its executions are under way, and times the live host's takeover.
     private func takeoverAfterKill(schema: String, lease: Duration) async throws -> [String: JSONValue] {
-        let executions = smoke ? 10 : 200
+        let executions = smoke ? 2 : 4
         let resumed = Mutex<(count: Int, last: ContinuousClock.Instant?)>((0, nil))
         var configuration = self.configuration("hosts", name: schema)
         configuration.leaseDuration = lease
@@ -137,14 +137,15 @@ extension Bench {
         return text.split(separator: "\n").map(String.init)
     }
 
-    /// The child of ``hosts(n:callers:lease:)``: starts `n` executions of `bench_chain10` on `schema`, prints their
-    /// ids once all are recorded, and runs them until it is killed.
+    /// The child of ``hosts(n:callers:lease:)``: starts `n` executions of `bench_dag10k` (10,000 tasks each, so that
+    /// they are under way when it is killed) on `schema`, prints their ids once all are recorded, and runs them until
+    /// it is killed.
     func hostsChild(schema: String, n: Int, lease: Duration) async throws -> Never {
         var configuration = self.configuration("hosts", name: schema)
         configuration.leaseDuration = lease
         let runner = try await DefaultRunner.Builder(configuration: configuration).build()
         var ids: [String] = []
-        for _ in 0..<n { ids.append(try await runner.executeAsync("bench_chain10", context: [:])) }
+        for _ in 0..<n { ids.append(try await runner.executeAsync("bench_dag10k", context: [:])) }
         let text = Array((ids.joined(separator: "\n") + "\n").utf8)
         _ = text.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
         while true { try await Task.sleep(for: .seconds(3600)) }

@@ -58,9 +58,13 @@ enum ExecutionText {
         return (lines + ["}"]).joined(separator: "\n") + "\n"
     }
 
-    /// `text` cut to ``screenWidth`` characters on one line, saying how long it was.
+    /// `text` cut to ``screenWidth`` characters on one line, saying how long it was. Control characters (line
+    /// breaks, terminal escapes from a task's error) become spaces: what tasks write never drives the terminal.
     static func truncated(_ text: String) -> String {
-        let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        var line = ""
+        line.unicodeScalars.append(
+            contentsOf: text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }
+        )
         guard line.count > screenWidth else { return line }
         return "\(line.prefix(screenWidth - 40))… (\(text.count) characters; --output json shows all)"
     }

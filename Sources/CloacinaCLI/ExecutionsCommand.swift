@@ -9,8 +9,8 @@ import Glibc
 struct ExecutionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "executions",
-        abstract: "List, show, cancel and resume a tenant's executions.",
-        subcommands: [List.self, Show.self, Cancel.self, Resume.self]
+        abstract: "List, show, cancel and resume a tenant's executions, and show their history.",
+        subcommands: [List.self, Show.self, Events.self, Cancel.self, Resume.self]
     )
 
     /// Opens the tenant's runner without resuming anything; nil when its SQLite file does not exist (no

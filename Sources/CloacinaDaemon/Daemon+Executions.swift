@@ -17,6 +17,32 @@ extension Daemon {
         }
     }
 
+    /// Cancels one of `tenant`'s executions without waiting for it to end (also while draining); returns its state
+    /// then. Throws `notFound` for an unknown execution and `conflict` for one that already ended.
+    public func cancel(_ tenant: TenantName, id: String, reason: String) async throws(CloacinaError) -> ExecutionResult
+    {
+        try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
+            let current = try await runner.executionStatus(id)
+            guard !current.status.isFinished else {
+                throw CloacinaError(
+                    .conflict,
+                    "execution \(id) already ended (\(current.status.rawValue)); nothing to cancel"
+                )
+            }
+            return try await runner.cancel(id, reason: reason, waitForEnd: false)
+        }
+    }
+
+    /// `tenant`'s execution `id`'s recorded history, oldest first; `notFound` for an unknown execution.
+    public func events(_ tenant: TenantName, id: String) async throws(CloacinaError) -> [ExecutionEvent] {
+        try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
+            let events = try await runner.events(of: id)
+            // An execution has at least its creation event; none means there is no such execution.
+            if events.isEmpty { _ = try await runner.executionStatus(id) }
+            return events
+        }
+    }
+
     /// Runs `workflow` for `tenant` and waits for its result (admitted like ``submit(_:workflow:context:)``).
     /// Cancelling the calling task ends the wait (`cancelled`); the execution goes on.
     public func run(

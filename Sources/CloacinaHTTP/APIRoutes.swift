@@ -16,6 +16,8 @@ struct APIRoutes: Sendable {
         routes.get("/tenants/:tenant/executions/:id") { request, context in
             try await execution(request, context: context)
         }
+        routes.post("/tenants/:tenant/executions/:id/cancel") { _, context in try await cancel(context: context) }
+        routes.get("/tenants/:tenant/executions/:id/events") { _, context in try await events(context: context) }
         routes.get("/tenants/:tenant/executions") { request, context in
             try await executions(request, context: context)
         }
@@ -58,6 +60,29 @@ struct APIRoutes: Sendable {
             return .json(try await daemon.waitForExecution(tenant, id: id).json)
         }
         return .json(try await daemon.execution(tenant, id: id).json)
+    }
+
+    /// `POST /tenants/{tenant}/executions/{id}/cancel`: 202 with the execution as it is now (`cancel_pending` true
+    /// while it has not ended yet: another host runs it, or its running attempts are stopping); 404 for an unknown
+    /// execution, 409 for one that already ended.
+    func cancel(context: some RequestContext) async throws -> Response {
+        let tenant = try tenant(context)
+        let id = try Self.parameter("id", context)
+        let result = try await daemon.cancel(tenant, id: id, reason: "cancelled over HTTP")
+        var json = result.json
+        if case .object(var fields) = json {
+            fields["cancel_pending"] = .bool(!result.status.isFinished)
+            json = .object(fields)
+        }
+        return .json(json, status: .accepted)
+    }
+
+    /// `GET /tenants/{tenant}/executions/{id}/events`: `{events: [...]}`, the execution's history oldest first.
+    func events(context: some RequestContext) async throws -> Response {
+        let tenant = try tenant(context)
+        let id = try Self.parameter("id", context)
+        let events = try await daemon.events(tenant, id: id)
+        return .json(["execution_id": .string(id), "events": .array(events.map(\.json))])
     }
 
     /// `GET /tenants/{tenant}/executions`: a page of the tenant's executions, newest first, the cursor of the next

@@ -14,6 +14,8 @@ public import Logging
 /// - `POST /tenants/{tenant}/workflows` `{"workflow_name", "context"}`: 202 `{execution_id, status}`;
 ///   with `?wait=true`, 200 and the full result (the keys of `cloacina run --output json`).
 /// - `GET /tenants/{tenant}/executions/{id}`: the full result; with `?wait=true`, once the execution has ended.
+/// - `POST /tenants/{tenant}/executions/{id}/cancel`: 202 and the execution with `cancel_pending`; 404; 409 when
+///   it already ended. `GET /tenants/{tenant}/executions/{id}/events`: `{execution_id, events}`, oldest first.
 /// - `GET /tenants/{tenant}/executions?status=&workflow=&limit=&cursor=|offset=&total=`: `{executions, total,
 ///   limit, offset, next_cursor}` (``ListingParameters``).
 /// - `GET /tenants`: `{tenants: [{tenant, status: "serving"|"unavailable", ...}]}`.

@@ -128,6 +128,20 @@ struct RunCommandTests {
         #expect(shown["final_context"]?["words"] == ["alpha", "beta"])
         #expect(shown["tasks"]?.arrayValue?.count == 5)
 
+        // Its history: created first, completed last, a start and an end per task; by a prefix of its id.
+        let events = try host.cloacina([
+            "executions", "events", String(id.prefix(8)), "--tenant", "acme", "--output", "json",
+        ])
+        #expect(events.exitStatus == 0, "\(events.standardError)")
+        let kinds = try JSONValue(parsing: events.standardOutput)["events"]?.arrayValue?.compactMap {
+            $0["kind"]?.stringValue
+        }
+        #expect(kinds?.first == "execution_created" && kinds?.last == "execution_completed", "\(kinds ?? [])")
+        #expect(kinds?.filter { $0 == "task_completed" }.count == 5, "\(kinds ?? [])")
+        let table = try host.cloacina(["executions", "events", id, "--tenant", "acme"])
+        #expect(table.standardOutput.hasPrefix("AT"), "\(table.standardOutput)")
+        #expect(table.standardOutput.contains("task_completed"))
+
         // The other tenant does not see it; an unknown tenant is an error and gets no file; the default one, not
         // used yet, has nothing.
         let elsewhere = try host.cloacina(["executions", "show", id, "--tenant", "globex"])

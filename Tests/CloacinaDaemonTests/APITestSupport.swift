@@ -26,6 +26,13 @@ struct APIHarness {
             WorkflowTask("fail") { _ in throw TaskFailure.failed("no luck today") }
             WorkflowTask("after", dependsOn: "fail") { _ in }
         }
+        Workflow("waits") {
+            // Runs until it is cancelled (it says so in its context), then ends as asked.
+            WorkflowTask("until_cancelled") { ctx in
+                ctx["started"] = true
+                while !ctx.isCancelled { usleep(1000) }
+            }
+        }
     }
 
     static let quiet = Logger(label: "cloacina.tests.http") { _ in SwiftLogNoOpLogHandler() }

@@ -53,6 +53,39 @@ struct HTTPAPITests {
         }
     }
 
+    @Test("POST …/cancel stops a running execution (202), is 409 once it ended and 404 for an unknown one; …/events")
+    func cancelAndEvents() async throws {
+        try await APIHarness("cancel").run { client in
+            let started = try await client.call(.post, "/tenants/acme/workflows", body: #"{"workflow_name": "waits"}"#)
+            let id = try #require(started.json?["execution_id"]?.stringValue)
+            let cancelled = try await client.call(.post, "/tenants/acme/executions/\(id)/cancel")
+            #expect(cancelled.status == .accepted, "\(cancelled.text)")
+            #expect(cancelled.json?["execution_id"]?.stringValue == id)
+            #expect(cancelled.json?["cancel_pending"]?.boolValue != nil)
+            let ended = try await client.call(.get, "/tenants/acme/executions/\(id)?wait=true")
+            #expect(ended.json?["status"] == "Cancelled", "\(ended.text)")
+
+            let again = try await client.call(.post, "/tenants/acme/executions/\(id)/cancel")
+            #expect(again.status == .conflict)
+            #expect(again.error?.contains("already ended (Cancelled)") == true, "\(again.text)")
+            let unknown = try await client.call(.post, "/tenants/acme/executions/no-such-id/cancel")
+            #expect(unknown.status == .notFound)
+            // Tenants stay apart: another tenant's id is unknown here.
+            let elsewhere = try await client.call(.post, "/tenants/globex/executions/\(id)/cancel")
+            #expect(elsewhere.status == .notFound)
+
+            let history = try await client.call(.get, "/tenants/acme/executions/\(id)/events")
+            #expect(history.status == .ok)
+            let kinds = history.json?["events"]?.arrayValue?.compactMap { $0["kind"]?.stringValue } ?? []
+            #expect(kinds.first == "execution_created" && kinds.last == "execution_cancelled", "\(kinds)")
+            #expect(kinds.contains("task_started"), "\(kinds)")
+            let sequences = history.json?["events"]?.arrayValue?.compactMap { $0["sequence"]?.intValue } ?? []
+            #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count)
+            let missing = try await client.call(.get, "/tenants/acme/executions/no-such-id/events")
+            #expect(missing.status == .notFound)
+        }
+    }
+
     @Test("?wait=true answers 200 with the full result, the keys of `cloacina run --output json`")
     func waitForResult() async throws {
         try await APIHarness("wait").run { client in
@@ -385,7 +418,9 @@ struct HTTPAPITests {
             #expect(workflows.status == .ok)
             #expect(workflows.json?["generation"]?.intValue != nil)
             let host = try #require(workflows.json?["host"]?.arrayValue)
-            #expect(host.contains { $0["name"] == "http-api-tests" && $0["workflows"] == ["greet", "broken"] })
+            #expect(
+                host.contains { $0["name"] == "http-api-tests" && $0["workflows"] == ["greet", "broken", "waits"] }
+            )
 
             let reload = try await client.call(.post, "/admin/reload")
             #expect(reload.status == .ok)

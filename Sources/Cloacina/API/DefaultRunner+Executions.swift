@@ -57,20 +57,22 @@ extension DefaultRunner {
 
     /// Cancels an execution: running tasks are told to stop, nothing new starts, and it ends `Cancelled`.
     ///
-    /// When this runner runs it, the cancellation is immediate. When no live runner owns it (its runner crashed),
-    /// this runner takes it over and cancels it. When another live runner owns it, the request is recorded and
-    /// that runner carries it out within a third of its lease; the returned state is still unfinished then.
-    /// Cancelling a finished execution changes nothing.
+    /// When this runner runs it, the cancellation is immediate (with `waitForEnd`, this returns once the execution
+    /// ended; without, at once). When no live runner owns it (its runner crashed), this runner takes it over and
+    /// cancels it. When another live runner owns it, the request is recorded and that runner carries it out: at once
+    /// when the store signals it (PostgreSQL's `NOTIFY`), else at its next lease renewal, within a third of its
+    /// lease; the returned state is still unfinished then. Cancelling a finished execution changes nothing.
     @discardableResult
     public func cancel(
         _ id: String,
-        reason: String = "cancelled on request"
+        reason: String = "cancelled on request",
+        waitForEnd: Bool = true
     ) async throws(CloacinaError)
         -> ExecutionResult
     {
         if let driver = activeDriver(id) {
             driver.cancel(reason: reason)
-            try await driver.wait()
+            if waitForEnd { try await driver.wait() }
             return try await executionStatus(id)
         }
         let current = try await executionStatus(id)
