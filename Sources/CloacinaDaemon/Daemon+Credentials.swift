@@ -53,20 +53,7 @@ extension Daemon {
                 metadata: ["credentials": "\(credentials)"]
             )
         }
-        var down: [String] = []
-        for tenant in names {
-            do {
-                try await open(tenant)
-            } catch let error where error.code == .unavailable {
-                down.append(tenant)
-            }
-        }
-        if !names.isEmpty && down.count == names.count {
-            throw CloacinaError(
-                .configuration,
-                "none of the tenants could be opened (\(down.joined(separator: ", "))); the log says why"
-            )
-        }
+        try await openAll(names)
     }
 
     /// Brings the served tenants in line with their credentials, as the type's documentation says: on reload.

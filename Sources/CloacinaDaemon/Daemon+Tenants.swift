@@ -109,6 +109,26 @@ extension Daemon {
         }
     }
 
+    /// Opens the runners of `names` at start. A tenant out of service is alone in it (logged and reported; the others
+    /// serve), but a host none of whose tenants opens has nothing to serve (a wrong URL, say): that throws, rather
+    /// than run on serving nothing.
+    func openAll(_ names: [String]) async throws(CloacinaError) {
+        var down: [String] = []
+        for tenant in names {
+            do {
+                try await open(tenant)
+            } catch let error where error.code == .unavailable {
+                down.append(tenant)
+            }
+        }
+        if !names.isEmpty && down.count == names.count {
+            throw CloacinaError(
+                .configuration,
+                "none of the tenants could be opened (\(down.joined(separator: ", "))); the log says why"
+            )
+        }
+    }
+
     /// Opens `tenant`'s runner (creating its storage when missing, except for tenants with their own roles) and
     /// serves it; on failure takes it out of service, logs why, and throws `unavailable`.
     @discardableResult

@@ -148,23 +148,7 @@ public final class Daemon: Sendable {
         if let credentials {
             try await openTenantsWithCredentials(credentials)
         } else if case .only(let names) = configuration.tenants {
-            var down: [String] = []
-            for tenant in names {
-                do {
-                    try await open(tenant)
-                } catch let error where error.code == .unavailable {
-                    // Out of service alone (logged and reported); the others serve.
-                    down.append(tenant)
-                }
-            }
-            // A host none of whose tenants opens has nothing to serve: a wrong URL, say. Say so and stop, rather
-            // than run on serving nothing.
-            if !names.isEmpty && down.count == names.count {
-                throw CloacinaError(
-                    .configuration,
-                    "none of the tenants could be opened (\(down.joined(separator: ", "))); the log says why"
-                )
-            }
+            try await openAll(names)
         }
         state.withLock { state in
             if state.phase == .starting { state.phase = .serving }

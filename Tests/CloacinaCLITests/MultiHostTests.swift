@@ -8,14 +8,12 @@ import Testing
 struct MultiHostTests {
     @Test(
         "PostgreSQL: a live host takes over the executions of a host killed under load; no attempt runs twice",
-        .enabled(if: TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL") != nil, "needs CLOACINA_TEST_POSTGRES_URL")
+        .enabled(if: postgresURL != nil, "needs CLOACINA_TEST_POSTGRES_URL")
     )
     func takeover() throws {
-        let url = try #require(TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL"))
-        let schema = "hosts_\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-        defer {
-            _ = try? runCommand(TestEnvironment.cloacinaExecutable, ["tenant", "remove", schema, "--database", url])
-        }
+        let url = try #require(Self.postgresURL)
+        let schema = Self.schema("hosts")
+        defer { Self.removeTenant(schema, url) }
         let fixture = try RecoveryCountingTests.Fixture("takeover")
         // A short lease, so the test waits seconds; each host has its own data directory (PID file, cache).
         func host(_ name: String) throws -> DaemonProcess {
@@ -73,14 +71,12 @@ struct MultiHostTests {
 
     @Test(
         "PostgreSQL: hosts are notified of work left unclaimed and of cancel requests (no wait for a timer)",
-        .enabled(if: TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL") != nil, "needs CLOACINA_TEST_POSTGRES_URL")
+        .enabled(if: postgresURL != nil, "needs CLOACINA_TEST_POSTGRES_URL")
     )
     func notifications() throws {
-        let url = try #require(TestEnvironment.variable("CLOACINA_TEST_POSTGRES_URL"))
-        let schema = "notify_\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-        defer {
-            _ = try? runCommand(TestEnvironment.cloacinaExecutable, ["tenant", "remove", schema, "--database", url])
-        }
+        let url = try #require(Self.postgresURL)
+        let schema = Self.schema("notify")
+        defer { Self.removeTenant(schema, url) }
         let fixture = try RecoveryCountingTests.Fixture("notify")
         // A lease of 10 minutes: the timers (a sweep every 5 minutes, a lease renewal every 200 s) cannot be what
         // picks the work up or delivers the cancel within the test's waits.

@@ -284,8 +284,8 @@ extension DefaultRunner {
     /// Renews this runner's leases a third of the way through them, while it has executions, and picks up
     /// cancellations requested through the store. An idle runner makes no queries.
     ///
-    /// When no renewal has succeeded for five sixths of a lease (the store is unreachable: a partition, a long
-    /// pause), the runner gives its executions up before another host may take them over: it stops their attempts
+    /// With a ``Configuration/takeoverInterval`` (several hosts share the store), when no renewal has succeeded for
+    /// five sixths of a lease (the store is unreachable: a partition, a long pause), the runner gives its executions up before another host may take them over: it stops their attempts
     /// and writes nothing more for them, and releases its claims once the store answers again (its own sweep, or
     /// another host's, resumes them). The sixth left is the margin for clocks that disagree.
     func scheduleHeartbeat() {
@@ -295,7 +295,8 @@ extension DefaultRunner {
     }
 
     private func heartbeat() {
-        guard !isClosed else { return }
+        // Through a shutdown's drain too: the executions still running here are still held.
+        guard !heartbeatStopped else { return }
         defer { scheduleHeartbeat() }
         guard hasActiveExecutions else {
             // Idle: no queries; and after a whole quiet period, no connections held (a host may serve many tenants).
@@ -304,8 +305,10 @@ extension DefaultRunner {
             if isIdle(for: configuration.leaseDuration / 3) { releaseIdleResources() }
             return
         }
+        // Only where other hosts take executions over (a takeover interval is set): elsewhere an expired lease is
+        // claimed by nobody, and a slow store is no reason to stop.
         let renewed = lastLeaseRenewal
-        if Timestamp.now() >= renewed + configuration.leaseDuration * 5 / 6 {
+        if configuration.takeoverInterval != nil, Timestamp.now() >= renewed + configuration.leaseDuration * 5 / 6 {
             giveUpExecutions(renewed: renewed)
             return
         }

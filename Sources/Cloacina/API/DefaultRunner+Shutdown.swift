@@ -33,6 +33,7 @@ extension DefaultRunner {
         runtime.writer.giveUpWaiting()
         await runtime.writer.flush()
         let unfinished = activeDrivers
+        stopHeartbeat()
         for driver in unfinished {
             driver.stop(CloacinaError(.shuttingDown, "the runner shut down before execution \(driver.id) ended"))
         }

@@ -37,6 +37,8 @@ public final class DefaultRunner: Sendable {
         var active: [String: ExecutionDriver] = [:]
         var closed = false
         var heartbeat: UInt64?
+        /// Set at the end of a shutdown: leases are renewed until then, through the drain.
+        var heartbeatStopped = false
         var takeover: UInt64?
         /// Unfinished executions left unclaimed because their package is not known here.
         var waiting: Set<String> = []
@@ -470,8 +472,15 @@ public final class DefaultRunner: Sendable {
     /// Executions running here now, and those left unclaimed because their package is not known here.
     var activeAndWaiting: (active: Int, waiting: Int) { state.withLock { ($0.active.count, $0.waiting.count) } }
 
-    func setHeartbeat(_ timer: UInt64) {
-        state.withLock { $0.heartbeat = timer }
+    /// Keeps `timer` as the next heartbeat, unless heartbeats stopped (then it is cancelled); false then.
+    @discardableResult
+    func setHeartbeat(_ timer: UInt64) -> Bool {
+        let kept = state.withLock { state in
+            if !state.heartbeatStopped { state.heartbeat = timer }
+            return !state.heartbeatStopped
+        }
+        if !kept { runtime.timers.cancel(timer) }
+        return kept
     }
 
     /// Stops intake and returns the drivers still running, for ``shutdown(timeout:)``.
@@ -479,13 +488,23 @@ public final class DefaultRunner: Sendable {
         state.withLock { state in
             guard !state.closed else { return nil }
             state.closed = true
-            if let heartbeat = state.heartbeat { runtime.timers.cancel(heartbeat) }
             if let takeover = state.takeover { runtime.timers.cancel(takeover) }
             state.signals?.cancel()
             state.signals = nil
             return Array(state.active.values)
         }
     }
+
+    /// Ends the lease renewals, once a shutdown has no more executions to hold.
+    func stopHeartbeat() {
+        let timer = state.withLock { state in
+            state.heartbeatStopped = true
+            return state.heartbeat
+        }
+        if let timer { runtime.timers.cancel(timer) }
+    }
+
+    var heartbeatStopped: Bool { state.withLock { $0.heartbeatStopped } }
 
     var activeDrivers: [ExecutionDriver] { state.withLock { Array($0.active.values) } }
 }
