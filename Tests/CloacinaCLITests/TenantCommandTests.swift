@@ -13,7 +13,8 @@ struct TenantCommandTests {
         } catch {
             // Say what the command said instead.
             throw DaemonProcess.DaemonError(
-                message: "not JSON (\(error)); exit \(result.exitStatus), stderr: \(result.standardError)"
+                message:
+                    "not JSON (\(error)); exit \(result.exitStatus.map(String.init) ?? "-"), signal \(result.signal.map(String.init) ?? "-"), stderr: \(result.standardError)"
             )
         }
     }
