@@ -236,7 +236,8 @@ extension DefaultRunner {
 
     /// What a signal from another host asks this runner to do.
     func signalled(_ signal: StoreSignal) {
-        if signal != .work, hasActiveExecutions { checkCancellationsSoon() }
+        // A cancel request is picked up by a lease renewal, which returns the executions with one.
+        if signal != .work, hasActiveExecutions { renewSoon() }
         if signal != .cancel, configuration.takeoverInterval != nil { sweepSoon() }
     }
 
@@ -285,9 +286,10 @@ extension DefaultRunner {
     /// cancellations requested through the store. An idle runner makes no queries.
     ///
     /// With a ``Configuration/takeoverInterval`` (several hosts share the store), when no renewal has succeeded for
-    /// five sixths of a lease (the store is unreachable: a partition, a long pause), the runner gives its executions up before another host may take them over: it stops their attempts
-    /// and writes nothing more for them, and releases its claims once the store answers again (its own sweep, or
-    /// another host's, resumes them). The sixth left is the margin for clocks that disagree.
+    /// five sixths of a lease (the store is unreachable: a partition, a long pause), the runner gives its executions
+    /// up before another host may take them over: it stops their attempts and writes nothing more for them, and
+    /// releases its claims once the store answers again (its own sweep, or another host's, resumes them). The sixth
+    /// left is the margin for clocks that disagree.
     func scheduleHeartbeat() {
         let interval = configuration.leaseDuration / 3
         let timer = runtime.timers.schedule(after: interval) { [weak self] in self?.heartbeat() }
@@ -312,12 +314,6 @@ extension DefaultRunner {
             giveUpExecutions(renewed: renewed)
             return
         }
-        renewSoon()
-    }
-
-    /// Checks for cancel requests now (a ``StoreSignal/cancel`` from another process), or once more after the check
-    /// under way; renews the leases on the way, as a heartbeat does.
-    private func checkCancellationsSoon() {
         renewSoon()
     }
 

@@ -90,8 +90,12 @@ public final class DefaultRunner: Sendable {
         scheduleHeartbeat()
         scheduleTakeover()
         announceHost()
-        let signals = store.observeSignals { [weak self] signal in self?.signalled(signal) }
-        state.withLock { $0.signals = signals }
+        // Hosts (runners that take work over) listen for other hosts' signals; a short-lived runner (a CLI command)
+        // does not, so that no listening thread is inside libpq while its process exits.
+        if configuration.takeoverInterval != nil {
+            let signals = store.observeSignals { [weak self] signal in self?.signalled(signal) }
+            state.withLock { $0.signals = signals }
+        }
         do throws(CloacinaError) {
             for package in configuration.embeddedPackages { try register(package) }
             for package in configuration.packages { try register(package: package) }
@@ -426,33 +430,28 @@ public final class DefaultRunner: Sendable {
     /// Asks for a run of `job`: true when the caller should start it now, false when one is under way (it runs
     /// once more after it) or the runner is closed.
     func request(_ job: CoalescedJob) -> Bool {
-        state.withLock { state in
-            guard !state.closed else { return false }
-            switch job {
-            case .takeover: return state.sweeps.requested() != .none
-            case .renewal: return state.renewals.requested() != .none
-            }
-        }
+        state.withLock { state in !state.closed && state[keyPath: Self.scheduler(job)].requested() != .none }
     }
 
-    /// The run of `job` finished: true when it should run once more (it was asked for meanwhile).
+    /// The run of `job` finished: true when it should run once more (it was asked for meanwhile and the runner is
+    /// still open).
     func finished(_ job: CoalescedJob) -> Bool {
         state.withLock { state in
-            let next: CoalescingScheduler.Action
-            switch job {
-            case .takeover: next = state.sweeps.finished().next
-            case .renewal: next = state.renewals.finished().next
-            }
-            guard next != .none else { return false }
+            let scheduler = Self.scheduler(job)
+            guard state[keyPath: scheduler].finished().next != .none else { return false }
             guard !state.closed else {
                 // Closed meanwhile: the run asked for never happens; leave the scheduler idle.
-                switch job {
-                case .takeover: _ = state.sweeps.finished()
-                case .renewal: _ = state.renewals.finished()
-                }
+                _ = state[keyPath: scheduler].finished()
                 return false
             }
             return true
+        }
+    }
+
+    private static func scheduler(_ job: CoalescedJob) -> WritableKeyPath<RunnerState, CoalescingScheduler> {
+        switch job {
+        case .takeover: return \.sweeps
+        case .renewal: return \.renewals
         }
     }
 
@@ -472,15 +471,13 @@ public final class DefaultRunner: Sendable {
     /// Executions running here now, and those left unclaimed because their package is not known here.
     var activeAndWaiting: (active: Int, waiting: Int) { state.withLock { ($0.active.count, $0.waiting.count) } }
 
-    /// Keeps `timer` as the next heartbeat, unless heartbeats stopped (then it is cancelled); false then.
-    @discardableResult
-    func setHeartbeat(_ timer: UInt64) -> Bool {
+    /// Keeps `timer` as the next heartbeat, unless heartbeats stopped (then it is cancelled).
+    func setHeartbeat(_ timer: UInt64) {
         let kept = state.withLock { state in
             if !state.heartbeatStopped { state.heartbeat = timer }
             return !state.heartbeatStopped
         }
         if !kept { runtime.timers.cancel(timer) }
-        return kept
     }
 
     /// Stops intake and returns the drivers still running, for ``shutdown(timeout:)``.
