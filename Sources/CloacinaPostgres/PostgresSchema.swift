@@ -113,6 +113,52 @@ public enum PostgresSchema {
                 )
                 """
             ),
+            (
+                5,
+                // Execution control and schedules (as in SQLite v4): pause, the execution an execution retries or
+                // re-runs, the schedule fire that created it (at most one execution per schedule and fire time),
+                // the schedules themselves, and the log lines of attempts.
+                """
+                ALTER TABLE \(schema).executions ADD COLUMN paused BOOLEAN NOT NULL DEFAULT false;
+                ALTER TABLE \(schema).executions ADD COLUMN retry_of TEXT COLLATE "C";
+                ALTER TABLE \(schema).executions ADD COLUMN rerun_of TEXT COLLATE "C";
+                ALTER TABLE \(schema).executions ADD COLUMN schedule_id TEXT COLLATE "C";
+                ALTER TABLE \(schema).executions ADD COLUMN scheduled_for BIGINT;
+                CREATE UNIQUE INDEX executions_by_schedule_fire ON \(schema).executions (schedule_id, scheduled_for)
+                    WHERE schedule_id IS NOT NULL;
+
+                CREATE TABLE \(schema).schedules (
+                    id TEXT COLLATE "C" PRIMARY KEY,
+                    workflow TEXT COLLATE "C" NOT NULL,
+                    cron TEXT NOT NULL,
+                    time_zone TEXT NOT NULL,
+                    input TEXT NOT NULL,
+                    starts_at BIGINT,
+                    ends_at BIGINT,
+                    catch_up TEXT NOT NULL CHECK (catch_up IN ('skip', 'all', 'none')),
+                    catch_up_cap INTEGER NOT NULL,
+                    overlap TEXT NOT NULL CHECK (overlap IN ('allow', 'skip', 'queue', 'cancel-previous')),
+                    paused BOOLEAN NOT NULL DEFAULT false,
+                    source TEXT NOT NULL CHECK (source IN ('user', 'package')),
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    fired_through BIGINT
+                );
+
+                CREATE TABLE \(schema).task_logs (
+                    sequence BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    execution_id TEXT COLLATE "C" NOT NULL
+                        REFERENCES \(schema).executions (id) ON DELETE CASCADE,
+                    task_id TEXT COLLATE "C" NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    level TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                );
+                CREATE INDEX task_logs_by_attempt ON \(schema).task_logs (execution_id, task_id, attempt, sequence);
+                ALTER TABLE \(schema).task_executions ADD COLUMN logs_dropped INTEGER NOT NULL DEFAULT 0;
+                """
+            ),
         ]
     }
 

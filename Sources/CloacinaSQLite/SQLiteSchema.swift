@@ -94,6 +94,51 @@ enum SQLiteSchema {
             ) WITHOUT ROWID
             """
         ),
+        (
+            4,
+            // Execution control and schedules: pause, the execution an execution retries or re-runs, the schedule
+            // fire that created it (at most one execution per schedule and fire time), the schedules themselves,
+            // and the log lines of attempts.
+            """
+            ALTER TABLE executions ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE executions ADD COLUMN retry_of TEXT;
+            ALTER TABLE executions ADD COLUMN rerun_of TEXT;
+            ALTER TABLE executions ADD COLUMN schedule_id TEXT;
+            ALTER TABLE executions ADD COLUMN scheduled_for INTEGER;
+            CREATE UNIQUE INDEX executions_by_schedule_fire ON executions (schedule_id, scheduled_for)
+                WHERE schedule_id IS NOT NULL;
+
+            CREATE TABLE schedules (
+                id TEXT PRIMARY KEY,
+                workflow TEXT NOT NULL,
+                cron TEXT NOT NULL,
+                time_zone TEXT NOT NULL,
+                input TEXT NOT NULL,
+                starts_at INTEGER,
+                ends_at INTEGER,
+                catch_up TEXT NOT NULL CHECK (catch_up IN ('skip', 'all', 'none')),
+                catch_up_cap INTEGER NOT NULL,
+                overlap TEXT NOT NULL CHECK (overlap IN ('allow', 'skip', 'queue', 'cancel-previous')),
+                paused INTEGER NOT NULL DEFAULT 0,
+                source TEXT NOT NULL CHECK (source IN ('user', 'package')),
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                fired_through INTEGER
+            ) WITHOUT ROWID;
+
+            CREATE TABLE task_logs (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+                task_id TEXT NOT NULL,
+                attempt INTEGER NOT NULL,
+                level TEXT NOT NULL,
+                message TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            );
+            CREATE INDEX task_logs_by_attempt ON task_logs (execution_id, task_id, attempt, sequence);
+            ALTER TABLE task_executions ADD COLUMN logs_dropped INTEGER NOT NULL DEFAULT 0;
+            """
+        ),
     ]
 
     /// The newest version this code knows.

@@ -156,8 +156,8 @@ struct PostgresStoreTests {
         #expect(
             tables.rows.map { $0.text(0) }
                 == [
-                    "definitions", "execution_contexts", "execution_events", "executions", "hosts", "schema_migrations",
-                    "task_executions",
+                    "definitions", "execution_contexts", "execution_events", "executions", "hosts", "schedules",
+                    "schema_migrations", "task_executions", "task_logs",
                 ]
         )
         #expect(try other.query("SELECT id FROM \"\(schema)\".executions").rows.map { $0.text(0) } == ["e1"])
