@@ -21,7 +21,11 @@ enum ExecutionText {
         }
         out += "\nstatus    \(result.status.rawValue)"
         if let duration = result.duration { out += " in \(format(duration))" }
+        if result.paused { out += " (paused)" }
+        if result.cancelRequested { out += " (cancel requested)" }
         out += "\n"
+        if let origin = result.retryOf { out += "retry of \(origin)\n" }
+        if let origin = result.rerunOf { out += "rerun of \(origin)\n" }
         if let error = result.error { out += "error     \(cut(error))\n" }
         out +=
             "\n"

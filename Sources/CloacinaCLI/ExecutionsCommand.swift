@@ -10,7 +10,9 @@ struct ExecutionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "executions",
         abstract: "List, show, cancel and resume a tenant's executions, and show their history.",
-        subcommands: [List.self, Show.self, Events.self, Cancel.self, Resume.self]
+        subcommands: [
+            List.self, Show.self, Events.self, Cancel.self, Pause.self, Resume.self, Retry.self, Rerun.self,
+        ]
     )
 
     /// Opens the tenant's runner without resuming anything; nil when its SQLite file does not exist (no
@@ -178,13 +180,19 @@ struct ExecutionsCommand: AsyncParsableCommand {
 
     struct Resume: AsyncParsableCommand, LoggingCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Resume the tenant's unfinished executions that no live host owns, and wait for them.",
+            abstract: "Resume a paused execution, or the tenant's unfinished executions that no live host owns.",
             discussion: """
-                Picks up executions left by a host that crashed or stopped, and executions submitted with \
-                `run --no-wait`, each on the package version it is pinned to (from the package cache). Exits 0 \
-                when every resumed execution completed, 1 otherwise.
+                With an ID: the execution's pause ends; a live host running it starts its tasks again (at once on \
+                PostgreSQL, else at its next lease renewal); when no live host owns it, this command runs it and \
+                waits for it. Without: picks up executions left by a host that crashed or stopped, and executions \
+                submitted with `run --no-wait` (paused ones stay paused), each on the package version it is pinned \
+                to (from the package cache), and waits for them. Exits 0 when every execution run here completed, \
+                1 otherwise.
                 """
         )
+
+        @Argument(help: "One execution to resume (an id, or a prefix only one execution has); default: all.")
+        var id: String?
 
         @Option(help: "Output format: text or json.")
         var output: OutputFormat = .text
@@ -206,6 +214,10 @@ struct ExecutionsCommand: AsyncParsableCommand {
                 return
             }
             let runner = try await RunCommand.open(configuration)
+            if let id {
+                try await resume(id, runner)
+                return
+            }
             let results = await capture { () async throws(CloacinaError) -> [ExecutionResult] in
                 let report = try await runner.resumeUnfinished()
                 for (id, reason) in report.failed { printError("execution \(id) cannot be resumed: \(reason)") }
@@ -214,7 +226,7 @@ struct ExecutionsCommand: AsyncParsableCommand {
                 }
                 var results: [ExecutionResult] = []
                 for id in report.resumed + report.failed.map(\.id) {
-                    results.append(try await runner.waitForExecution(id))
+                    results.append(try await runner.waitForExecution(id, untilPaused: true))
                 }
                 return results
             }
@@ -226,7 +238,29 @@ struct ExecutionsCommand: AsyncParsableCommand {
                 if finished.isEmpty { Swift.print("nothing to resume") }
                 for result in finished { Swift.print(ExecutionText.render(result)) }
             }
-            if finished.contains(where: { $0.status != .completed }) { throw ExitCode.failure }
+            // A paused execution is left as it is, paused, not failed.
+            if finished.contains(where: { $0.status != .completed && !$0.paused }) { throw ExitCode.failure }
+        }
+
+        /// Resumes execution `prefix` and, when it runs here now, waits for it.
+        private func resume(_ prefix: String, _ runner: DefaultRunner) async throws {
+            let outcome = await capture { () async throws(CloacinaError) -> ExecutionResult in
+                let id = try await ExecutionsCommand.executionID(prefix, in: runner)
+                _ = try await runner.resume(id)
+                return try await runner.waitForExecution(id, untilPaused: true)
+            }
+            await runner.shutdown(timeout: .zero)
+            let result = try outcome.mapError(RunCommand.cliError).get()
+            switch output {
+            case .json: Swift.print(result.json.serializedString(pretty: true))
+            case .text:
+                if result.status.isFinished {
+                    Swift.print(ExecutionText.render(result), terminator: "")
+                } else {
+                    Swift.print("resumed execution \(result.executionID); the host running it starts its tasks again")
+                }
+            }
+            if result.status.isFinished && result.status != .completed { throw ExitCode.failure }
         }
     }
 

@@ -66,47 +66,14 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         let input = try readContext()
         let tenant = try tenantOptions.tenantID()
         try await TenantOptions.requireExisting(tenant, in: try tenantOptions.storage(), create: createTenant)
-        let directory = workflows ?? Environment.workflowsDirectory
         var configuration = try tenantOptions.configuration(tenant: tenant, tuning: tuning)
         configuration.invoker = try isolation.invoker()
-        // Every package is checked in a child process first; then only the package providing the workflow goes on
-        // through the pipeline of the invoker: loaded here (in-process), or registered from its report without
-        // being opened here (worker processes). Either way its image is kept in the runner's package cache, so a
-        // host can resume the execution on it later.
-        let pipeline = PackagePipeline(
-            probe: nil,
-            loader: PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger),
-            for: configuration.invoker
+        let package = try await Self.provider(
+            of: workflow,
+            in: workflows ?? Environment.workflowsDirectory,
+            configuration,
+            tenantOptions
         )
-        let (probed, loaded) = try await Self.offThePool {
-            try CommandPipeline.withTemporaryProbe(timeout: PackageProbe.defaultTimeout) {
-                checking -> ([PackageReport], PackageReport?) in
-                let probed = try CommandPipeline.load(directory: directory, with: checking)
-                let provider = probed.first { $0.isLoaded && $0.workflows.contains { $0.name == workflow } }
-                guard let provider else { return (probed, nil) }
-                // Nothing is written before the workflow is known to exist.
-                try tenantOptions.prepareDataDirectory()
-                return (probed, pipeline.complete(provider))
-            }
-        }
-        for report in probed where !report.isLoaded {
-            printError("warning: skipping \(report.file): \(report.error.map(String.init(describing:)) ?? "rejected")")
-        }
-        guard let loaded else {
-            let known = probed.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
-            throw UsageError(
-                message: "no package in \(directory) provides workflow \"\(workflow)\""
-                    + (known.isEmpty ? "" : " (available: \(known.joined(separator: ", ")))")
-            )
-        }
-        guard let package = loaded.package else {
-            throw UsageError(message: "\(loaded.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")")
-        }
-        // A version a host of this data directory quarantined is not started here either.
-        let quarantine = QuarantineFiles(dataDirectory: tenantOptions.dataDirectory)
-        if let entry = quarantine.load().entries.first(where: { $0.sha256 == package.sha256 }) {
-            throw UsageError(message: "workflow \(workflow) cannot start: \(entry.reason)")
-        }
         configuration.packages = [package]
         let progress = output == .text ? ProgressLine.ifTerminal(workflow: workflow) : nil
         if let progress {
@@ -146,6 +113,58 @@ struct RunCommand: AsyncParsableCommand, LoggingCommand {
         // there is nothing to wait for.
         await runner.shutdown(timeout: .zero)
         if result.status != .completed { throw ExitCode.failure }
+    }
+
+    /// The package of `directory` that provides `workflow`, through the pipeline of `configuration`'s invoker.
+    /// Every package is checked in a child process first; then only the package providing the workflow goes on:
+    /// loaded here (in-process), or registered from its report without being opened here (worker processes).
+    /// Either way its image is kept in the runner's package cache, so a host can resume the execution on it later.
+    /// A version a host of this data directory quarantined is refused.
+    static func provider(
+        of workflow: String,
+        in directory: String,
+        _ configuration: DefaultRunner.Configuration,
+        _ tenantOptions: TenantOptions
+    ) async throws -> LoadedPackage {
+        let pipeline = PackagePipeline(
+            probe: nil,
+            loader: PackageLoader(cacheDirectory: configuration.packageCacheDirectory, logger: configuration.logger),
+            for: configuration.invoker
+        )
+        let (probed, loaded) = try await Self.offThePool {
+            try CommandPipeline.withTemporaryProbe(timeout: PackageProbe.defaultTimeout) {
+                checking -> ([PackageReport], PackageReport?) in
+                let probed = try CommandPipeline.load(directory: directory, with: checking)
+                let provider = probed.first { $0.isLoaded && $0.workflows.contains { $0.name == workflow } }
+                guard let provider else { return (probed, nil) }
+                // Nothing is written before the workflow is known to exist.
+                try tenantOptions.prepareDataDirectory()
+                return (probed, pipeline.complete(provider))
+            }
+        }
+        for report in probed where !report.isLoaded {
+            printError("warning: skipping \(report.file): \(report.error.map(String.init(describing:)) ?? "rejected")")
+        }
+        guard let loaded else {
+            let known = probed.filter(\.isLoaded).flatMap(\.workflows).map(\.name).sorted()
+            throw UsageError(
+                message: "no package in \(directory) provides workflow \"\(workflow)\""
+                    + (known.isEmpty ? "" : " (available: \(known.joined(separator: ", ")))")
+            )
+        }
+        guard let package = loaded.package else {
+            throw UsageError(message: "\(loaded.file): \(loaded.error.map(String.init(describing:)) ?? "rejected")")
+        }
+        try refuseQuarantined(workflow, sha256: package.sha256, tenantOptions)
+        return package
+    }
+
+    /// A version a host of this data directory quarantined is not started here either.
+    static func refuseQuarantined(_ workflow: String, sha256: String?, _ tenantOptions: TenantOptions) throws {
+        let quarantine = QuarantineFiles(dataDirectory: tenantOptions.dataDirectory)
+        if let sha256, let entry = quarantine.load().entries.first(where: { $0.sha256 == sha256 }) {
+            throw UsageError(message: "workflow \(workflow) cannot start: \(entry.reason)")
+        }
     }
 
     /// The input context as JSON bytes, checked to be an object.

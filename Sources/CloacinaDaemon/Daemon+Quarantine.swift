@@ -37,6 +37,14 @@ extension Daemon {
         throw CloacinaError(.conflict, "workflow \(workflow) cannot start: \(entry.reason)")
     }
 
+    /// Throws `conflict` when the package version `sha256` is quarantined (a retry or re-run pinned to it).
+    func refuseIfQuarantined(_ workflow: String, sha256: String) throws(CloacinaError) {
+        guard quarantinedCount.load(ordering: .relaxed) > 0,
+            let entry = state.withLock({ $0.quarantine.entries[sha256] })
+        else { return }
+        throw CloacinaError(.conflict, "workflow \(workflow) cannot start: \(entry.reason)")
+    }
+
     /// Counts a worker crash against its package version, quarantining the version when the rule says so.
     func recordCrash(_ crash: WorkerCrashes.Crash) {
         let entry = state.withLock { state in

@@ -35,7 +35,7 @@ public final class DaemonMetrics: Sendable {
         case .executionCompleted, .executionFailed, .executionCancelled:
             registry.makeGauge(descriptor: Self.active, labels: [("tenant", tenant)]).decrement()
             countExecution(event.kind, tenant: tenant)
-        case .executionCreated, .executionWaiting:
+        case .executionCreated, .executionWaiting, .executionPaused, .executionUnpaused:
             break
         case .taskStarted:
             guard let task = event.taskID else { return }
@@ -53,7 +53,7 @@ public final class DaemonMetrics: Sendable {
                 )
                 .record(.milliseconds(max(0, event.at.milliseconds - started)))
             }
-        case .taskSkipped, .taskRecovered, .taskNotStarted:
+        case .taskSkipped, .taskRecovered, .taskNotStarted, .taskReused:
             guard event.taskID != nil else { return }
             countTask(event.kind, tenant: tenant)
         }

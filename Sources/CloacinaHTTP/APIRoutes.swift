@@ -17,6 +17,14 @@ struct APIRoutes: Sendable {
             try await execution(request, context: context)
         }
         routes.post("/tenants/:tenant/executions/:id/cancel") { _, context in try await cancel(context: context) }
+        routes.post("/tenants/:tenant/executions/:id/pause") { _, context in try await pause(context: context) }
+        routes.post("/tenants/:tenant/executions/:id/resume") { _, context in try await resume(context: context) }
+        routes.post("/tenants/:tenant/executions/:id/retry") { request, context in
+            try await start(.retry, request, context: context)
+        }
+        routes.post("/tenants/:tenant/executions/:id/rerun") { request, context in
+            try await start(.rerun, request, context: context)
+        }
         routes.get("/tenants/:tenant/executions/:id/events") { _, context in try await events(context: context) }
         routes.get("/tenants/:tenant/executions") { request, context in
             try await executions(request, context: context)
@@ -75,6 +83,46 @@ struct APIRoutes: Sendable {
             json = .object(fields)
         }
         return .json(json, status: .accepted)
+    }
+
+    /// `POST /tenants/{tenant}/executions/{id}/pause`: 202 with the execution as it is now (`paused` true); 404 for
+    /// an unknown execution, 409 for one that ended.
+    func pause(context: some RequestContext) async throws -> Response {
+        let tenant = try tenant(context)
+        return .json(try await daemon.pause(tenant, id: try Self.parameter("id", context)).json, status: .accepted)
+    }
+
+    /// `POST /tenants/{tenant}/executions/{id}/resume`: 202 with the execution as it is now (this host runs it when
+    /// no live host did); 404 for an unknown execution, 409 for one that ended.
+    func resume(context: some RequestContext) async throws -> Response {
+        let tenant = try tenant(context)
+        return .json(try await daemon.resume(tenant, id: try Self.parameter("id", context)).json, status: .accepted)
+    }
+
+    /// How a new execution derives from an old one.
+    enum Derivation: String { case retry, rerun }
+
+    /// `POST /tenants/{tenant}/executions/{id}/retry` (from the failure) and `…/rerun` (from the start), with
+    /// `?latest=true` for the version serving the workflow now: 201 with the new execution's id, its status and
+    /// origin, and its location; 404 for an unknown execution or a pinned version not found here, 409 for a retry
+    /// of one that is running or completed.
+    func start(_ derivation: Derivation, _ request: Request, context: some RequestContext) async throws -> Response {
+        let tenant = try tenant(context)
+        let origin = try Self.parameter("id", context)
+        let latest = try Self.flag("latest", request)
+        let (id, status) =
+            switch derivation {
+            case .retry: try await daemon.retry(tenant, id: origin, latest: latest)
+            case .rerun: try await daemon.rerun(tenant, id: origin, latest: latest)
+            }
+        return .json(
+            [
+                "execution_id": .string(id), "status": .string(status.rawValue),
+                "\(derivation.rawValue)_of": .string(origin),
+            ],
+            status: .created,
+            headers: [.location: "/tenants/\(tenant)/executions/\(id)"]
+        )
     }
 
     /// `GET /tenants/{tenant}/executions/{id}/events`: `{events: [...]}`, the execution's history oldest first.

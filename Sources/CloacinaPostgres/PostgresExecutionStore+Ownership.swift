@@ -71,20 +71,28 @@ extension PostgresExecutionStore {
         return records
     }
 
-    public func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> [String] {
-        try run { connection throws(PostgresError) in
+    public func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> LeaseRenewal {
+        let rows = try run { connection throws(PostgresError) in
             try connection.query(
                 """
                 WITH renewed AS (
                     UPDATE \(executionsTable) SET lease_expires_at = $1
                     WHERE claimed_by = $2 AND status IN ('Pending', 'Running')
-                    RETURNING id, created_at, cancel_requested
+                    RETURNING id, created_at, cancel_requested, paused
                 )
-                SELECT id FROM renewed WHERE cancel_requested ORDER BY created_at, id
+                SELECT id, cancel_requested, paused FROM renewed WHERE cancel_requested OR paused
+                ORDER BY created_at, id
                 """,
                 [.integer(until.milliseconds), .text(owner)]
-            ).rows.map { $0.text(0) ?? "" }
+            ).rows
         }
+        var renewal = LeaseRenewal()
+        for row in rows {
+            let id = row.text(0) ?? ""
+            if row.bool(1) == true { renewal.cancelRequested.append(id) }
+            if row.bool(2) == true { renewal.paused.insert(id) }
+        }
+        return renewal
     }
 
     /// Also tells the other hosts (`NOTIFY … 'work'`, delivered when the release commits) that there is work to take.
@@ -117,6 +125,30 @@ extension PostgresExecutionStore {
                 SELECT pg_notify($2, 'cancel') FROM requested
                 """,
                 [.text(id), .text(channel)]
+            ).rows.count > 0
+        }
+    }
+
+    /// Also tells the owner (`NOTIFY … 'cancel'`, the signal of every request to an owner), so that it applies the
+    /// change at once rather than at its next lease renewal.
+    public func setPaused(_ id: String, _ paused: Bool, at now: Timestamp) throws(StoreError) -> Bool {
+        try run { connection throws(PostgresError) in
+            try connection.query(
+                """
+                WITH changed AS (
+                    UPDATE \(executionsTable) SET paused = $2
+                    WHERE id = $1 AND status IN ('Pending', 'Running') AND paused <> $2 RETURNING id
+                ), logged AS (
+                    INSERT INTO \(eventsTable) (execution_id, kind, created_at)
+                    SELECT id, $3, $4 FROM changed RETURNING 1
+                )
+                SELECT pg_notify($5, 'cancel') FROM logged
+                """,
+                [
+                    .text(id), .boolean(paused),
+                    .text((paused ? ExecutionEvent.Kind.executionPaused : .executionUnpaused).rawValue),
+                    .integer(now.milliseconds), .text(channel),
+                ]
             ).rows.count > 0
         }
     }

@@ -10,19 +10,21 @@ extension PostgresExecutionStore {
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, COALESCE(d.body, e.definition),
         e.status, CASE WHEN e.input = '' THEN COALESCE(ci.body, '') ELSE e.input END,
         COALESCE(e.final_context, cf.body), e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
-        e.lease_expires_at, e.cancel_requested
+        e.lease_expires_at, e.cancel_requested, e.paused, e.retry_of, e.rerun_of
         """
 
     /// ``executionColumns`` for listing, from the executions row alone: no definition, input or final context.
     static let summaryColumns = """
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, '', e.status, '', NULL, e.error,
-        e.created_at, e.started_at, e.completed_at, e.claimed_by, e.lease_expires_at, e.cancel_requested
+        e.created_at, e.started_at, e.completed_at, e.claimed_by, e.lease_expires_at, e.cancel_requested, e.paused,
+        e.retry_of, e.rerun_of
         """
 
     /// The columns an executions insert sets, in the order of ``executionValues(_:owner:definition:)``.
     static let insertedExecutionColumns = """
         id, workflow, package_name, package_version, package_sha256, definition, definition_sha256, status, input,
-        final_context, error, created_at, started_at, completed_at, claimed_by, lease_expires_at, cancel_requested
+        final_context, error, created_at, started_at, completed_at, claimed_by, lease_expires_at, cancel_requested,
+        paused, retry_of, rerun_of
         """
 
     /// Reads a row of ``executionColumns``; a status this code does not know means the data is corrupt.
@@ -50,7 +52,10 @@ extension PostgresExecutionStore {
             completedAt: row.int64(12).map(Timestamp.init(milliseconds:)),
             owner: row.text(13),
             leaseExpiresAt: row.int64(14).map(Timestamp.init(milliseconds:)),
-            cancelRequested: row.bool(15) ?? false
+            cancelRequested: row.bool(15) ?? false,
+            paused: row.bool(16) ?? false,
+            retryOf: row.text(17),
+            rerunOf: row.text(18)
         )
     }
 
@@ -91,7 +96,8 @@ extension PostgresExecutionStore {
             .utf8(record.input.count <= inline ? record.input : []),
             utf8(record.finalContext.flatMap { $0.count <= inline ? $0 : nil }), text(record.error),
             .integer(record.createdAt.milliseconds), integer(record.startedAt), integer(record.completedAt),
-            .text(owner), integer(record.leaseExpiresAt), .boolean(record.cancelRequested),
+            .text(owner), integer(record.leaseExpiresAt), .boolean(record.cancelRequested), .boolean(record.paused),
+            text(record.retryOf), text(record.rerunOf),
         ]
     }
 

@@ -393,7 +393,7 @@ struct BatchSQL: Sendable {
             "INSERT INTO \(definitionsTable) (sha256, body) VALUES ($1, $2) ON CONFLICT DO NOTHING"
         insertExecutionSQL =
             "INSERT INTO \(executionsTable) (\(PostgresExecutionStore.insertedExecutionColumns), write_token) "
-            + "VALUES \(PostgresExecutionStore.placeholders(rows: 1, columns: 18))"
+            + "VALUES \(PostgresExecutionStore.placeholders(rows: 1, columns: 21))"
         insertContextSQL =
             """
             INSERT INTO \(contextsTable) (execution_id, kind, body)

@@ -117,8 +117,8 @@ public final class SQLiteExecutionStore: ExecutionStore {
             """
             INSERT INTO executions (id, workflow, package_name, package_version, package_sha256, definition,
                 definition_sha256, status, input, final_context, error, created_at, started_at, completed_at,
-                claimed_by, lease_expires_at, cancel_requested)
-            VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                claimed_by, lease_expires_at, cancel_requested, paused, retry_of, rerun_of)
+            VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(record.id), .text(record.workflow), Self.text(record.package?.name),
@@ -127,6 +127,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
                 Self.utf8(finalContext), Self.text(record.error), .integer(record.createdAt.milliseconds),
                 Self.integer(record.startedAt), Self.integer(record.completedAt), .text(owner),
                 Self.integer(record.leaseExpiresAt), .integer(record.cancelRequested ? 1 : 0),
+                .integer(record.paused ? 1 : 0), Self.text(record.retryOf), Self.text(record.rerunOf),
             ]
         )
         if record.input.count > inline {
@@ -409,7 +410,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
         return records
     }
 
-    public func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> [String] {
+    public func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> LeaseRenewal {
         try withWriter { connection throws(SQLiteError) in
             try connection.transaction { () throws(SQLiteError) in
                 try connection.run(
@@ -419,13 +420,39 @@ public final class SQLiteExecutionStore: ExecutionStore {
                     """,
                     [.integer(until.milliseconds), .text(owner)]
                 )
-                return try connection.query(
+                var renewal = LeaseRenewal()
+                let rows = try connection.query(
                     """
-                    SELECT id FROM executions
-                    WHERE claimed_by = ? AND status IN ('Pending', 'Running') AND cancel_requested = 1
+                    SELECT id, cancel_requested, paused FROM executions
+                    WHERE claimed_by = ? AND status IN ('Pending', 'Running') AND (cancel_requested = 1 OR paused = 1)
                     """,
                     [.text(owner)]
-                ) { $0.text(0) }
+                ) { row in (row.text(0), row.int64(1) != 0, row.int64(2) != 0) }
+                for (id, cancel, paused) in rows {
+                    if cancel { renewal.cancelRequested.append(id) }
+                    if paused { renewal.paused.insert(id) }
+                }
+                return renewal
+            }
+        }
+    }
+
+    public func setPaused(_ id: String, _ paused: Bool, at now: Timestamp) throws(StoreError) -> Bool {
+        try withWriter { connection throws(SQLiteError) in
+            try connection.transaction { () throws(SQLiteError) in
+                let changed =
+                    try connection.run(
+                        """
+                        UPDATE executions SET paused = ?
+                        WHERE id = ? AND status IN ('Pending', 'Running') AND paused = ?
+                        """,
+                        [.integer(paused ? 1 : 0), .text(id), .integer(paused ? 0 : 1)]
+                    ) > 0
+                if changed {
+                    let kind: ExecutionEvent.Kind = paused ? .executionPaused : .executionUnpaused
+                    try apply(.appendEvent(ExecutionEvent(executionID: id, kind: kind, at: now)), to: connection)
+                }
+                return changed
             }
         }
     }
@@ -522,7 +549,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, COALESCE(d.body, e.definition),
         e.status, CASE WHEN e.input = '' THEN COALESCE(ci.body, '') ELSE e.input END,
         COALESCE(e.final_context, cf.body), e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
-        e.lease_expires_at, e.cancel_requested
+        e.lease_expires_at, e.cancel_requested, e.paused, e.retry_of, e.rerun_of
         """
 
     private static let executionSource = """
@@ -534,7 +561,8 @@ public final class SQLiteExecutionStore: ExecutionStore {
     /// ``executionColumns`` for listing, from `executions e` alone: no definition, input or final context.
     private static let summaryColumns = """
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, '', e.status, '', NULL, e.error,
-        e.created_at, e.started_at, e.completed_at, e.claimed_by, e.lease_expires_at, e.cancel_requested
+        e.created_at, e.started_at, e.completed_at, e.claimed_by, e.lease_expires_at, e.cancel_requested, e.paused,
+        e.retry_of, e.rerun_of
         """
 
     /// An executions row as read, before its status is checked.
@@ -555,6 +583,9 @@ public final class SQLiteExecutionStore: ExecutionStore {
         var owner: String?
         var leaseExpiresAt: Int64?
         var cancelRequested: Bool
+        var paused: Bool
+        var retryOf: String?
+        var rerunOf: String?
     }
 
     private static func executionRecord(_ row: SQLiteRow) -> ExecutionRow {
@@ -574,7 +605,10 @@ public final class SQLiteExecutionStore: ExecutionStore {
             completedAt: row.optionalInt64(12),
             owner: row.optionalText(13),
             leaseExpiresAt: row.optionalInt64(14),
-            cancelRequested: row.int64(15) != 0
+            cancelRequested: row.int64(15) != 0,
+            paused: row.int64(16) != 0,
+            retryOf: row.optionalText(17),
+            rerunOf: row.optionalText(18)
         )
     }
 
@@ -600,7 +634,10 @@ public final class SQLiteExecutionStore: ExecutionStore {
             completedAt: row.completedAt.map(Timestamp.init(milliseconds:)),
             owner: row.owner,
             leaseExpiresAt: row.leaseExpiresAt.map(Timestamp.init(milliseconds:)),
-            cancelRequested: row.cancelRequested
+            cancelRequested: row.cancelRequested,
+            paused: row.paused,
+            retryOf: row.retryOf,
+            rerunOf: row.rerunOf
         )
     }
 

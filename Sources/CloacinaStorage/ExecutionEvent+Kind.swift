@@ -11,7 +11,13 @@ extension ExecutionEvent {
         case executionCompleted = "execution_completed"
         case executionFailed = "execution_failed"
         case executionCancelled = "execution_cancelled"
+        /// Someone paused the execution: no task of it starts until it is unpaused.
+        case executionPaused = "execution_paused"
+        /// Someone resumed a paused execution (``executionResumed`` is a runner taking an execution over).
+        case executionUnpaused = "execution_unpaused"
         case taskStarted = "task_started"
+        /// A retry of an execution reused the output this task recorded in the execution it retries.
+        case taskReused = "task_reused"
         case taskCompleted = "task_completed"
         case taskFailed = "task_failed"
         case taskSkipped = "task_skipped"

@@ -26,6 +26,12 @@ public struct ExecutionRecord: Sendable, Hashable {
     public var leaseExpiresAt: Timestamp?
     /// Whether someone asked for the execution to be cancelled.
     public var cancelRequested: Bool
+    /// Whether the execution is paused: no task of it starts until it is resumed (running attempts finish).
+    public var paused: Bool
+    /// The execution this one retries: it reused the outputs of that one's completed tasks.
+    public var retryOf: String?
+    /// The execution this one runs again from the start, with the same input.
+    public var rerunOf: String?
 
     public init(
         id: String,
@@ -41,7 +47,10 @@ public struct ExecutionRecord: Sendable, Hashable {
         completedAt: Timestamp? = nil,
         owner: String? = nil,
         leaseExpiresAt: Timestamp? = nil,
-        cancelRequested: Bool = false
+        cancelRequested: Bool = false,
+        paused: Bool = false,
+        retryOf: String? = nil,
+        rerunOf: String? = nil
     ) {
         self.id = id
         self.workflow = workflow
@@ -57,6 +66,9 @@ public struct ExecutionRecord: Sendable, Hashable {
         self.owner = owner
         self.leaseExpiresAt = leaseExpiresAt
         self.cancelRequested = cancelRequested
+        self.paused = paused
+        self.retryOf = retryOf
+        self.rerunOf = rerunOf
     }
 }
 

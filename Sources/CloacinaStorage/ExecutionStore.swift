@@ -66,15 +66,20 @@ public protocol ExecutionStore: AnyObject, Sendable {
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> ExecutionRecord?
 
-    /// Extends `owner`'s leases on its unfinished executions to `until`; returns the ids among them whose
-    /// cancellation was requested.
-    func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> [String]
+    /// Extends `owner`'s leases on its unfinished executions to `until`; returns those among them whose cancellation
+    /// was requested, and those paused.
+    func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> LeaseRenewal
 
     /// Gives up `owner`'s claims on the given executions, so another runner may take them at once.
     func releaseLeases(owner: String, executions: [String]) throws(StoreError)
 
     /// Records that someone wants the execution cancelled. False when it does not exist or has finished.
     func requestCancel(_ id: String) throws(StoreError) -> Bool
+
+    /// Pauses or resumes an unfinished execution, with its `execution_paused` or `execution_unpaused` event in the
+    /// same transaction, and signals its owner (where the store can). False, writing nothing, when it does not
+    /// exist, has finished, or is already in that state.
+    func setPaused(_ id: String, _ paused: Bool, at now: Timestamp) throws(StoreError) -> Bool
 
     /// Records or refreshes `host`'s entry (its ``HostRecord/owned`` is ignored), and forgets entries that expired
     /// more than ``HostRecord/retention`` ago (a store that one host serves at a time forgets every other entry).
@@ -131,4 +136,17 @@ public enum StoreAccess: Sendable, Hashable {
     case read
     /// Batches, claims, leases and cancel requests.
     case write
+}
+
+/// What a lease renewal found among the renewed executions: requests their owner carries out.
+public struct LeaseRenewal: Sendable, Hashable {
+    /// Executions whose cancellation was requested, oldest first.
+    public var cancelRequested: [String]
+    /// Executions that are paused.
+    public var paused: Set<String>
+
+    public init(cancelRequested: [String] = [], paused: Set<String> = []) {
+        self.cancelRequested = cancelRequested
+        self.paused = paused
+    }
 }

@@ -4,7 +4,7 @@ public enum StoreSignal: Sendable, Hashable {
     /// Executions were left unclaimed (submitted without a runner, or given up by one): claim what there is room
     /// for.
     case work
-    /// Someone asked for an execution to be cancelled: check the ones owned here.
+    /// Someone asked for an execution to be cancelled, paused or resumed: check the ones owned here.
     case cancel
     /// Signals may have been lost (the channel broke and is back): do both.
     case missed

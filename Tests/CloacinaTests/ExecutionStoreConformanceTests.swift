@@ -582,6 +582,41 @@ struct ExecutionStoreConformanceTests {
     }
 
     @Test(
+        "pausing an unfinished execution is durable, evented once per change, and reported by lease renewal",
+        arguments: StoreBackend.available
+    )
+    func pausing(_ backend: StoreBackend) throws {
+        try Self.with(backend, "pausing") { (opened: OpenedStore) throws in
+            let store = opened.store
+            _ = try store.write(
+                [
+                    .insertExecution(Self.execution("a", createdAt: 1), tasks: []),
+                    .insertExecution(Self.execution("b", createdAt: 2), tasks: []),
+                    .insertExecution(Self.execution("c", status: .failed, createdAt: 3), tasks: []),
+                ],
+                owner: Self.owner
+            )
+            let now = Timestamp(milliseconds: 5_000)
+            #expect(try store.setPaused("a", true, at: now))
+            #expect(try !store.setPaused("a", true, at: now))  // already paused: nothing written
+            #expect(try !store.setPaused("b", false, at: now))  // not paused
+            #expect(try !store.setPaused("c", true, at: now))  // ended
+            #expect(try !store.setPaused("missing", true, at: now))
+            #expect(try store.execution("a")?.paused == true)
+            #expect(try store.execution("b")?.paused == false)
+            #expect(try store.events(of: "a").map(\.kind) == [.executionPaused])
+            #expect(try store.events(of: "c").isEmpty)
+
+            let until = Timestamp(milliseconds: 777_000)
+            #expect(try store.renewLeases(owner: Self.owner, until: until) == LeaseRenewal(paused: ["a"]))
+            #expect(try store.setPaused("a", false, at: now))
+            #expect(try store.events(of: "a").map(\.kind) == [.executionPaused, .executionUnpaused])
+            #expect(try store.renewLeases(owner: Self.owner, until: until) == LeaseRenewal())
+            #expect(try store.execution("a")?.paused == false)
+        }
+    }
+
+    @Test(
         "leases renew for unfinished executions, report cancel requests, and release",
         arguments: StoreBackend.available
     )
@@ -604,11 +639,11 @@ struct ExecutionStoreConformanceTests {
             #expect(try store.execution("a")?.cancelRequested == false)
 
             let until = Timestamp(milliseconds: 777_000)
-            #expect(try store.renewLeases(owner: Self.owner, until: until) == ["b"])
+            #expect(try store.renewLeases(owner: Self.owner, until: until) == LeaseRenewal(cancelRequested: ["b"]))
             #expect(try store.execution("a")?.leaseExpiresAt == until)
             #expect(try store.execution("b")?.leaseExpiresAt == until)
             #expect(try store.execution("c")?.leaseExpiresAt == Timestamp(milliseconds: 10_000))
-            #expect(try store.renewLeases(owner: Self.other, until: until).isEmpty)
+            #expect(try store.renewLeases(owner: Self.other, until: until) == LeaseRenewal())
 
             try store.releaseLeases(owner: Self.other, executions: ["a"])
             #expect(try store.execution("a")?.owner == Self.owner)

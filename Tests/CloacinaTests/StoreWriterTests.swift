@@ -61,13 +61,16 @@ final class FlakyStore: ExecutionStore {
     ) throws(StoreError) -> ExecutionRecord? {
         try inner.claim(id, owner: owner, leaseUntil: leaseUntil, now: now, ownerIsAlive: ownerIsAlive)
     }
-    func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> [String] {
+    func renewLeases(owner: String, until: Timestamp) throws(StoreError) -> LeaseRenewal {
         try inner.renewLeases(owner: owner, until: until)
     }
     func releaseLeases(owner: String, executions: [String]) throws(StoreError) {
         try inner.releaseLeases(owner: owner, executions: executions)
     }
     func requestCancel(_ id: String) throws(StoreError) -> Bool { try inner.requestCancel(id) }
+    func setPaused(_ id: String, _ paused: Bool, at now: Timestamp) throws(StoreError) -> Bool {
+        try inner.setPaused(id, paused, at: now)
+    }
     func announceHost(_ host: HostRecord) throws(StoreError) { try inner.announceHost(host) }
     func withdrawHost(_ id: String) throws(StoreError) { try inner.withdrawHost(id) }
     func hosts() throws(StoreError) -> [HostRecord] { try inner.hosts() }

@@ -19,9 +19,15 @@ extension DefaultRunner {
     }
 
     /// Waits for an execution this runner is running to end, then returns its result. For an execution not
-    /// running here, returns its current state at once.
-    public func waitForExecution(_ id: String) async throws(CloacinaError) -> ExecutionResult {
-        if let driver = activeDriver(id) { try await driver.wait() }
+    /// running here, returns its current state at once. With `untilPaused`, also returns once the execution is
+    /// paused with no attempt of it running (else a paused execution is waited for until it is resumed and ends).
+    public func waitForExecution(
+        _ id: String,
+        untilPaused: Bool = false
+    ) async throws(CloacinaError)
+        -> ExecutionResult
+    {
+        if let driver = activeDriver(id) { try await driver.wait(untilSettled: untilPaused) }
         return try await executionStatus(id)
     }
 

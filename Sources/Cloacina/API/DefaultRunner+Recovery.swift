@@ -92,7 +92,7 @@ extension DefaultRunner {
         }
     }
 
-    private static func missingPackage(_ record: ExecutionRecord) -> String {
+    static func missingPackage(_ record: ExecutionRecord) -> String {
         guard let reference = record.package else { return "the execution names no package" }
         guard let sha256 = reference.sha256 else {
             return "package \(reference.name) \(reference.version), compiled into the program that started the "
@@ -115,7 +115,7 @@ extension DefaultRunner {
         }
     }
 
-    private func resume(
+    func resume(
         _ record: ExecutionRecord,
         tasks: [TaskRecord],
         package: LoadedPackage
@@ -136,15 +136,19 @@ extension DefaultRunner {
                 input: input,
                 startedAt: record.startedAt,
                 records: tasks,
-                now: .now()
+                now: .now(),
+                paused: record.paused
             )
         } catch {
             throw CloacinaError(.storage, "execution \(record.id) has an unreadable task output: \(error.message)")
         }
-        let driver = ExecutionDriver(machine: machine, package: package, runtime: runtime, createdAt: record.createdAt)
-        {
-            [weak self] driver in self?.ended(driver)
-        }
+        let driver = ExecutionDriver(
+            machine: machine,
+            package: package,
+            runtime: runtime,
+            createdAt: record.createdAt,
+            lineage: ExecutionLineage(retryOf: record.retryOf, rerunOf: record.rerunOf)
+        ) { [weak self] driver in self?.ended(driver) }
         try adopt(driver)
         driver.resume(with: actions)
         if record.cancelRequested { driver.cancel(reason: "cancellation requested") }
@@ -153,7 +157,7 @@ extension DefaultRunner {
     /// The package an execution is pinned to: registered, or reloaded from the package cache by its SHA-256; nil
     /// when neither has it. Throws when the row itself is corrupt: the row is tenant data, so a digest that is not
     /// 64 lower-case hex digits never reaches the file system or the loader.
-    private func pinnedPackage(_ record: ExecutionRecord) async throws(CloacinaError) -> LoadedPackage? {
+    func pinnedPackage(_ record: ExecutionRecord) async throws(CloacinaError) -> LoadedPackage? {
         guard let reference = record.package else { return nil }
         if let sha256 = reference.sha256, !SHA256.isDigest(sha256) {
             throw CloacinaError(
@@ -209,7 +213,7 @@ extension DefaultRunner {
         if case .failure(let error) = await runtime.writer.write(writes) { throw CloacinaError(error) }
     }
 
-    private static func input(of record: ExecutionRecord) throws(CloacinaError) -> ContextSnapshot {
+    static func input(of record: ExecutionRecord) throws(CloacinaError) -> ContextSnapshot {
         do {
             return try ContextSnapshot(parsing: record.input)
         } catch {
@@ -329,7 +333,8 @@ extension DefaultRunner {
         renewLeases { [weak self] in self?.renewalEnded() }
     }
 
-    /// Extends this runner's leases, cancels the executions whose cancellation was requested, then calls `then`;
+    /// Extends this runner's leases, cancels the executions whose cancellation was requested, pauses and resumes
+    /// those paused or resumed elsewhere, then calls `then`;
     /// on the store's write queue, holding no task meanwhile.
     private func renewLeases(then: @escaping @Sendable () -> Void) {
         let store = runtime.store
@@ -341,10 +346,14 @@ extension DefaultRunner {
                 defer { then() }
                 guard let self else { return }
                 do {
-                    let cancelled = try store.renewLeases(owner: owner, until: until)
+                    let renewal = try store.renewLeases(owner: owner, until: until)
                     leaseRenewed(at: sent)
-                    for id in cancelled {
+                    for id in renewal.cancelRequested {
                         activeDriver(id)?.cancel(reason: "cancellation requested")
+                    }
+                    // Pauses and resumes recorded by another process (this runner applies its own at once).
+                    for driver in activeDrivers where driver.isPaused != renewal.paused.contains(driver.id) {
+                        driver.setPaused(renewal.paused.contains(driver.id))
                     }
                 } catch {
                     runtime.logger.error("could not renew execution leases", metadata: ["error": "\(error)"])

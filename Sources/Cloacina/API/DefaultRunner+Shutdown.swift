@@ -58,13 +58,14 @@ extension DefaultRunner {
         runtime.store.close()
     }
 
-    /// Waits until every one of `drivers` ended (or gave up), or `limit` passed; true when they all ended.
+    /// Waits until every one of `drivers` ended (or gave up) or is paused with nothing running, or `limit` passed;
+    /// true when they all did.
     private static func ended(_ drivers: [ExecutionDriver], within limit: Duration) async -> Bool {
         guard !drivers.isEmpty else { return true }
-        guard limit > .zero else { return drivers.allSatisfy { $0.outcome != nil } }
+        guard limit > .zero else { return drivers.allSatisfy { $0.isSettled } }
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                for driver in drivers { try? await driver.wait() }
+                for driver in drivers { try? await driver.wait(untilSettled: true) }
                 return !Task.isCancelled
             }
             group.addTask {

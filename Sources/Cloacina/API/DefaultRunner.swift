@@ -194,16 +194,28 @@ public final class DefaultRunner: Sendable {
 
     private func execute(_ workflow: String, input: ContextSnapshot) async throws(CloacinaError) -> ExecutionResult {
         // The creation and the first transitions commit in order, so waiting for the end is enough.
-        let driver = try start(workflow, id: Self.newExecutionID(), input: input, created: nil)
+        guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
+        let machine = ExecutionStateMachine(id: Self.newExecutionID(), plan: entry.plan, input: input)
+        let driver = try start(machine, package: entry.package, created: nil)
         try await driver.wait()
         return driver.result(tenant: tenant)
     }
 
     private func executeAsync(_ workflow: String, input: ContextSnapshot) async throws(CloacinaError) -> String {
-        let id = Self.newExecutionID()
+        guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
+        let machine = ExecutionStateMachine(id: Self.newExecutionID(), plan: entry.plan, input: input)
+        return try await startRecorded(machine, package: entry.package)
+    }
+
+    /// Starts `machine` (``start(_:package:lineage:created:)``) and returns its id once its creation is durable.
+    func startRecorded(
+        _ machine: ExecutionStateMachine,
+        package: LoadedPackage,
+        lineage: ExecutionLineage = ExecutionLineage()
+    ) async throws(CloacinaError) -> String {
         let created: Result<Void, CloacinaError> = await withCheckedContinuation { continuation in
             do throws(CloacinaError) {
-                try start(workflow, id: id, input: input) { result in
+                try start(machine, package: package, lineage: lineage) { result in
                     continuation.resume(returning: result.mapError { CloacinaError($0) })
                 }
             } catch {
@@ -211,7 +223,7 @@ public final class DefaultRunner: Sendable {
             }
         }
         if case .failure(let error) = created { throw refusal(error) }
-        return id
+        return machine.id
     }
 
     /// Records a new execution of `workflow` without starting it, for whichever runner of the tenant resumes
@@ -221,7 +233,8 @@ public final class DefaultRunner: Sendable {
         let input = try Self.snapshot(contextJSON)
         guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
         let id = Self.newExecutionID()
-        let (_, writes) = creation(of: entry, id: id, input: input, now: .now())
+        let machine = ExecutionStateMachine(id: id, plan: entry.plan, input: input)
+        let writes = creation(of: machine, package: entry.package, lineage: ExecutionLineage(), now: .now())
         guard !isClosed else { throw CloacinaError(.shuttingDown, "the runner is shutting down") }
         try checkStoreWritable()
         if case .failure(let error) = await runtime.writer.write(writes) { throw refusal(CloacinaError(error)) }
@@ -232,24 +245,30 @@ public final class DefaultRunner: Sendable {
         return id
     }
 
-    /// The one way an execution starts here (``execute(_:context:)`` is this and a wait): creates the execution's
-    /// driver, queues its creation and starts it; `created` hears when the creation is durable.
+    /// The one way an execution starts here (``execute(_:context:)`` is this and a wait, a retry starts a machine
+    /// with reused outputs): creates the execution's driver, queues its creation and starts it; `created` hears
+    /// when the creation is durable.
     @discardableResult
-    private func start(
-        _ workflow: String,
-        id: String,
-        input: ContextSnapshot,
+    func start(
+        _ machine: ExecutionStateMachine,
+        package: LoadedPackage,
+        lineage: ExecutionLineage = ExecutionLineage(),
         created: (@Sendable (Result<Void, StoreError>) -> Void)?
     ) throws(CloacinaError) -> ExecutionDriver {
-        guard let entry = registry.workflow(named: workflow) else { throw unknownWorkflow(workflow) }
         try checkStoreWritable()
         let now = Timestamp.now()
-        var (machine, writes) = creation(of: entry, id: id, input: input, now: now)
+        var machine = machine
+        let id = machine.id
+        var writes = creation(of: machine, package: package, lineage: lineage, now: now)
         var actions = machine.start(now: now)
         Self.foldStart(of: id, into: &writes, from: &actions)
-        let driver = ExecutionDriver(machine: machine, package: entry.package, runtime: runtime, createdAt: now) {
-            [weak self] driver in self?.ended(driver)
-        }
+        let driver = ExecutionDriver(
+            machine: machine,
+            package: package,
+            runtime: runtime,
+            createdAt: now,
+            lineage: lineage
+        ) { [weak self] driver in self?.ended(driver) }
         try adopt(driver)
         var completion: StoreWriter.Completion?
         if let created {
@@ -283,32 +302,31 @@ public final class DefaultRunner: Sendable {
         actions[index] = .persist(batch)
     }
 
-    /// A new execution of `entry`: its state machine, and the writes that record it (owned by this runner).
+    /// The writes that record the new execution of `machine` (owned by this runner).
     private func creation(
-        of entry: WorkflowRegistry.Entry,
-        id: String,
-        input: ContextSnapshot,
+        of machine: ExecutionStateMachine,
+        package: LoadedPackage,
+        lineage: ExecutionLineage,
         now: Timestamp
-    ) -> (ExecutionStateMachine, [StoreWrite]) {
-        let machine = ExecutionStateMachine(id: id, plan: entry.plan, input: input)
+    ) -> [StoreWrite] {
         let record = ExecutionRecord(
-            id: id,
-            workflow: entry.plan.workflow.name,
-            package: entry.package.reference,
-            definition: entry.plan.definitionJSON,
+            id: machine.id,
+            workflow: machine.plan.workflow.name,
+            package: package.reference,
+            definition: machine.plan.definitionJSON,
             status: .pending,
-            input: input.bytes,
+            input: machine.input.bytes,
             createdAt: now,
             owner: runtime.identity.value,
-            leaseExpiresAt: now + configuration.leaseDuration
+            leaseExpiresAt: now + configuration.leaseDuration,
+            retryOf: lineage.retryOf,
+            rerunOf: lineage.rerunOf
         )
-        return (
-            machine,
-            [
-                .insertExecution(record, tasks: machine.taskRecords()),
-                .appendEvent(ExecutionEvent(executionID: id, kind: .executionCreated, at: now)),
-            ]
-        )
+        let detail = lineage.retryOf.map { "retry of \($0)" } ?? lineage.rerunOf.map { "rerun of \($0)" }
+        return [
+            .insertExecution(record, tasks: machine.taskRecords()),
+            .appendEvent(ExecutionEvent(executionID: machine.id, kind: .executionCreated, detail: detail, at: now)),
+        ]
     }
 
     private func unknownWorkflow(_ workflow: String) -> CloacinaError {

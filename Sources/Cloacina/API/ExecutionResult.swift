@@ -39,6 +39,14 @@ public struct ExecutionResult: Sendable {
     public var createdAt: Timestamp
     public var startedAt: Timestamp?
     public var completedAt: Timestamp?
+    /// Whether the execution is paused (no task of it starts until it is resumed).
+    public var paused: Bool
+    /// Whether its cancellation was requested and has not taken effect yet.
+    public var cancelRequested: Bool
+    /// The execution this one retries from its failure, if it is a retry.
+    public var retryOf: String?
+    /// The execution this one runs again from the start, if it is a re-run.
+    public var rerunOf: String?
 
     /// From start to end, once the execution ended.
     public var duration: Duration? {
@@ -86,13 +94,22 @@ public struct ExecutionResult: Sendable {
         self.createdAt = record.createdAt
         self.startedAt = record.startedAt
         self.completedAt = record.completedAt
+        self.paused = record.paused
+        self.cancelRequested = record.cancelRequested && !record.status.isFinished
+        self.retryOf = record.retryOf
+        self.rerunOf = record.rerunOf
     }
 
     /// The result as JSON: `execution_id`, `tenant`, `workflow`, `status`, `package` (`name`, `version`, `sha256`;
     /// null for embedded workflows), `input_context`, `final_context`, `tasks` (`id`, `status`, `attempts`, `error`,
-    /// `duration_ms`), `duration_ms`, `error`, and the timestamps in milliseconds since the epoch.
+    /// `duration_ms`), `duration_ms`, `error`, `paused`, `cancel_requested`, `retry_of` and `rerun_of` (null
+    /// unless it derives from another execution), and the timestamps in milliseconds since the epoch.
     public var json: JSONValue {
         [
+            "paused": .bool(paused),
+            "cancel_requested": .bool(cancelRequested),
+            "retry_of": retryOf.map(JSONValue.string) ?? .null,
+            "rerun_of": rerunOf.map(JSONValue.string) ?? .null,
             "execution_id": .string(executionID),
             "tenant": .string(tenant),
             "workflow": .string(workflow),
@@ -139,6 +156,9 @@ public struct ExecutionSummary: Sendable {
     public var createdAt: Timestamp
     public var startedAt: Timestamp?
     public var completedAt: Timestamp?
+    public var paused: Bool
+    public var retryOf: String?
+    public var rerunOf: String?
 
     init(record: ExecutionRecord, tenant: String) {
         executionID = record.id
@@ -150,6 +170,9 @@ public struct ExecutionSummary: Sendable {
         createdAt = record.createdAt
         startedAt = record.startedAt
         completedAt = record.completedAt
+        paused = record.paused
+        retryOf = record.retryOf
+        rerunOf = record.rerunOf
     }
 
     /// From start to end, once the execution ended.
@@ -166,6 +189,9 @@ public struct ExecutionSummary: Sendable {
             "status": .string(status.rawValue),
             "package": package.map(ExecutionResult.json) ?? .null,
             "error": error.map(JSONValue.string) ?? .null,
+            "paused": .bool(paused),
+            "retry_of": retryOf.map(JSONValue.string) ?? .null,
+            "rerun_of": rerunOf.map(JSONValue.string) ?? .null,
             "duration_ms": duration.map { .int(Int($0.inMilliseconds)) } ?? .null,
             "created_at": .int(Int(createdAt.milliseconds)),
             "started_at": startedAt.map { .int(Int($0.milliseconds)) } ?? .null,

@@ -14,6 +14,7 @@ final class ExecutionDriver: Sendable {
     let package: LoadedPackage
     let runtime: RunnerRuntime
     let createdAt: Timestamp
+    let lineage: ExecutionLineage
     private let onEnd: @Sendable (ExecutionDriver) -> Void
     private let state: Mutex<State>
 
@@ -28,12 +29,18 @@ final class ExecutionDriver: Sendable {
         var machine: ExecutionStateMachine
         var attempts: [Int: RunningAttempt] = [:]
         var retryTimers: [Int: UInt64] = [:]
-        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        var waiters: [UInt64: Waiter] = [:]
         var nextWaiter: UInt64 = 0
         /// Set once the execution ended durably, or the driver gave up on it.
         var outcome: Result<ExecutionStatus, CloacinaError>?
         /// Set when the driver stopped processing (ownership lost, storage failure, shutdown).
         var stopped = false
+    }
+
+    private struct Waiter {
+        let continuation: CheckedContinuation<Void, any Error>
+        /// Whether the wait ends as soon as the execution is settled (``ExecutionStateMachine/isSettled``).
+        let untilSettled: Bool
     }
 
     /// Something the driver does after releasing its lock.
@@ -49,9 +56,11 @@ final class ExecutionDriver: Sendable {
         package: LoadedPackage,
         runtime: RunnerRuntime,
         createdAt: Timestamp,
+        lineage: ExecutionLineage = ExecutionLineage(),
         onEnd: @escaping @Sendable (ExecutionDriver) -> Void
     ) {
         self.id = machine.id
+        self.lineage = lineage
         self.package = package
         self.runtime = runtime
         self.createdAt = createdAt
@@ -77,6 +86,11 @@ final class ExecutionDriver: Sendable {
         send { $0.setDispatching(on, now: .now()) }
     }
 
+    /// Pauses or resumes the execution (the store has recorded it): no task starts while it is paused.
+    func setPaused(_ on: Bool) {
+        send { $0.setPaused(on, now: .now()) }
+    }
+
     /// Gives up on the execution without recording anything more: running attempts are told to stop, waiters get
     /// `error`. The durable record stays as it is, for whoever resumes it.
     func stop(_ error: CloacinaError) {
@@ -90,7 +104,7 @@ final class ExecutionDriver: Sendable {
             for timer in state.retryTimers.values { runtime.timers.cancel(timer) }
             state.retryTimers.removeAll()
             if state.outcome == nil { state.outcome = .failure(error) }
-            let waiters = Array(state.waiters.values)
+            let waiters = state.waiters.values.map(\.continuation)
             state.waiters.removeAll()
             return [.resume(waiters, .failure(error))]
         }
@@ -99,9 +113,10 @@ final class ExecutionDriver: Sendable {
         onEnd(self)
     }
 
-    /// Waits until the execution ended durably. Throws when the driver gave up on it, and `cancelled` when the
-    /// caller's task is cancelled first (the execution goes on).
-    func wait() async throws(CloacinaError) {
+    /// Waits until the execution ended durably, or with `untilSettled`, until it ended or is settled: paused (or
+    /// draining) with no attempt running, so that it goes no further until resumed. Throws when the driver gave up
+    /// on it, and `cancelled` when the caller's task is cancelled first (the execution goes on).
+    func wait(untilSettled: Bool = false) async throws(CloacinaError) {
         let waiter = state.withLock { state in
             state.nextWaiter += 1
             return state.nextWaiter
@@ -112,7 +127,8 @@ final class ExecutionDriver: Sendable {
                     let outcome: Result<ExecutionStatus, CloacinaError>? = state.withLock { state in
                         if let outcome = state.outcome { return outcome }
                         if Task.isCancelled { return .failure(Self.cancelledWait) }
-                        state.waiters[waiter] = continuation
+                        if untilSettled, state.machine.isSettled { return .success(.running) }
+                        state.waiters[waiter] = Waiter(continuation: continuation, untilSettled: untilSettled)
                         return nil
                     }
                     switch outcome {
@@ -122,7 +138,9 @@ final class ExecutionDriver: Sendable {
                     }
                 }
             } onCancel: {
-                state.withLock { $0.waiters.removeValue(forKey: waiter) }?.resume(throwing: Self.cancelledWait)
+                state.withLock { $0.waiters.removeValue(forKey: waiter) }?.continuation.resume(
+                    throwing: Self.cancelledWait
+                )
             }
         } catch let error as CloacinaError {
             throw error
@@ -135,6 +153,12 @@ final class ExecutionDriver: Sendable {
 
     /// How the driver ended: nil while it runs, else the final status or why it gave up.
     var outcome: Result<ExecutionStatus, CloacinaError>? { state.withLock { $0.outcome } }
+
+    /// Whether the execution ended, or is paused with no attempt running.
+    var isSettled: Bool { state.withLock { $0.outcome != nil || $0.machine.isSettled } }
+
+    /// Whether the execution is paused.
+    var isPaused: Bool { state.withLock { $0.machine.paused } }
 
     /// The execution as it stands now, as a caller sees it: the contexts are the machine's, not parsed again.
     func result(tenant: String) -> ExecutionResult {
@@ -166,7 +190,10 @@ final class ExecutionDriver: Sendable {
                 createdAt: createdAt,
                 startedAt: machine.startedAt,
                 completedAt: machine.completedAt,
-                owner: runtime.identity.value
+                owner: runtime.identity.value,
+                paused: machine.paused,
+                retryOf: lineage.retryOf,
+                rerunOf: lineage.rerunOf
             )
             return (record, machine.taskRecords())
         }
@@ -183,7 +210,13 @@ final class ExecutionDriver: Sendable {
     ) {
         let effects: [Effect] = state.withLock { state in
             guard !state.stopped else { return [] }
-            return handle(event(&state.machine), in: &state, commitHere: commitHere)
+            var effects = handle(event(&state.machine), in: &state, commitHere: commitHere)
+            if state.machine.isSettled, !state.machine.status.isFinished {
+                let settled = state.waiters.filter(\.value.untilSettled)
+                for key in settled.keys { state.waiters[key] = nil }
+                if !settled.isEmpty { effects.append(.resume(settled.values.map(\.continuation), .success(()))) }
+            }
+            return effects
         }
         perform(effects)
         // Outside the lock: the commit's completions take it again.
@@ -262,7 +295,7 @@ final class ExecutionDriver: Sendable {
             let effects: [Effect] = state.withLock { state in
                 guard state.outcome == nil else { return [] }
                 state.outcome = .success(ended)
-                let waiters = Array(state.waiters.values)
+                let waiters = state.waiters.values.map(\.continuation)
                 state.waiters.removeAll()
                 return [.resume(waiters, .success(()))]
             }

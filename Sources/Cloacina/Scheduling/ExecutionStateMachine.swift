@@ -86,8 +86,13 @@ public struct ExecutionStateMachine: Sendable {
     public private(set) var completedAt: Timestamp?
     /// Why the execution failed or was cancelled.
     public private(set) var error: String?
-    /// While false, tasks that become ready wait (as `Pending`) instead of being run.
-    public private(set) var dispatching = true
+    /// While false, tasks that become ready wait (as `Pending`) instead of being run: the runner drains, or the
+    /// execution is paused.
+    public var dispatching: Bool { draining == false && paused == false }
+    /// Whether the runner stopped handing out tasks (a shutdown's drain).
+    private var draining = false
+    /// Whether someone paused the execution.
+    public private(set) var paused = false
     private var unfinished: Int
     /// Tasks whose dependencies have all finished but which were held back while not dispatching.
     private var held: [Int] = []
@@ -267,8 +272,27 @@ public struct ExecutionStateMachine: Sendable {
     /// Stops or resumes handing out tasks. While stopped, tasks that become ready wait as `Pending`; running
     /// attempts are unaffected.
     public mutating func setDispatching(_ on: Bool, now: Timestamp) -> [Action] {
-        dispatching = on
-        guard on, status == .running else { return flush() }
+        draining = !on
+        return releaseHeld(now: now)
+    }
+
+    /// Pauses or resumes the execution: while paused no task starts (tasks that become ready, and retries that
+    /// fall due, wait as `Pending`); running attempts go on and their results count. The store records the pause
+    /// and its event; the machine only holds tasks back.
+    public mutating func setPaused(_ on: Bool, now: Timestamp) -> [Action] {
+        paused = on
+        return releaseHeld(now: now)
+    }
+
+    /// Whether the execution has nothing running while it cannot start anything: paused or draining, no attempt
+    /// running. Such an execution goes no further until it is resumed.
+    public var isSettled: Bool {
+        status.isFinished || (!dispatching && !tasks.contains { $0.status == .running })
+    }
+
+    /// Runs the tasks held back, once dispatching is on again.
+    private mutating func releaseHeld(now: Timestamp) -> [Action] {
+        guard dispatching, status == .running else { return flush() }
         let ready = held
         held.removeAll()
         for task in ready where tasks[task].status == .pending { decide(task, now: now) }
@@ -293,10 +317,12 @@ public struct ExecutionStateMachine: Sendable {
         startedAt: Timestamp?,
         records: [TaskRecord],
         now: Timestamp,
-        dispatching: Bool = true
+        dispatching: Bool = true,
+        paused: Bool = false
     ) throws(ContextError) -> (ExecutionStateMachine, [Action]) {
         var machine = ExecutionStateMachine(id: id, plan: plan, input: input)
-        machine.dispatching = dispatching
+        machine.draining = !dispatching
+        machine.paused = paused
         machine.status = .running
         machine.startedAt = startedAt ?? now
         if startedAt == nil {
@@ -314,14 +340,7 @@ public struct ExecutionStateMachine: Sendable {
             state.nextRetryAt = record.nextRetryAt
             switch record.status {
             case .completed:
-                // A task that changed nothing stored no output.
-                let given = machine.mergedInput(task)
-                let delta =
-                    try record.output.map { bytes throws(ContextError) in try ContextDelta(parsing: bytes) }
-                    ?? .unchanged
-                state.inputWriters = given.writers
-                state.delta = delta
-                state.context = given.after(delta, by: task, output: given.snapshot.applying([delta]))
+                try machine.adoptOutput(record.output, into: &state, of: task)
             case .running:
                 interrupted.append(task)
             case .retrying:
@@ -355,7 +374,7 @@ public struct ExecutionStateMachine: Sendable {
                 continue
             }
             machine.event(.taskRecovered, task: task, detail: "attempt \(attempt - 1) was interrupted", at: now)
-            if dispatching {
+            if machine.dispatching {
                 machine.run(task, attempt: attempt, input: machine.mergedInput(task), now: now)
             } else {
                 machine.tasks[task].status = .pending
@@ -378,6 +397,55 @@ public struct ExecutionStateMachine: Sendable {
         // them out again at its next event (running the recovered attempts twice).
         let actions = machine.flush()
         return (machine, actions)
+    }
+
+    /// Sets a completed task's delta and context from its stored output (nil: it changed nothing), given what its
+    /// completed dependencies (adopted before it) passed on.
+    private func adoptOutput(_ output: [UInt8]?, into state: inout TaskState, of task: Int) throws(ContextError) {
+        let given = mergedInput(task)
+        let delta = try output.map { bytes throws(ContextError) in try ContextDelta(parsing: bytes) } ?? .unchanged
+        state.inputWriters = given.writers
+        state.delta = delta
+        state.context = given.after(delta, by: task, output: given.snapshot.applying([delta]))
+    }
+
+    // MARK: Retrying
+
+    /// A new execution `id` that retries execution `origin`: each task that completed there, and whose
+    /// dependencies all did too, is `Completed` here with the output it recorded (a `task_reused` event says so);
+    /// the others (failed, skipped, cancelled, never run, and whatever follows them) run again once it starts.
+    /// A completed task downstream of one that runs again is run again as well: its input may change.
+    ///
+    /// `records` are the origin's task records, matched by task id; tasks of `plan` the origin does not have run.
+    public static func retrying(
+        _ origin: String,
+        id: String,
+        plan: ExecutionPlan,
+        input: ContextSnapshot,
+        records: [TaskRecord],
+        now: Timestamp
+    ) throws(ContextError) -> ExecutionStateMachine {
+        var machine = ExecutionStateMachine(id: id, plan: plan, input: input)
+        var byID: [String: TaskRecord] = [:]
+        for record in records { byID[record.taskID] = record }
+        for task in plan.topologicalOrder {
+            guard let record = byID[plan.task(task).id], record.status == .completed,
+                plan.dependencies[task].allSatisfy({ machine.tasks[$0].status == .completed })
+            else { continue }
+            var state = TaskState(status: .completed, attempt: record.attempt, error: nil)
+            state.startedAt = record.startedAt
+            state.completedAt = record.completedAt
+            try machine.adoptOutput(record.output, into: &state, of: task)
+            machine.tasks[task] = state
+            machine.event(.taskReused, task: task, detail: "output of execution \(origin)", at: now)
+        }
+        for task in machine.tasks.indices {
+            machine.tasks[task].waitingOn =
+                plan.dependencies[task].filter { machine.tasks[$0].status != .completed }.count
+            machine.releaseContext(of: task)
+        }
+        machine.unfinished = machine.tasks.filter { $0.status != .completed }.count
+        return machine
     }
 
     // MARK: Decisions
@@ -544,8 +612,10 @@ public struct ExecutionStateMachine: Sendable {
         let final = mergedFinalContext()
         finalContext = final
         storedFinalContext = ContextDelta.storedFinal(ContextDelta(from: input, to: final))
-        for task in tasks.indices where tasks[task].status == .completed && tasks[task].delta?.isEmpty == false {
-            persist(task)
+        if outcome == .completed {
+            for task in tasks.indices where tasks[task].status == .completed && tasks[task].delta?.isEmpty == false {
+                persist(task)
+            }
         }
         writes.append(
             .updateExecution(
@@ -594,9 +664,10 @@ public struct ExecutionStateMachine: Sendable {
     private func record(_ task: Int) -> TaskRecord {
         let state = tasks[task]
         var output: [UInt8]?
-        // Task outputs are kept only while the execution runs (to resume it); once it ended, its final context
-        // holds them, so each value is stored once.
-        if state.status == .completed, !status.isFinished, let delta = state.delta, !delta.isEmpty {
+        // Task outputs are kept while the execution runs (to resume it) and after it failed or was cancelled (to
+        // retry it from the failure); once it completed, its final context holds them, so each value is stored
+        // once.
+        if state.status == .completed, status != .completed, let delta = state.delta, !delta.isEmpty {
             output = delta.bytes
         }
         return TaskRecord(
