@@ -10,11 +10,11 @@ import Testing
 struct HTTPAPITests {
     static let resultKeys: Set<String> = [
         "execution_id", "tenant", "workflow", "status", "package", "input_context", "final_context", "error", "tasks",
-        "duration_ms", "created_at", "started_at", "completed_at",
+        "duration_ms", "created_at", "started_at", "completed_at", "paused", "cancel_requested", "retry_of", "rerun_of",
     ]
     static let summaryKeys: Set<String> = [
         "execution_id", "tenant", "workflow", "status", "package", "error", "duration_ms", "created_at",
-        "started_at", "completed_at",
+        "started_at", "completed_at", "paused", "retry_of", "rerun_of",
     ]
 
     @Test("POST starts an execution (202 with its id); GET follows it until it ends, or waits with ?wait=true")
@@ -83,6 +83,75 @@ struct HTTPAPITests {
             #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count)
             let missing = try await client.call(.get, "/tenants/acme/executions/no-such-id/events")
             #expect(missing.status == .notFound)
+        }
+    }
+
+    @Test("POST …/pause and …/resume answer 202 with the execution, 409 once it ended, 404 for an unknown one")
+    func pauseAndResume() async throws {
+        try await APIHarness("pause").run { client in
+            let started = try await client.call(.post, "/tenants/acme/workflows", body: #"{"workflow_name": "waits"}"#)
+            let id = try #require(started.json?["execution_id"]?.stringValue)
+            let paused = try await client.call(.post, "/tenants/acme/executions/\(id)/pause")
+            #expect(paused.status == .accepted, "\(paused.text)")
+            #expect(paused.json?["paused"] == true)
+            #expect(try await client.call(.get, "/tenants/acme/executions/\(id)").json?["paused"] == true)
+            let resumed = try await client.call(.post, "/tenants/acme/executions/\(id)/resume")
+            #expect(resumed.status == .accepted, "\(resumed.text)")
+            #expect(resumed.json?["paused"] == false)
+            _ = try await client.call(.post, "/tenants/acme/executions/\(id)/cancel")
+            #expect(
+                try await client.call(.get, "/tenants/acme/executions/\(id)?wait=true").json?["status"] == "Cancelled"
+            )
+
+            let ended = try await client.call(.post, "/tenants/acme/executions/\(id)/pause")
+            #expect(ended.status == .conflict, "\(ended.text)")
+            #expect(try await client.call(.post, "/tenants/acme/executions/\(id)/resume").status == .conflict)
+            #expect(try await client.call(.post, "/tenants/acme/executions/no-such-id/pause").status == .notFound)
+            #expect(try await client.call(.post, "/tenants/globex/executions/\(id)/resume").status == .notFound)
+            let kinds =
+                try await client.call(.get, "/tenants/acme/executions/\(id)/events").json?["events"]?
+                .arrayValue?.compactMap { $0["kind"]?.stringValue } ?? []
+            #expect(kinds.contains("execution_paused") && kinds.contains("execution_unpaused"), "\(kinds)")
+        }
+    }
+
+    @Test("POST …/retry and …/rerun answer 201 with the new execution linked to its origin; 409 and 404 otherwise")
+    func retryAndRerun() async throws {
+        try await APIHarness("retry").run { client in
+            let failed = try await client.call(
+                .post,
+                "/tenants/acme/workflows?wait=true",
+                body: #"{"workflow_name": "broken"}"#
+            )
+            let origin = try #require(failed.json?["execution_id"]?.stringValue)
+            let retry = try await client.call(.post, "/tenants/acme/executions/\(origin)/retry")
+            #expect(retry.status == .created, "\(retry.text)")
+            #expect(retry.json?["retry_of"]?.stringValue == origin)
+            let retryID = try #require(retry.json?["execution_id"]?.stringValue)
+            #expect(retry.headers[.location] == "/tenants/acme/executions/\(retryID)")
+            let retried = try await client.call(.get, "/tenants/acme/executions/\(retryID)?wait=true")
+            #expect(retried.json?["status"] == "Failed")
+            #expect(retried.json?["retry_of"]?.stringValue == origin)
+
+            let done = try await client.call(
+                .post,
+                "/tenants/acme/workflows?wait=true",
+                body: #"{"workflow_name": "greet", "context": {"name": "ada"}}"#
+            )
+            let completed = try #require(done.json?["execution_id"]?.stringValue)
+            let noFailure = try await client.call(.post, "/tenants/acme/executions/\(completed)/retry")
+            #expect(noFailure.status == .conflict, "\(noFailure.text)")
+            let rerun = try await client.call(.post, "/tenants/acme/executions/\(completed)/rerun?latest=true")
+            #expect(rerun.status == .created, "\(rerun.text)")
+            #expect(rerun.json?["rerun_of"]?.stringValue == completed)
+            let rerunID = try #require(rerun.json?["execution_id"]?.stringValue)
+            let again = try await client.call(.get, "/tenants/acme/executions/\(rerunID)?wait=true")
+            #expect(again.json?["final_context"]?["shouted"] == "HELLO ADA", "\(again.text)")
+
+            #expect(try await client.call(.post, "/tenants/acme/executions/no-such-id/retry").status == .notFound)
+            #expect(try await client.call(.post, "/tenants/globex/executions/\(origin)/rerun").status == .notFound)
+            let badFlag = try await client.call(.post, "/tenants/acme/executions/\(origin)/retry?latest=maybe")
+            #expect(badFlag.status == .badRequest)
         }
     }
 
