@@ -25,7 +25,9 @@ struct APIRoutes: Sendable {
         routes.post("/tenants/:tenant/executions/:id/rerun") { request, context in
             try await start(.rerun, request, context: context)
         }
-        routes.get("/tenants/:tenant/executions/:id/events") { _, context in try await events(context: context) }
+        routes.get("/tenants/:tenant/executions/:id/events") { request, context in
+            try await events(request, context: context)
+        }
         routes.get("/tenants/:tenant/executions") { request, context in
             try await executions(request, context: context)
         }
@@ -125,12 +127,19 @@ struct APIRoutes: Sendable {
         )
     }
 
-    /// `GET /tenants/{tenant}/executions/{id}/events`: `{events: [...]}`, the execution's history oldest first.
-    func events(context: some RequestContext) async throws -> Response {
+    /// `GET /tenants/{tenant}/executions/{id}/events`: `{events: [...], next_after}`, a page of the execution's
+    /// history oldest first (``EventPageParameters``); `next_after` is the `after` of the next page, null after the
+    /// last one.
+    func events(_ request: Request, context: some RequestContext) async throws -> Response {
         let tenant = try tenant(context)
         let id = try Self.parameter("id", context)
-        let events = try await daemon.events(tenant, id: id)
-        return .json(["execution_id": .string(id), "events": .array(events.map(\.json))])
+        let page = try EventPageParameters(request.uri.queryParameters)
+        let later = try await daemon.events(tenant, id: id).drop { $0.sequence <= page.after }
+        let events = later.prefix(page.limit)
+        let next = later.count > page.limit ? events.last.map { JSONValue.int(Int($0.sequence)) } : nil
+        return .json([
+            "execution_id": .string(id), "events": .array(events.map(\.json)), "next_after": next ?? .null,
+        ])
     }
 
     /// `GET /tenants/{tenant}/executions`: a page of the tenant's executions, newest first, the cursor of the next

@@ -63,7 +63,7 @@ struct ListingParameters: Sendable {
         query = ExecutionQuery(statuses: statuses, workflow: workflow, after: after, limit: limit, offset: offset)
     }
 
-    private static func integer(
+    static func integer(
         _ name: String,
         _ parameters: Parameters,
         default value: Int

@@ -81,6 +81,22 @@ struct HTTPAPITests {
             #expect(kinds.contains("task_started"), "\(kinds)")
             let sequences = history.json?["events"]?.arrayValue?.compactMap { $0["sequence"]?.intValue } ?? []
             #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count)
+            let firstPage = try await client.call(.get, "/tenants/acme/executions/\(id)/events?limit=2")
+            #expect(
+                firstPage.json?["events"]?.arrayValue?.compactMap { $0["sequence"]?.intValue }
+                    == Array(sequences.prefix(2))
+            )
+            let after = try #require(firstPage.json?["next_after"]?.intValue)
+            let rest = try await client.call(.get, "/tenants/acme/executions/\(id)/events?after=\(after)")
+            #expect(
+                rest.json?["events"]?.arrayValue?.compactMap { $0["sequence"]?.intValue }
+                    == Array(sequences.dropFirst(2))
+            )
+            #expect(rest.json?["next_after"]?.isNull == true)
+            for bad in ["limit=0", "limit=10001", "after=-1", "after=x"] {
+                let refused = try await client.call(.get, "/tenants/acme/executions/\(id)/events?\(bad)")
+                #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
+            }
             let missing = try await client.call(.get, "/tenants/acme/executions/no-such-id/events")
             #expect(missing.status == .notFound)
         }
