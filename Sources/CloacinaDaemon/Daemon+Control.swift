@@ -14,29 +14,27 @@ extension Daemon {
         try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in try await runner.resume(id) }
     }
 
-    /// Starts a retry of `tenant`'s execution `id` from its failure (``DefaultRunner/retry(_:latest:)``); returns
-    /// the new execution's id and its status then. Admitted like a submission.
-    public func retry(
-        _ tenant: TenantName,
-        id: String,
-        latest: Bool
-    ) async throws(CloacinaError) -> (id: String, status: ExecutionStatus) {
-        try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in
-            try refuseQuarantined(try await runner.executionStatus(id), latest: latest)
-            let started = try await runner.retry(id, latest: latest)
-            return (started, (try? await runner.executionStatus(started).status) ?? .pending)
-        }
+    /// How a new execution derives from an earlier one: retried from its failure, or run again from the start.
+    public enum Derivation: String, Sendable {
+        case retry, rerun
     }
 
-    /// Starts a fresh run of `tenant`'s execution `id` with the same input (``DefaultRunner/rerun(_:latest:)``).
-    public func rerun(
+    /// Starts a retry of `tenant`'s execution `id` from its failure (``DefaultRunner/retry(_:latest:)``) or a fresh
+    /// run of it with the same input (``DefaultRunner/rerun(_:latest:)``); returns the new execution's id and its
+    /// status then. Admitted like a submission; a quarantined version is refused.
+    public func start(
+        _ derivation: Derivation,
         _ tenant: TenantName,
-        id: String,
+        of id: String,
         latest: Bool
     ) async throws(CloacinaError) -> (id: String, status: ExecutionStatus) {
         try await withRunner(tenant, admit: true) { runner throws(CloacinaError) in
             try refuseQuarantined(try await runner.executionStatus(id), latest: latest)
-            let started = try await runner.rerun(id, latest: latest)
+            let started =
+                switch derivation {
+                case .retry: try await runner.retry(id, latest: latest)
+                case .rerun: try await runner.rerun(id, latest: latest)
+                }
             return (started, (try? await runner.executionStatus(started).status) ?? .pending)
         }
     }

@@ -101,22 +101,19 @@ struct APIRoutes: Sendable {
         return .json(try await daemon.resume(tenant, id: try Self.parameter("id", context)).json, status: .accepted)
     }
 
-    /// How a new execution derives from an old one.
-    enum Derivation: String { case retry, rerun }
-
     /// `POST /tenants/{tenant}/executions/{id}/retry` (from the failure) and `…/rerun` (from the start), with
     /// `?latest=true` for the version serving the workflow now: 201 with the new execution's id, its status and
     /// origin, and its location; 404 for an unknown execution or a pinned version not found here, 409 for a retry
     /// of one that is running or completed.
-    func start(_ derivation: Derivation, _ request: Request, context: some RequestContext) async throws -> Response {
+    func start(
+        _ derivation: Daemon.Derivation,
+        _ request: Request,
+        context: some RequestContext
+    ) async throws -> Response {
         let tenant = try tenant(context)
         let origin = try Self.parameter("id", context)
         let latest = try Self.flag("latest", request)
-        let (id, status) =
-            switch derivation {
-            case .retry: try await daemon.retry(tenant, id: origin, latest: latest)
-            case .rerun: try await daemon.rerun(tenant, id: origin, latest: latest)
-            }
+        let (id, status) = try await daemon.start(derivation, tenant, of: origin, latest: latest)
         return .json(
             [
                 "execution_id": .string(id), "status": .string(status.rawValue),
