@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cloacina
+import Foundation
 
 extension ExecutionsCommand {
     /// `cloacina executions events ID`: an execution's recorded history.
@@ -14,9 +15,16 @@ extension ExecutionsCommand {
         @Option(help: "Output format: text or json.")
         var output: OutputFormat = .text
 
+        @Flag(help: "Keep printing events as they are recorded until the execution ends (JSON: one per line).")
+        var follow = false
+
         @OptionGroup var tenantOptions: TenantOptions
 
         func run() async throws {
+            if follow {
+                try await followEvents()
+                return
+            }
             var events: [ExecutionEvent] = []
             let result = try await ExecutionsCommand.withResult(id, tenantOptions) { runner, id throws(CloacinaError) in
                 let current = try await runner.executionStatus(id)
@@ -37,6 +45,26 @@ extension ExecutionsCommand {
                     ]
                 }
                 print(ExecutionText.table(["AT", "EVENT", "TASK", "ATTEMPT", "DETAIL"], rows), terminator: "")
+            }
+        }
+
+        /// Prints events as they are recorded, until the execution ended.
+        private func followEvents() async throws {
+            let output = self.output
+            _ = try await ExecutionsCommand.withResult(id, tenantOptions) { runner, id throws(CloacinaError) in
+                for try await events in runner.followEvents(of: id) {
+                    for event in events {
+                        switch output {
+                        case .json: print(event.json.serializedString(pretty: false))
+                        case .text:
+                            let task = event.taskID.map { " \($0)" + (event.attempt.map { " #\($0)" } ?? "") } ?? ""
+                            let detail = event.detail.map { " " + ExecutionText.truncated($0) } ?? ""
+                            print("\(ExecutionText.iso8601(event.at)) \(event.kind.rawValue)\(task)\(detail)")
+                        }
+                    }
+                    fflush(nil)  // every output stream: a reader of a pipe sees each batch at once
+                }
+                return try await runner.executionStatus(id)
             }
         }
     }

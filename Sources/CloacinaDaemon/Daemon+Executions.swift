@@ -153,3 +153,15 @@ extension Daemon.State {
         admitting += 1
     }
 }
+
+extension Daemon {
+    /// `tenant`'s execution `id`'s history as it is recorded (``DefaultRunner/followEvents(of:after:interval:)``);
+    /// also while draining.
+    public func followEvents(
+        _ tenant: TenantName,
+        id: String,
+        after: Int64
+    ) async throws(CloacinaError) -> ExecutionEventFeed {
+        try await runner(for: tenant, intake: false, admit: false).followEvents(of: id, after: after)
+    }
+}

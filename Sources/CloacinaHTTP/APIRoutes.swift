@@ -126,11 +126,14 @@ struct APIRoutes: Sendable {
 
     /// `GET /tenants/{tenant}/executions/{id}/events`: `{events: [...], next_after}`, a page of the execution's
     /// history oldest first (``EventPageParameters``); `next_after` is the `after` of the next page, null after the
-    /// last one.
+    /// last one. With `?follow=true`, a stream of Server-Sent Events instead (``EventStream``).
     func events(_ request: Request, context: some RequestContext) async throws -> Response {
         let tenant = try tenant(context)
         let id = try Self.parameter("id", context)
         let page = try EventPageParameters(request.uri.queryParameters)
+        if try Self.flag("follow", request) {
+            return try await EventStream.response(daemon, tenant, id: id, after: page.after, request: request)
+        }
         let later = try await daemon.events(tenant, id: id).drop { $0.sequence <= page.after }
         let events = later.prefix(page.limit)
         let next = later.count > page.limit ? events.last.map { JSONValue.int(Int($0.sequence)) } : nil

@@ -107,6 +107,24 @@ struct ExecutionControlCommandTests {
         #expect(pause.exitStatus == 0, "\(pause.standardError)")
         #expect(pauseJSON["paused"] == true)
 
+        // A follower started now prints the history so far, then what comes as another process runs it.
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: TestEnvironment.cloacinaExecutable)
+        follower.arguments = ["executions", "events", id, "--follow", "--output", "json", "--data-dir", fixture.data]
+        let pipe = Pipe()
+        follower.standardOutput = pipe
+        follower.standardInput = FileHandle.nullDevice
+        try follower.run()
+        var followed = Data()
+        while !String(decoding: followed, as: UTF8.self).contains("execution_paused") {
+            let chunk = pipe.fileHandleForReading.availableData
+            try #require(
+                !chunk.isEmpty,
+                "the follower ended before the pause: \(String(decoding: followed, as: UTF8.self))"
+            )
+            followed += chunk
+        }
+
         let (all, allJSON) = try fixture.cloacina(["executions", "resume", "--output", "json"])
         #expect(all.exitStatus == 0, "\(all.standardError)")
         #expect(allJSON.arrayValue?.first?["paused"] == true, "\(all.standardOutput)")
@@ -116,6 +134,14 @@ struct ExecutionControlCommandTests {
         #expect(resume.exitStatus == 0, "\(resume.standardError)")
         #expect(resumeJSON["status"] == "Completed" && resumeJSON["paused"] == false)
         #expect(fixture.invoked(id) == ["a": 1, "b": 1, "c": 1])
+        // The follower saw the run through to its end, and ended by itself.
+        followed += pipe.fileHandleForReading.readDataToEndOfFile()
+        follower.waitUntilExit()
+        #expect(follower.terminationStatus == 0)
+        let lines = String(decoding: followed, as: UTF8.self).split(separator: "\n")
+        let followedKinds = try lines.map { try JSONValue(parsing: Array($0.utf8))["kind"]?.stringValue ?? "" }
+        #expect(followedKinds.first == "execution_created" && followedKinds.last == "execution_completed")
+        #expect(followedKinds.filter { $0 == "task_completed" }.count == 3, "\(followedKinds)")
 
         let (ended, _) = try fixture.cloacina(["executions", "pause", id])
         #expect(ended.exitStatus == 1)

@@ -88,8 +88,14 @@ struct APIResponse {
 
 extension TestClientProtocol {
     /// Sends `method uri` with `body` and collects the answer.
-    func call(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil) async throws -> APIResponse {
-        try await execute(uri: uri, method: method, body: body.map { ByteBuffer(string: $0) }) { response in
+    func call(
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        headers: HTTPFields = [:],
+        body: String? = nil
+    ) async throws -> APIResponse {
+        try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) {
+            response in
             let text = String(buffer: response.body)
             return APIResponse(
                 status: response.status,

@@ -2,6 +2,8 @@ import Cloacina
 import CloacinaDaemon
 import CloacinaHTTP
 import Hummingbird
+import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import Logging
 import Testing
@@ -93,6 +95,26 @@ struct HTTPAPITests {
                     == Array(sequences.dropFirst(2))
             )
             #expect(rest.json?["next_after"]?.isNull == true)
+            // Followed as Server-Sent Events: an ended execution's whole history, then the stream closes.
+            let stream = try await client.call(.get, "/tenants/acme/executions/\(id)/events?follow=true")
+            #expect(stream.status == .ok)
+            #expect(stream.headers[.contentType] == "text/event-stream")
+            let frames = stream.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(frames.count == sequences.count)
+            #expect(frames.last?.hasPrefix("id: \(sequences.last ?? -1)\nevent: execution_cancelled\ndata: {") == true)
+            let resumed = try await client.call(
+                .get,
+                "/tenants/acme/executions/\(id)/events?follow=true",
+                headers: [HTTPField.Name("Last-Event-ID")!: "\(sequences[sequences.count - 2])"]
+            )
+            #expect(resumed.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }.count == 1, "\(resumed.text)")
+            let badResume = try await client.call(
+                .get,
+                "/tenants/acme/executions/\(id)/events?follow=true",
+                headers: [HTTPField.Name("Last-Event-ID")!: "soon"]
+            )
+            #expect(badResume.status == .badRequest)
+            #expect(try await client.call(.get, "/tenants/acme/executions/nope/events?follow=true").status == .notFound)
             for bad in ["limit=0", "limit=10001", "after=-1", "after=x"] {
                 let refused = try await client.call(.get, "/tenants/acme/executions/\(id)/events?\(bad)")
                 #expect(refused.status == .badRequest, "\(bad): \(refused.text)")

@@ -61,6 +61,15 @@ extension DefaultRunner {
         try await runtime.withStore(.read) { store throws(StoreError) in try store.events(of: id) }
     }
 
+    /// Execution `id`'s history from after sequence number `after`, as it is recorded: see ``ExecutionEventFeed``.
+    public func followEvents(
+        of id: String,
+        after: Int64 = 0,
+        interval: Duration = .milliseconds(200)
+    ) -> ExecutionEventFeed {
+        ExecutionEventFeed(runner: self, id: id, after: after, interval: interval)
+    }
+
     /// Cancels an execution: running tasks are told to stop, nothing new starts, and it ends `Cancelled`.
     ///
     /// When this runner runs it, the cancellation is immediate (with `waitForEnd`, this returns once the execution
