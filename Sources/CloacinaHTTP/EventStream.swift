@@ -1,7 +1,7 @@
 internal import Cloacina
 internal import CloacinaDaemon
-internal import Hummingbird
 internal import HTTPTypes
+internal import Hummingbird
 
 /// `GET …/executions/{id}/events?follow=true`: the execution's history as Server-Sent Events, one per event
 /// (`id:` its sequence number, `event:` its kind, `data:` its JSON on one line), from after `?after=` or the

@@ -1,9 +1,9 @@
 import Cloacina
 import CloacinaDaemon
 import CloacinaHTTP
-import Hummingbird
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
