@@ -65,18 +65,19 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         // The storage protocol, its records, and the backend registry (stores chosen by URL scheme).
-        .target(name: "CloacinaStorage", dependencies: ["CCrypto"]),
+        .target(name: "CloacinaStorage", dependencies: ["CCrypto", "CloacinaSchedule"]),
         // Cron expressions and schedules: fire times in a time zone across daylight saving changes, and catch-up
         // after downtime. Pure computation (Foundation only for the zone data); nothing stored, nothing started.
         .target(name: "CloacinaSchedule"),
         // The stores, each with its StoreBackend.
-        .target(name: "CloacinaSQLite", dependencies: ["CSQLite", "CloacinaStorage"]),
-        .target(name: "CloacinaPostgres", dependencies: ["CPostgreSQL", "CloacinaStorage"]),
+        .target(name: "CloacinaSQLite", dependencies: ["CSQLite", "CloacinaSchedule", "CloacinaStorage"]),
+        .target(name: "CloacinaPostgres", dependencies: ["CPostgreSQL", "CloacinaSchedule", "CloacinaStorage"]),
         .target(
             name: "Cloacina",
             dependencies: [
                 "CCloacinaABI",
                 "CloacinaSDK",
+                "CloacinaSchedule",
                 "CloacinaStorage",
                 // Named in one file only (StoreRegistry+Builtin.swift): the stores `import Cloacina` users get by
                 // URL. The rest of the engine sees `StoreBackend`s.
@@ -193,6 +194,7 @@ let package = Package(
                 "CloacinaJSON",
                 "CloacinaModel",
                 "CloacinaSDK",
+                "CloacinaSchedule",
                 "CloacinaStorage",
                 "CloacinaSQLite",
                 "CloacinaPostgres",

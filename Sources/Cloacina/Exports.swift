@@ -1,5 +1,6 @@
-// Definitions (retry policies, trigger rules), JSON values and the storage records and statuses are part of the
-// engine's API.
+// Definitions (retry policies, trigger rules), JSON values, the storage records and statuses, and the cron
+// schedule model are part of the engine's API.
 @_exported public import CloacinaJSON
 @_exported public import CloacinaModel
+@_exported public import CloacinaSchedule
 @_exported public import CloacinaStorage

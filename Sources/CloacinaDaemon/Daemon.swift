@@ -106,6 +106,8 @@ public final class Daemon: Sendable {
         )
         var template = configuration.runner
         template.registry = registry
+        // The host fires its tenants' schedules.
+        template.runsSchedules = true
         template.embeddedPackages = []
         template.packages = []
         self.tenants = TenantManager(storage: configuration.storage, template: template) { tenant, event in

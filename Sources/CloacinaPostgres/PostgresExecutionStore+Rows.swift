@@ -10,14 +10,14 @@ extension PostgresExecutionStore {
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, COALESCE(d.body, e.definition),
         e.status, CASE WHEN e.input = '' THEN COALESCE(ci.body, '') ELSE e.input END,
         COALESCE(e.final_context, cf.body), e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
-        e.lease_expires_at, e.cancel_requested, e.paused, e.retry_of, e.rerun_of
+        e.lease_expires_at, e.cancel_requested, e.paused, e.retry_of, e.rerun_of, e.schedule_id, e.scheduled_for
         """
 
     /// ``executionColumns`` for listing, from the executions row alone: no definition, input or final context.
     static let summaryColumns = """
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, '', e.status, '', NULL, e.error,
         e.created_at, e.started_at, e.completed_at, e.claimed_by, e.lease_expires_at, e.cancel_requested, e.paused,
-        e.retry_of, e.rerun_of
+        e.retry_of, e.rerun_of, e.schedule_id, e.scheduled_for
         """
 
     /// The columns an executions insert sets, in the order of ``executionValues(_:owner:definition:)``.
@@ -55,7 +55,9 @@ extension PostgresExecutionStore {
             cancelRequested: row.bool(15) ?? false,
             paused: row.bool(16) ?? false,
             retryOf: row.text(17),
-            rerunOf: row.text(18)
+            rerunOf: row.text(18),
+            scheduleID: row.text(19),
+            scheduledFor: row.int64(20).map(Timestamp.init(milliseconds:))
         )
     }
 

@@ -217,7 +217,7 @@ extension PostgresExecutionStore {
     /// owned, or the batch inserts, change): inserts first, in order; then execution updates, in order; then the
     /// last state of each task the batch changes; then all its events in one `INSERT`, in order. The tables are
     /// independent but for the inserts the others refer to, so this order leaves what the batch's order would.
-    private func plan(_ writes: [StoreWrite], owner: String, token: Int64) -> [PostgresStatement] {
+    func plan(_ writes: [StoreWrite], owner: String, token: Int64) -> [PostgresStatement] {
         var inserts: [PostgresStatement] = []
         var executionUpdates: [PostgresStatement] = []
         var tasks: [TaskRecord] = []

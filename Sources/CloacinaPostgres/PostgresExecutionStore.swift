@@ -152,6 +152,7 @@ public final class PostgresExecutionStore: ExecutionStore {
         switch payload {
         case "work": return .work
         case "cancel": return .cancel
+        case "schedules": return .schedules
         default: return nil
         }
     }
@@ -285,6 +286,10 @@ public final class PostgresExecutionStore: ExecutionStore {
             // between these two.
             values += [.text(prefix), .text(prefix + "\u{10FFFF}")]
             clauses.append("e.id >= $\(values.count - 1) AND e.id < $\(values.count)")
+        }
+        if let schedule = query.scheduleID {
+            values.append(.text(schedule))
+            clauses.append("e.schedule_id = $\(values.count)")
         }
         if let after = query.after {
             values += [.integer(after.createdAt.milliseconds), .text(after.id)]

@@ -98,7 +98,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
         }
     }
 
-    private func insert(
+    func insert(
         _ record: ExecutionRecord,
         tasks: [TaskRecord],
         owner: String,
@@ -154,7 +154,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
         }
     }
 
-    private func apply(_ write: StoreWrite, to connection: SQLiteConnection) throws(SQLiteError) {
+    func apply(_ write: StoreWrite, to connection: SQLiteConnection) throws(SQLiteError) {
         switch write {
         case .insertExecution:
             return
@@ -549,7 +549,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, COALESCE(d.body, e.definition),
         e.status, CASE WHEN e.input = '' THEN COALESCE(ci.body, '') ELSE e.input END,
         COALESCE(e.final_context, cf.body), e.error, e.created_at, e.started_at, e.completed_at, e.claimed_by,
-        e.lease_expires_at, e.cancel_requested, e.paused, e.retry_of, e.rerun_of
+        e.lease_expires_at, e.cancel_requested, e.paused, e.retry_of, e.rerun_of, e.schedule_id, e.scheduled_for
         """
 
     private static let executionSource = """
@@ -562,7 +562,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
     private static let summaryColumns = """
         e.id, e.workflow, e.package_name, e.package_version, e.package_sha256, '', e.status, '', NULL, e.error,
         e.created_at, e.started_at, e.completed_at, e.claimed_by, e.lease_expires_at, e.cancel_requested, e.paused,
-        e.retry_of, e.rerun_of
+        e.retry_of, e.rerun_of, e.schedule_id, e.scheduled_for
         """
 
     /// An executions row as read, before its status is checked.
@@ -586,6 +586,8 @@ public final class SQLiteExecutionStore: ExecutionStore {
         var paused: Bool
         var retryOf: String?
         var rerunOf: String?
+        var scheduleID: String?
+        var scheduledFor: Int64?
     }
 
     private static func executionRecord(_ row: SQLiteRow) -> ExecutionRow {
@@ -608,7 +610,9 @@ public final class SQLiteExecutionStore: ExecutionStore {
             cancelRequested: row.int64(15) != 0,
             paused: row.int64(16) != 0,
             retryOf: row.optionalText(17),
-            rerunOf: row.optionalText(18)
+            rerunOf: row.optionalText(18),
+            scheduleID: row.optionalText(19),
+            scheduledFor: row.optionalInt64(20)
         )
     }
 
@@ -637,7 +641,9 @@ public final class SQLiteExecutionStore: ExecutionStore {
             cancelRequested: row.cancelRequested,
             paused: row.paused,
             retryOf: row.retryOf,
-            rerunOf: row.rerunOf
+            rerunOf: row.rerunOf,
+            scheduleID: row.scheduleID,
+            scheduledFor: row.scheduledFor.map(Timestamp.init(milliseconds:))
         )
     }
 
@@ -658,6 +664,10 @@ public final class SQLiteExecutionStore: ExecutionStore {
             clauses.append("e.id >= ? AND e.id < ?")
             values += [.text(prefix), .text(prefix + "\u{10FFFF}")]
         }
+        if let schedule = query.scheduleID {
+            clauses.append("e.schedule_id = ?")
+            values.append(.text(schedule))
+        }
         if let after = query.after {
             // A row value, which SQLite scans as a range of the (created_at, id) index.
             clauses.append("(e.created_at, e.id) < (?, ?)")
@@ -674,7 +684,7 @@ public final class SQLiteExecutionStore: ExecutionStore {
         ]
     }
 
-    private static func text(_ value: String?) -> SQLiteValue { value.map { .text($0) } ?? .null }
+    static func text(_ value: String?) -> SQLiteValue { value.map { .text($0) } ?? .null }
     private static func utf8(_ value: [UInt8]?) -> SQLiteValue { value.map { .utf8($0) } ?? .null }
-    private static func integer(_ value: Timestamp?) -> SQLiteValue { value.map { .integer($0.milliseconds) } ?? .null }
+    static func integer(_ value: Timestamp?) -> SQLiteValue { value.map { .integer($0.milliseconds) } ?? .null }
 }

@@ -126,7 +126,7 @@ public struct CronSchedule: Sendable, Hashable {
     }
 
     /// `2024-03-10T07:00:00.250Z` (milliseconds only when there are any).
-    static func format(milliseconds: Int64) -> String {
+    public static func format(milliseconds: Int64) -> String {
         let seconds = milliseconds.floorDivided(by: 1000)
         let fraction = milliseconds.floorModulo(1000)
         let text = CivilDateTime(localSeconds: seconds).iso8601

@@ -32,6 +32,10 @@ public struct ExecutionRecord: Sendable, Hashable {
     public var retryOf: String?
     /// The execution this one runs again from the start, with the same input.
     public var rerunOf: String?
+    /// The schedule that started it, and the fire time it is for (set by ``ExecutionStore/fireSchedule(_:owner:)``;
+    /// a plain insert leaves them nil).
+    public var scheduleID: String?
+    public var scheduledFor: Timestamp?
 
     public init(
         id: String,
@@ -50,7 +54,9 @@ public struct ExecutionRecord: Sendable, Hashable {
         cancelRequested: Bool = false,
         paused: Bool = false,
         retryOf: String? = nil,
-        rerunOf: String? = nil
+        rerunOf: String? = nil,
+        scheduleID: String? = nil,
+        scheduledFor: Timestamp? = nil
     ) {
         self.id = id
         self.workflow = workflow
@@ -69,6 +75,8 @@ public struct ExecutionRecord: Sendable, Hashable {
         self.paused = paused
         self.retryOf = retryOf
         self.rerunOf = rerunOf
+        self.scheduleID = scheduleID
+        self.scheduledFor = scheduledFor
     }
 }
 

@@ -81,6 +81,31 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// exist, has finished, or is already in that state.
     func setPaused(_ id: String, _ paused: Bool, at now: Timestamp) throws(StoreError) -> Bool
 
+    // MARK: Schedules
+
+    /// Stores a new schedule; false, writing nothing, when one with its id exists.
+    func createSchedule(_ schedule: ScheduleRecord) throws(StoreError) -> Bool
+
+    /// Every schedule, by id.
+    func schedules() throws(StoreError) -> [ScheduleRecord]
+
+    /// The schedule with id `id`.
+    func schedule(_ id: String) throws(StoreError) -> ScheduleRecord?
+
+    /// Pauses or resumes a schedule at `now` (its ``ScheduleRecord/updatedAt``): fire times until a resume never
+    /// run. False, writing nothing, when it does not exist or is already in that state.
+    func setSchedulePaused(_ id: String, _ paused: Bool, at now: Timestamp) throws(StoreError) -> Bool
+
+    /// Deletes a schedule (its executions stay). False when it does not exist.
+    func deleteSchedule(_ id: String) throws(StoreError) -> Bool
+
+    /// In one transaction: advances the schedule's ``ScheduleRecord/firedThrough`` (when given and later), and
+    /// inserts `fire`'s executions, unowned, with their tasks, creation events, schedule and fire time; then
+    /// signals other hosts that there is work. False, writing nothing, when the schedule does not exist or is
+    /// paused. Fails with `constraint`, writing nothing, when an execution for one of the fire times exists
+    /// already (another host fired it): each fire time of a schedule has at most one execution.
+    func fireSchedule(_ fire: ScheduleFire, owner: String) throws(StoreError) -> Bool
+
     /// Records or refreshes `host`'s entry (its ``HostRecord/owned`` is ignored), and forgets entries that expired
     /// more than ``HostRecord/retention`` ago (a store that one host serves at a time forgets every other entry).
     func announceHost(_ host: HostRecord) throws(StoreError)

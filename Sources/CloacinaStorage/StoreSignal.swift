@@ -6,6 +6,8 @@ public enum StoreSignal: Sendable, Hashable {
     case work
     /// Someone asked for an execution to be cancelled, paused or resumed: check the ones owned here.
     case cancel
+    /// A schedule was created, changed or deleted: read the schedules again.
+    case schedules
     /// Signals may have been lost (the channel broke and is back): do both.
     case missed
 }

@@ -63,6 +63,8 @@ public struct ExecutionQuery: Sendable, Hashable {
     public var workflow: String?
     /// Only executions whose id starts with this.
     public var idPrefix: String?
+    /// Only executions this schedule started.
+    public var scheduleID: String?
     /// Only executions listed after this one (older, or as old with a smaller id): the next page of a listing, found
     /// by the index whatever the history's size, unlike ``offset``.
     public var after: ExecutionCursor?
@@ -73,6 +75,7 @@ public struct ExecutionQuery: Sendable, Hashable {
         statuses: Set<ExecutionStatus> = [],
         workflow: String? = nil,
         idPrefix: String? = nil,
+        scheduleID: String? = nil,
         after: ExecutionCursor? = nil,
         limit: Int = 100,
         offset: Int = 0
@@ -80,6 +83,7 @@ public struct ExecutionQuery: Sendable, Hashable {
         self.statuses = statuses
         self.workflow = workflow
         self.idPrefix = idPrefix
+        self.scheduleID = scheduleID
         self.after = after
         self.limit = limit
         self.offset = offset

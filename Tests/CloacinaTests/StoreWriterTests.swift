@@ -71,6 +71,16 @@ final class FlakyStore: ExecutionStore {
     func setPaused(_ id: String, _ paused: Bool, at now: Timestamp) throws(StoreError) -> Bool {
         try inner.setPaused(id, paused, at: now)
     }
+    func createSchedule(_ schedule: ScheduleRecord) throws(StoreError) -> Bool { try inner.createSchedule(schedule) }
+    func schedules() throws(StoreError) -> [ScheduleRecord] { try inner.schedules() }
+    func schedule(_ id: String) throws(StoreError) -> ScheduleRecord? { try inner.schedule(id) }
+    func setSchedulePaused(_ id: String, _ paused: Bool, at now: Timestamp) throws(StoreError) -> Bool {
+        try inner.setSchedulePaused(id, paused, at: now)
+    }
+    func deleteSchedule(_ id: String) throws(StoreError) -> Bool { try inner.deleteSchedule(id) }
+    func fireSchedule(_ fire: ScheduleFire, owner: String) throws(StoreError) -> Bool {
+        try inner.fireSchedule(fire, owner: owner)
+    }
     func announceHost(_ host: HostRecord) throws(StoreError) { try inner.announceHost(host) }
     func withdrawHost(_ id: String) throws(StoreError) { try inner.withdrawHost(id) }
     func hosts() throws(StoreError) -> [HostRecord] { try inner.hosts() }

@@ -61,6 +61,9 @@ extension DefaultRunner {
         /// hosts on one database, every host sets it, so a dead host's executions move on within the lease and
         /// this interval.
         public var takeoverInterval: Duration?
+        /// Whether the runner fires its tenant's cron schedules (a host does; a one-off command does not). Off by
+        /// default: an embedding program turns it on for the runner that serves the tenant.
+        public var runsSchedules: Bool
         /// What the runner writes about its host into the store, for `cloacina hosts` (a host process sets it);
         /// nil writes nothing.
         public var announcement: HostAnnouncement?
@@ -95,6 +98,7 @@ extension DefaultRunner {
             self.resumeUnfinished = true
             self.leaseDuration = .seconds(15)
             self.takeoverInterval = nil
+            self.runsSchedules = false
             self.announcement = nil
             self.shutdownTimeout = .seconds(30)
             self.maximumOutputBytes = 64 << 20

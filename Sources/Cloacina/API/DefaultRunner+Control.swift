@@ -48,7 +48,7 @@ extension DefaultRunner {
     }
 
     /// Claims execution `id` when no live runner owns it, and runs it here.
-    private func takeOver(_ id: String) async throws(CloacinaError) {
+    func takeOver(_ id: String) async throws(CloacinaError) {
         let identity = runtime.identity
         let leaseUntil = Timestamp.now() + configuration.leaseDuration
         let claimed = try await runtime.withStore(.write) {

@@ -241,8 +241,9 @@ extension DefaultRunner {
     /// What a signal from another host asks this runner to do.
     func signalled(_ signal: StoreSignal) {
         // A cancel request is picked up by a lease renewal, which returns the executions with one.
-        if signal != .work, hasActiveExecutions { renewSoon() }
-        if signal != .cancel, configuration.takeoverInterval != nil { sweepSoon() }
+        if signal == .cancel || signal == .missed, hasActiveExecutions { renewSoon() }
+        if signal == .work || signal == .missed, configuration.takeoverInterval != nil { sweepSoon() }
+        if signal == .schedules || signal == .missed { schedulesChanged() }
     }
 
     /// Runs a takeover sweep now, or once more after the one under way.

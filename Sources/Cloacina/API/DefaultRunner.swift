@@ -27,6 +27,8 @@ public final class DefaultRunner: Sendable {
     /// Loads package files and keeps their images in the configured package cache.
     public let packages: PackageLoader
     let runtime: RunnerRuntime
+    /// The tenant's schedules as this runner last read them (``Configuration/runsSchedules``).
+    let scheduleState = RunnerSchedules()
     /// The startable workflows: the configuration's shared registry, or the runner's own.
     public let registry: WorkflowRegistry
     /// When the runner started (its host's ``HostRecord/startedAt``).
@@ -50,6 +52,7 @@ public final class DefaultRunner: Sendable {
         /// Takeover sweeps and checks for cancel requests: one at a time each, bursts of requests collapsed.
         var sweeps = CoalescingScheduler()
         var renewals = CoalescingScheduler()
+        var scheduleLooks = CoalescingScheduler()
         /// When the last lease renewal that succeeded was sent, or the runner was last idle, or started: no lease
         /// held here was granted before it.
         var lastLeaseRenewal = Timestamp.now()
@@ -61,7 +64,7 @@ public final class DefaultRunner: Sendable {
 
     /// Background jobs that must not overlap themselves (``request(_:)``, ``finished(_:)``).
     enum CoalescedJob {
-        case takeover, renewal
+        case takeover, renewal, scheduleLook
     }
 
     /// Opens the store of `configuration`, registers its embedded packages, and resumes unfinished executions
@@ -102,6 +105,7 @@ public final class DefaultRunner: Sendable {
             if configuration.resumeUnfinished {
                 _ = try await resumeUnfinished()
             }
+            schedulesChanged()
         } catch {
             // Nothing may outlive a runner that failed to start: its threads and its store.
             await shutdown(timeout: .zero)
@@ -303,7 +307,7 @@ public final class DefaultRunner: Sendable {
     }
 
     /// The writes that record the new execution of `machine` (owned by this runner).
-    private func creation(
+    func creation(
         of machine: ExecutionStateMachine,
         package: LoadedPackage,
         lineage: ExecutionLineage,
@@ -329,7 +333,7 @@ public final class DefaultRunner: Sendable {
         ]
     }
 
-    private func unknownWorkflow(_ workflow: String) -> CloacinaError {
+    func unknownWorkflow(_ workflow: String) -> CloacinaError {
         let known = registry.entries.map(\.plan.workflow.name)
         return CloacinaError(
             .unknownWorkflow,
@@ -337,7 +341,7 @@ public final class DefaultRunner: Sendable {
         )
     }
 
-    private static func snapshot(_ json: [UInt8]) throws(CloacinaError) -> ContextSnapshot {
+    static func snapshot(_ json: [UInt8]) throws(CloacinaError) -> ContextSnapshot {
         do {
             return try ContextSnapshot(parsing: json)
         } catch {
@@ -365,6 +369,8 @@ public final class DefaultRunner: Sendable {
         }
         // The last sweep left executions for want of room: take more now that there is some.
         if backlog { sweepSoon() }
+        // A schedule's fire times may wait for this run to end (overlap policy queue).
+        if scheduleState.hasWaiting { lookSoon() }
     }
 
     /// Records whether the last takeover sweep filled its room (so more may be waiting).
@@ -470,6 +476,7 @@ public final class DefaultRunner: Sendable {
         switch job {
         case .takeover: return \.sweeps
         case .renewal: return \.renewals
+        case .scheduleLook: return \.scheduleLooks
         }
     }
 
@@ -504,6 +511,7 @@ public final class DefaultRunner: Sendable {
             guard !state.closed else { return nil }
             state.closed = true
             if let takeover = state.takeover { runtime.timers.cancel(takeover) }
+            stopSchedules()
             state.signals?.cancel()
             state.signals = nil
             return Array(state.active.values)
