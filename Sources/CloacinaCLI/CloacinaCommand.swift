@@ -17,7 +17,8 @@ struct CloacinaCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, ServeCommand.self, ReloadCommand.self, ExecutionsCommand.self, TenantCommand.self,
+            RunCommand.self, ServeCommand.self, ReloadCommand.self, ExecutionsCommand.self, SchedulesCommand.self,
+            TenantCommand.self,
             CheckCommand.self, WorkflowsCommand.self, HostsCommand.self, WorkerCommand.self,
         ]
     )

@@ -57,6 +57,12 @@ extension Daemon {
             if !Task.isCancelled {
                 await retryUnavailable()
                 await refreshCredentials()
+                // Schedules changed by another process (the CLI on SQLite files signals a reload) are read again,
+                // and executions it recorded for nobody (a backfill) are claimed.
+                for runner in state.withLock({ $0.served.values.map(\.runner) }) {
+                    runner.schedulesChanged()
+                    runner.claimUnowned()
+                }
             }
         }
         let (waiting, leader) = state.withLock { state in

@@ -10,6 +10,8 @@ public final class DaemonMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     /// When each running attempt started, to time it: "tenant/execution/task" → milliseconds.
     private let attemptStarts = Mutex<[String: Int64]>([:])
+    /// What each schedule's counters stood at when last exported: "tenant/schedule/kind" → count.
+    private let scheduleCounts = Mutex<[String: Int]>([:])
     private static let buckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100),
         .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(120), .seconds(600),
@@ -111,6 +113,39 @@ public final class DaemonMetrics: Sendable {
     /// `count` hosts are live among those sharing the served tenants (`cloacina_hosts_live`).
     func hostsLive(_ count: Int) {
         registry.makeGauge(descriptor: Self.hostsLive).set(Double(count))
+    }
+
+    /// Brings the schedule counters (`cloacina_schedule_fires_total`, `…_missed_total`, `…_skipped_total` by
+    /// policy) up to what the tenants' runners counted, and sets `cloacina_schedule_next_fire_timestamp_seconds`.
+    func schedules(_ counters: [String: [String: ScheduleCounters]], next: [String: [String: Timestamp]]) {
+        for (tenant, schedules) in counters {
+            for (schedule, counted) in schedules {
+                let labels = [("tenant", tenant), ("schedule", schedule)]
+                let kinds: [(String, MetricNameDescriptor, [(String, String)], Int)] = [
+                    ("fires", Self.scheduleFires, labels, counted.fires),
+                    ("missed", Self.scheduleMissed, labels, counted.missed),
+                    ("overlap", Self.scheduleSkipped, labels + [("policy", "overlap")], counted.skippedByOverlap),
+                    ("catch-up", Self.scheduleSkipped, labels + [("policy", "catch-up")], counted.droppedByCatchUp),
+                ]
+                for (kind, descriptor, labels, count) in kinds {
+                    let key = "\(tenant)/\(schedule)/\(kind)"
+                    let delta = scheduleCounts.withLock { counts in
+                        defer { counts[key] = count }
+                        return count - (counts[key] ?? 0)
+                    }
+                    let counter = registry.makeCounter(descriptor: descriptor, labels: labels)
+                    if delta > 0 { counter.increment(by: Int64(delta)) }
+                }
+            }
+        }
+        for (tenant, schedules) in next {
+            for (schedule, at) in schedules {
+                registry.makeGauge(
+                    descriptor: Self.scheduleNextFire,
+                    labels: [("tenant", tenant), ("schedule", schedule)]
+                ).set(Double(at.milliseconds) / 1000)
+            }
+        }
     }
 
     /// Every metric in Prometheus' text exposition format.
@@ -215,6 +250,38 @@ public final class DaemonMetrics: Sendable {
             metricName: "packages",
             unitName: "quarantined",
             helpText: "Package versions quarantined now (new executions of their workflows are refused)"
+        )
+    }
+    private static var scheduleFires: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "schedule_fires",
+            unitName: "total",
+            helpText: "Executions a schedule started on this host (fires and backfills), by tenant and schedule"
+        )
+    }
+    private static var scheduleMissed: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "schedule_missed",
+            unitName: "total",
+            helpText: "Fire times that came while no host watched the schedule, by tenant and schedule"
+        )
+    }
+    private static var scheduleSkipped: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "schedule_skipped",
+            unitName: "total",
+            helpText: "Due fire times not run, by tenant, schedule and the policy that left them out (overlap, catch-up)"
+        )
+    }
+    private static var scheduleNextFire: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "cloacina",
+            metricName: "schedule_next_fire",
+            unitName: "timestamp_seconds",
+            helpText: "When a schedule fires next, in seconds since 1970, as this host last looked, by tenant and schedule"
         )
     }
     private static var loadErrors: MetricNameDescriptor {

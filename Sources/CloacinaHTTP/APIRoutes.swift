@@ -39,6 +39,7 @@ struct APIRoutes: Sendable {
         routes.get("/tenants") { _, _ in tenants() }
         routes.get("/hosts") { _, _ in await hosts() }
         routes.get("/metrics") { _, _ in await metrics() }
+        addScheduleRoutes(to: routes)
         return routes
     }
 
@@ -224,7 +225,7 @@ struct APIRoutes: Sendable {
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: daemon.metrics.exposition()))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: daemon.metricsExposition()))
         )
     }
 
@@ -244,12 +245,12 @@ struct APIRoutes: Sendable {
     }
 
     /// The route's tenant, checked against the daemon's storage: the one check of it on the way to the store.
-    private func tenant(_ context: some RequestContext) throws -> TenantName {
+    func tenant(_ context: some RequestContext) throws -> TenantName {
         try daemon.tenant(try Self.parameter("tenant", context))
     }
 
     /// A path parameter of the route.
-    private static func parameter(_ name: String, _ context: some RequestContext) throws -> String {
+    static func parameter(_ name: String, _ context: some RequestContext) throws -> String {
         guard let value = context.parameters.get(name) else {
             throw APIError(.badRequest, "missing path parameter \(name)")
         }

@@ -246,9 +246,10 @@ extension DefaultRunner {
         if signal == .schedules || signal == .missed { schedulesChanged() }
     }
 
-    /// Runs a takeover sweep now, or once more after the one under way.
-    func sweepSoon() {
-        guard configuration.takeoverInterval != nil else { return }
+    /// Runs a takeover sweep now, or once more after the one under way; without a takeover interval only when
+    /// `always` (a reload asks for one).
+    func sweepSoon(always: Bool = false) {
+        guard configuration.takeoverInterval != nil || always else { return }
         guard request(.takeover) else { return }
         runtime.timers.spawn { [weak self] in
             guard let self else { return }

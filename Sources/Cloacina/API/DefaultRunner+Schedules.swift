@@ -151,6 +151,15 @@ extension DefaultRunner {
     /// What each schedule fired, missed, skipped and dropped since this runner started.
     public var scheduleCounters: [String: ScheduleCounters] { scheduleState.counters() }
 
+    /// When each schedule this runner watches fires next (paused and ended ones left out), as it last read them.
+    public var nextFireTimes: [String: Timestamp] {
+        scheduleState.state.withLock { state in
+            state.entries.compactMapValues { entry in
+                entry.record.paused ? nil : entry.timeline.nextFire.map(Timestamp.init(milliseconds:))
+            }
+        }
+    }
+
     static func info(_ record: ScheduleRecord) -> ScheduleInfo {
         let next = record.paused ? nil : (try? timeline(of: record))?.nextFire
         return ScheduleInfo(record: record, nextFireAt: next.map(Timestamp.init(milliseconds:)))
@@ -214,9 +223,10 @@ extension DefaultRunner {
         return fire
     }
 
-    /// Has the executions a fire inserted run: the next takeover sweep of a host takes them (this one's at once),
-    /// or without sweeps, this runner claims each.
+    /// Has the executions a fire inserted run: a runner that fires schedules sweeps for them at once (or without
+    /// sweeps, claims each); any other (a command) leaves them to the host serving the tenant.
     private func runFired(_ fire: ScheduleFire) async {
+        guard configuration.runsSchedules else { return }
         if configuration.takeoverInterval != nil {
             sweepSoon()
             return
@@ -242,6 +252,11 @@ extension DefaultRunner {
         guard configuration.runsSchedules else { return }
         scheduleState.state.withLock { $0.stale = true }
         lookSoon()
+    }
+
+    /// Claims the executions no live runner holds (a command recorded them), as a takeover sweep does.
+    public func claimUnowned() {
+        sweepSoon(always: true)
     }
 
     /// Runs a look at the schedules now, or once more after the one under way.

@@ -47,6 +47,9 @@ public struct ExecutionResult: Sendable {
     public var retryOf: String?
     /// The execution this one runs again from the start, if it is a re-run.
     public var rerunOf: String?
+    /// The schedule that started it and the fire time it is for, if a schedule did.
+    public var scheduleID: String?
+    public var scheduledFor: Timestamp?
 
     /// From start to end, once the execution ended.
     public var duration: Duration? {
@@ -98,18 +101,23 @@ public struct ExecutionResult: Sendable {
         self.cancelRequested = record.cancelRequested && !record.status.isFinished
         self.retryOf = record.retryOf
         self.rerunOf = record.rerunOf
+        self.scheduleID = record.scheduleID
+        self.scheduledFor = record.scheduledFor
     }
 
     /// The result as JSON: `execution_id`, `tenant`, `workflow`, `status`, `package` (`name`, `version`, `sha256`;
     /// null for embedded workflows), `input_context`, `final_context`, `tasks` (`id`, `status`, `attempts`, `error`,
     /// `duration_ms`), `duration_ms`, `error`, `paused`, `cancel_requested`, `retry_of` and `rerun_of` (null
-    /// unless it derives from another execution), and the timestamps in milliseconds since the epoch.
+    /// unless it derives from another execution), `schedule_id` and `scheduled_for` (null unless a schedule started
+    /// it), and the timestamps in milliseconds since the epoch.
     public var json: JSONValue {
         [
             "paused": .bool(paused),
             "cancel_requested": .bool(cancelRequested),
             "retry_of": retryOf.map(JSONValue.string) ?? .null,
             "rerun_of": rerunOf.map(JSONValue.string) ?? .null,
+            "schedule_id": scheduleID.map(JSONValue.string) ?? .null,
+            "scheduled_for": scheduledFor.map { .int(Int($0.milliseconds)) } ?? .null,
             "execution_id": .string(executionID),
             "tenant": .string(tenant),
             "workflow": .string(workflow),
@@ -159,6 +167,8 @@ public struct ExecutionSummary: Sendable {
     public var paused: Bool
     public var retryOf: String?
     public var rerunOf: String?
+    public var scheduleID: String?
+    public var scheduledFor: Timestamp?
 
     init(record: ExecutionRecord, tenant: String) {
         executionID = record.id
@@ -173,6 +183,8 @@ public struct ExecutionSummary: Sendable {
         paused = record.paused
         retryOf = record.retryOf
         rerunOf = record.rerunOf
+        scheduleID = record.scheduleID
+        scheduledFor = record.scheduledFor
     }
 
     /// From start to end, once the execution ended.
@@ -192,6 +204,8 @@ public struct ExecutionSummary: Sendable {
             "paused": .bool(paused),
             "retry_of": retryOf.map(JSONValue.string) ?? .null,
             "rerun_of": rerunOf.map(JSONValue.string) ?? .null,
+            "schedule_id": scheduleID.map(JSONValue.string) ?? .null,
+            "scheduled_for": scheduledFor.map { .int(Int($0.milliseconds)) } ?? .null,
             "duration_ms": duration.map { .int(Int($0.inMilliseconds)) } ?? .null,
             "created_at": .int(Int(createdAt.milliseconds)),
             "started_at": startedAt.map { .int(Int($0.milliseconds)) } ?? .null,
