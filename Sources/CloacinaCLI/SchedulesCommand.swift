@@ -87,7 +87,9 @@ struct SchedulesCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Read the input context from a file, or - for standard input.", valueName: "path"))
         var contextFile: String?
 
-        @Option(help: ArgumentHelp("No fire time before this instant (ISO 8601 or milliseconds).", valueName: "instant"))
+        @Option(
+            help: ArgumentHelp("No fire time before this instant (ISO 8601 or milliseconds).", valueName: "instant")
+        )
         var start: String?
 
         @Option(help: ArgumentHelp("No fire time after this instant.", valueName: "instant"))
@@ -105,7 +107,10 @@ struct SchedulesCommand: AsyncParsableCommand {
         @Flag(help: "Create it paused.")
         var paused = false
 
-        @Option(help: "Drop directory with the workflow's package (default: $CLOACINA_WORKFLOWS_DIR, else .cloacina/workflows).")
+        @Option(
+            help:
+                "Drop directory of the workflow's package (default: $CLOACINA_WORKFLOWS_DIR, else .cloacina/workflows)."
+        )
         var workflows: String?
 
         @Option(help: "Output format: text or json.")
@@ -139,7 +144,12 @@ struct SchedulesCommand: AsyncParsableCommand {
             spec.endsAt = try end.map(SchedulesCommand.instant)
             // The schedule is checked before its workflow's package is looked for: a bad expression is named first.
             do throws(ScheduleError) {
-                _ = try CronSchedule(cron, timeZone: timeZone, start: spec.startsAt?.milliseconds, end: spec.endsAt?.milliseconds)
+                _ = try CronSchedule(
+                    cron,
+                    timeZone: timeZone,
+                    start: spec.startsAt?.milliseconds,
+                    end: spec.endsAt?.milliseconds
+                )
             } catch {
                 throw UsageError(message: "schedule \(id): \(error.message)")
             }
@@ -166,7 +176,9 @@ struct SchedulesCommand: AsyncParsableCommand {
                 try await runner.schedules()
             }
             switch output {
-            case .json: Swift.print(JSONValue.object(["schedules": .array(schedules.map(\.json))]).serializedString(pretty: true))
+            case .json:
+                let json = JSONValue.object(["schedules": .array(schedules.map(\.json))])
+                Swift.print(json.serializedString(pretty: true))
             case .text: Swift.print(ScheduleText.table(schedules), terminator: "")
             }
         }
@@ -269,7 +281,10 @@ struct SchedulesCommand: AsyncParsableCommand {
         @Argument(help: "The last instant of the range.")
         var to: String
 
-        @Option(help: "Drop directory with the workflow's package (default: $CLOACINA_WORKFLOWS_DIR, else .cloacina/workflows).")
+        @Option(
+            help:
+                "Drop directory of the workflow's package (default: $CLOACINA_WORKFLOWS_DIR, else .cloacina/workflows)."
+        )
         var workflows: String?
 
         @Option(help: "Output format: text or json.")
@@ -291,9 +306,9 @@ struct SchedulesCommand: AsyncParsableCommand {
             ) { runner throws(CloacinaError) in try await runner.backfill(id, from: from, through: through) }
             switch output {
             case .json:
+                let ids = JSONValue.array(started.map(JSONValue.string))
                 Swift.print(
-                    JSONValue.object(["schedule_id": .string(id), "execution_ids": .array(started.map(JSONValue.string))])
-                        .serializedString(pretty: true)
+                    JSONValue.object(["schedule_id": .string(id), "execution_ids": ids]).serializedString(pretty: true)
                 )
             case .text:
                 Swift.print("recorded \(started.count) execution\(started.count == 1 ? "" : "s") of schedule \(id)")

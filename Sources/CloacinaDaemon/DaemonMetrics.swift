@@ -273,7 +273,8 @@ public final class DaemonMetrics: Sendable {
             namespace: "cloacina",
             metricName: "schedule_skipped",
             unitName: "total",
-            helpText: "Due fire times not run, by tenant, schedule and the policy that left them out (overlap, catch-up)"
+            helpText: "Due fire times not run, by tenant, schedule and the policy that left them out (overlap, "
+                + "catch-up)"
         )
     }
     private static var scheduleNextFire: MetricNameDescriptor {
@@ -281,7 +282,8 @@ public final class DaemonMetrics: Sendable {
             namespace: "cloacina",
             metricName: "schedule_next_fire",
             unitName: "timestamp_seconds",
-            helpText: "When a schedule fires next, in seconds since 1970, as this host last looked, by tenant and schedule"
+            helpText: "When a schedule fires next, in seconds since 1970, as this host last looked, by tenant and "
+                + "schedule"
         )
     }
     private static var loadErrors: MetricNameDescriptor {

@@ -58,6 +58,7 @@ extension APIRoutes {
         let id = try Self.parameter("id", context)
         let range = try ScheduleRequest.backfillRange(parsing: try await Self.body(of: request, limit: maxBodyBytes))
         let started = try await daemon.backfill(tenant, id: id, from: range.from, through: range.through)
-        return .json(["schedule_id": .string(id), "execution_ids": .array(started.map(JSONValue.string))], status: .created)
+        let ids = JSONValue.array(started.map(JSONValue.string))
+        return .json(["schedule_id": .string(id), "execution_ids": ids], status: .created)
     }
 }

@@ -18,7 +18,8 @@ struct ScheduleRequest: Sendable {
     init(parsing body: [UInt8]) throws(APIError) {
         let object = try Self.object(body, expecting: "id, workflow and cron")
         if let unknown = object.keys.filter({ !Self.keys.contains($0) }).sorted().first {
-            throw APIError(.badRequest, "unknown field \"\(unknown)\" (expected \(Self.keys.sorted().joined(separator: ", ")))")
+            let expected = Self.keys.sorted().joined(separator: ", ")
+            throw APIError(.badRequest, "unknown field \"\(unknown)\" (expected \(expected))")
         }
         let id = try Self.string("id", object, required: true) ?? ""
         let workflow = try Self.string("workflow", object, required: true) ?? ""
@@ -116,7 +117,10 @@ struct ScheduleRequest: Sendable {
             }
         case let value?:
             guard let milliseconds = value.intValue else {
-                throw APIError(.badRequest, "\(key) must be milliseconds since 1970 or ISO 8601 text, not \(value.kindName)")
+                throw APIError(
+                    .badRequest,
+                    "\(key) must be milliseconds since 1970 or ISO 8601 text, not \(value.kindName)"
+                )
             }
             return Timestamp(milliseconds: Int64(milliseconds))
         }

@@ -377,6 +377,15 @@ extension DefaultRunner {
         }
         switch outcome {
         case .success(true):
+            if plan.missed > 0 {
+                runtime.logger.notice(
+                    "schedule missed fire times",
+                    metadata: [
+                        "schedule": "\(id)", "missed": "\(plan.missed)", "policy": "\(entry.record.catchUp.rawValue)",
+                        "run": "\(fire.executions.count)", "dropped": "\(plan.dropped)",
+                    ]
+                )
+            }
             scheduleState.state.withLock { state in
                 state.entries[id]?.timeline.firedThrough = plan.firedThrough
                 state.entries[id]?.waiting = plan.waiting > 0
