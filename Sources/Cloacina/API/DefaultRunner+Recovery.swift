@@ -147,7 +147,12 @@ extension DefaultRunner {
             package: package,
             runtime: runtime,
             createdAt: record.createdAt,
-            lineage: ExecutionLineage(retryOf: record.retryOf, rerunOf: record.rerunOf)
+            lineage: ExecutionLineage(
+                retryOf: record.retryOf,
+                rerunOf: record.rerunOf,
+                scheduleID: record.scheduleID,
+                scheduledFor: record.scheduledFor
+            )
         ) { [weak self] driver in self?.ended(driver) }
         try adopt(driver)
         driver.resume(with: actions)

@@ -193,7 +193,9 @@ final class ExecutionDriver: Sendable {
                 owner: runtime.identity.value,
                 paused: machine.paused,
                 retryOf: lineage.retryOf,
-                rerunOf: lineage.rerunOf
+                rerunOf: lineage.rerunOf,
+                scheduleID: lineage.scheduleID,
+                scheduledFor: lineage.scheduledFor
             )
             return (record, machine.taskRecords())
         }
