@@ -1,13 +1,28 @@
 public import CloacinaJSON
 
 extension WorkflowDefinition {
-    /// The workflow as JSON: `{name, description, tasks: [...]}`.
+    /// The workflow as JSON: `{name, description, tasks: [...]}`, and `schedules: [{id, cron, time_zone, input,
+    /// catch_up, catch_up_cap, overlap}]` when the package declared any (left out otherwise, so a definition without
+    /// schedules reads as it always did).
     public var json: JSONValue {
-        [
+        var fields: [String: JSONValue] = [
             "name": .string(name),
             "description": description.map(JSONValue.string) ?? .null,
             "tasks": .array(tasks.map(\.json)),
         ]
+        if !schedules.isEmpty {
+            fields["schedules"] = .array(
+                schedules.map { schedule in
+                    [
+                        "id": .string(schedule.id), "cron": .string(schedule.cron),
+                        "time_zone": .string(schedule.timeZone), "input": .string(schedule.input),
+                        "catch_up": .string(schedule.catchUp), "catch_up_cap": .int(schedule.catchUpCap),
+                        "overlap": .string(schedule.overlap),
+                    ]
+                }
+            )
+        }
+        return .object(fields)
     }
 
     /// Reads the form written by ``json``.
@@ -17,7 +32,28 @@ extension WorkflowDefinition {
         }
         var definitions: [TaskDefinition] = []
         for task in tasks { definitions.append(try TaskDefinition(json: task)) }
-        self.init(name: name, description: json["description"]?.stringValue, tasks: definitions)
+        var schedules: [ScheduleDefault] = []
+        for schedule in json["schedules"]?.arrayValue ?? [] {
+            guard let id = schedule["id"]?.stringValue, let cron = schedule["cron"]?.stringValue,
+                let zone = schedule["time_zone"]?.stringValue, let input = schedule["input"]?.stringValue,
+                let catchUp = schedule["catch_up"]?.stringValue, let cap = schedule["catch_up_cap"]?.intValue,
+                let overlap = schedule["overlap"]?.stringValue
+            else {
+                throw DefinitionError(.invalidGraph, "a schedule of workflow \(name) is missing a field")
+            }
+            schedules.append(
+                ScheduleDefault(
+                    id: id,
+                    cron: cron,
+                    timeZone: zone,
+                    input: input,
+                    catchUp: catchUp,
+                    catchUpCap: cap,
+                    overlap: overlap
+                )
+            )
+        }
+        self.init(name: name, description: json["description"]?.stringValue, tasks: definitions, schedules: schedules)
     }
 }
 

@@ -7,11 +7,19 @@ public struct WorkflowDefinition: Sendable, Hashable {
     public var description: String?
     /// Tasks in declaration order.
     public var tasks: [TaskDefinition]
+    /// Schedules the package declares for the workflow as defaults (ABI 1.1), in registration order.
+    public var schedules: [ScheduleDefault]
 
-    public init(name: String, description: String? = nil, tasks: [TaskDefinition]) {
+    public init(
+        name: String,
+        description: String? = nil,
+        tasks: [TaskDefinition],
+        schedules: [ScheduleDefault] = []
+    ) {
         self.name = name
         self.description = description
         self.tasks = tasks
+        self.schedules = schedules
     }
 
     /// The task with id `id`.
