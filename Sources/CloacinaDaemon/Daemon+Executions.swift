@@ -165,3 +165,13 @@ extension Daemon {
         try await runner(for: tenant, intake: false, admit: false).followEvents(of: id, after: after)
     }
 }
+
+extension Daemon {
+    /// The log lines of `tenant`'s execution matching `query` (``DefaultRunner/taskLogs(_:)``), also while
+    /// draining; `notFound` for an unknown execution or task.
+    public func taskLogs(_ tenant: TenantName, _ query: TaskLogQuery) async throws(CloacinaError) -> TaskLogPage {
+        try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
+            try await runner.taskLogs(query)
+        }
+    }
+}
