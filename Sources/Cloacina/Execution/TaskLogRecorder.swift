@@ -74,6 +74,7 @@ final class TaskLogRecorder: Sendable {
         var end = utf8.index(utf8.startIndex, offsetBy: maximumBytes)
         // Back to the start of a character's encoding (a continuation byte is 0b10xxxxxx).
         while end > utf8.startIndex && utf8[end] & 0xC0 == 0x80 { end = utf8.index(before: end) }
-        return String(decoding: utf8[..<end], as: UTF8.self) + "… [line cut: \(size) bytes, the limit is \(maximumBytes)]"
+        return String(decoding: utf8[..<end], as: UTF8.self)
+            + "… [line cut: \(size) bytes, the limit is \(maximumBytes)]"
     }
 }
