@@ -175,3 +175,12 @@ extension Daemon {
         }
     }
 }
+
+extension Daemon {
+    /// The log lines of `tenant`'s execution matching `query` as they are stored
+    /// (``DefaultRunner/followTaskLogs(_:interval:)``), also while draining; `notFound` for an unknown execution or
+    /// task.
+    public func followTaskLogs(_ tenant: TenantName, _ query: TaskLogQuery) async throws(CloacinaError) -> TaskLogFeed {
+        try await runner(for: tenant, intake: false, admit: false).followTaskLogs(query)
+    }
+}

@@ -154,6 +154,20 @@ struct HTTPAPITests {
             #expect(rest.json?["lines"]?.arrayValue?.compactMap { $0["level"]?.stringValue } == ["warning"])
             let none = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/hello/logs?attempt=2")
             #expect(none.status == .ok && none.json?["lines"]?.arrayValue?.isEmpty == true)
+            // Followed as Server-Sent Events: an ended execution's lines, then the stream closes.
+            let stream = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/hello/logs?follow=true")
+            #expect(stream.status == .ok && stream.headers[.contentType] == "text/event-stream")
+            let frames = stream.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(frames.count == 2, "\(stream.text)")
+            #expect(frames.first?.hasPrefix("id: \(after)\nevent: log\ndata: {") == true, "\(stream.text)")
+            let resumed = try await client.call(
+                .get,
+                "/tenants/acme/executions/\(id)/tasks/hello/logs?follow=true",
+                headers: [HTTPField.Name("Last-Event-ID")!: "\(after)"]
+            )
+            #expect(resumed.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }.count == 1, "\(resumed.text)")
+            let unknownFollow = "/tenants/acme/executions/\(id)/tasks/nope/logs?follow=true"
+            #expect(try await client.call(.get, unknownFollow).status == .notFound)
             // A task that logged nothing has no lines.
             let quiet = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/shout/logs")
             #expect(quiet.status == .ok && quiet.json?["lines"]?.arrayValue?.isEmpty == true)
