@@ -65,12 +65,18 @@ enum ExecutionText {
     /// `text` cut to ``screenWidth`` characters on one line, saying how long it was. Control characters (line
     /// breaks, terminal escapes from a task's error) become spaces: what tasks write never drives the terminal.
     static func truncated(_ text: String) -> String {
+        let line = printable(text)
+        guard line.count > screenWidth else { return line }
+        return "\(line.prefix(screenWidth - 40))… (\(text.count) characters; --output json shows all)"
+    }
+
+    /// `text` on one line, its control characters (line breaks, terminal escapes) spaces.
+    static func printable(_ text: String) -> String {
         var line = ""
         line.unicodeScalars.append(
             contentsOf: text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }
         )
-        guard line.count > screenWidth else { return line }
-        return "\(line.prefix(screenWidth - 40))… (\(text.count) characters; --output json shows all)"
+        return line
     }
 
     static func render(_ summaries: [ExecutionSummary]) -> String {

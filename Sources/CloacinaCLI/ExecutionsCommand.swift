@@ -9,9 +9,9 @@ import Glibc
 struct ExecutionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "executions",
-        abstract: "List, show, cancel and resume a tenant's executions, and show their history.",
+        abstract: "List, show, cancel and resume a tenant's executions, and show their history and task logs.",
         subcommands: [
-            List.self, Show.self, Events.self, Cancel.self, Pause.self, Resume.self, Retry.self, Rerun.self,
+            List.self, Show.self, Events.self, Logs.self, Cancel.self, Pause.self, Resume.self, Retry.self, Rerun.self,
         ]
     )
 

@@ -142,6 +142,22 @@ struct TuningOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "Log lines kept per task attempt; later ones are counted as dropped (default: $CLOACINA_MAX_LOG_LINES, else 1000).",
+            valueName: "n"
+        )
+    )
+    var maxLogLines: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "The longest log line kept, in bytes; a longer one is cut (default: $CLOACINA_MAX_LOG_LINE_BYTES, else 8192; at least 64).",
+            valueName: "bytes"
+        )
+    )
+    var maxLogLineBytes: Int?
+
+    @Option(
+        help: ArgumentHelp(
             "Seconds a claim on an execution lasts unless renewed; another host takes over a dead host's executions "
                 + "within 1.5 times this (default: $CLOACINA_LEASE_SECONDS, else 15).",
             valueName: "seconds"
@@ -171,6 +187,15 @@ struct TuningOptions: ParsableArguments {
         }
         if let value = try Self.setting(maxOutputBytes, "CLOACINA_MAX_OUTPUT_BYTES", flag: "--max-output-bytes") {
             configuration.maximumOutputBytes = value
+        }
+        if let value = try Self.setting(maxLogLines, "CLOACINA_MAX_LOG_LINES", flag: "--max-log-lines") {
+            configuration.maximumLogLines = value
+        }
+        if let value = try Self.setting(maxLogLineBytes, "CLOACINA_MAX_LOG_LINE_BYTES", flag: "--max-log-line-bytes") {
+            guard value >= 64 else {
+                throw UsageError(message: "the longest log line kept must be at least 64 bytes, got \(value)")
+            }
+            configuration.maximumLogLineBytes = value
         }
     }
 

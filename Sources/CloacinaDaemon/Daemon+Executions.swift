@@ -165,3 +165,22 @@ extension Daemon {
         try await runner(for: tenant, intake: false, admit: false).followEvents(of: id, after: after)
     }
 }
+
+extension Daemon {
+    /// The log lines of `tenant`'s execution matching `query` (``DefaultRunner/taskLogs(_:)``), also while
+    /// draining; `notFound` for an unknown execution or task.
+    public func taskLogs(_ tenant: TenantName, _ query: TaskLogQuery) async throws(CloacinaError) -> TaskLogPage {
+        try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
+            try await runner.taskLogs(query)
+        }
+    }
+}
+
+extension Daemon {
+    /// The log lines of `tenant`'s execution matching `query` as they are stored
+    /// (``DefaultRunner/followTaskLogs(_:interval:)``), also while draining; `notFound` for an unknown execution or
+    /// task.
+    public func followTaskLogs(_ tenant: TenantName, _ query: TaskLogQuery) async throws(CloacinaError) -> TaskLogFeed {
+        try await runner(for: tenant, intake: false, admit: false).followTaskLogs(query)
+    }
+}

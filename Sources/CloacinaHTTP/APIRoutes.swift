@@ -28,6 +28,9 @@ struct APIRoutes: Sendable {
         routes.get("/tenants/:tenant/executions/:id/events") { request, context in
             try await events(request, context: context)
         }
+        routes.get("/tenants/:tenant/executions/:id/tasks/:task/logs") { request, context in
+            try await taskLogs(request, context: context)
+        }
         routes.get("/tenants/:tenant/executions") { request, context in
             try await executions(request, context: context)
         }
@@ -140,6 +143,43 @@ struct APIRoutes: Sendable {
         let next = later.count > page.limit ? events.last.map { JSONValue.int(Int($0.sequence)) } : nil
         return .json([
             "execution_id": .string(id), "events": .array(events.map(\.json)), "next_after": next ?? .null,
+        ])
+    }
+
+    /// `GET /tenants/{tenant}/executions/{id}/tasks/{task}/logs`: `{execution_id, task, lines: [...], next_after,
+    /// dropped}`, a page of the lines the task logged, oldest first, of one attempt with `?attempt=N`
+    /// (``TaskLogParameters``); `next_after` is the `after` of the next page, null after the last one; `dropped` is
+    /// how many lines its attempts logged over their bound. 404 for an unknown execution or task. With
+    /// `?follow=true`, a stream of Server-Sent Events instead (``EventStream/logResponse(_:_:query:request:)``).
+    func taskLogs(_ request: Request, context: some RequestContext) async throws -> Response {
+        let tenant = try tenant(context)
+        let id = try Self.parameter("id", context)
+        let task = try Self.parameter("task", context)
+        let parameters = try TaskLogParameters(request.uri.queryParameters)
+        if try Self.flag("follow", request) {
+            let query = TaskLogQuery(
+                executionID: id,
+                taskID: task,
+                attempt: parameters.attempt,
+                after: parameters.page.after,
+                limit: parameters.page.limit
+            )
+            return try await EventStream.logResponse(daemon, tenant, query: query, request: request)
+        }
+        // One line more than the page, to know whether another page follows.
+        let query = TaskLogQuery(
+            executionID: id,
+            taskID: task,
+            attempt: parameters.attempt,
+            after: parameters.page.after,
+            limit: parameters.page.limit + 1
+        )
+        let page = try await daemon.taskLogs(tenant, query)
+        let lines = page.lines.prefix(parameters.page.limit)
+        let next = page.lines.count > parameters.page.limit ? lines.last.map { JSONValue.int(Int($0.sequence)) } : nil
+        return .json([
+            "execution_id": .string(id), "task": .string(task), "lines": .array(lines.map(\.json)),
+            "next_after": next ?? .null, "dropped": .int(page.dropped[task] ?? 0),
         ])
     }
 

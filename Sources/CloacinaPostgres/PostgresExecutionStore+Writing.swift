@@ -7,8 +7,8 @@ internal import Synchronization
 /// counts that the writer owns (an `UPDATE`, in id order so two writers cannot deadlock on them), marks them with a
 /// token of this batch (`write_token`) and reads the transaction id; then every write, each guarded by that token,
 /// so it changes only executions the batch locked as owned or inserts; then `COMMIT`. Statements are prepared once
-/// per connection; the task rows of a batch change in one set-based `UPDATE` (but those with large outputs) and all
-/// its events go in one multi-row `INSERT`.
+/// per connection; the task rows of a batch change in one set-based `UPDATE` (but those with large outputs), all
+/// its events go in one multi-row `INSERT`, and all its attempts' log lines in another.
 ///
 /// The server sends the lock's result (with the transaction id) before it runs the writes. When the connection
 /// breaks before `COMMIT`'s reply arrives, `txid_status` on a new connection says whether it committed (done),
@@ -215,7 +215,8 @@ extension PostgresExecutionStore {
 
     /// The statements applying the batch's writes, each guarded by `token` (so only executions the lock marked as
     /// owned, or the batch inserts, change): inserts first, in order; then execution updates, in order; then the
-    /// last state of each task the batch changes; then all its events in one `INSERT`, in order. The tables are
+    /// last state of each task the batch changes; then all its events in one `INSERT`, in order; then all its log
+    /// lines likewise, and the tasks' dropped-line counts in one `UPDATE`. The tables are
     /// independent but for the inserts the others refer to, so this order leaves what the batch's order would.
     func plan(_ writes: [StoreWrite], owner: String, token: Int64) -> [PostgresStatement] {
         var inserts: [PostgresStatement] = []
@@ -223,6 +224,7 @@ extension PostgresExecutionStore {
         var tasks: [TaskRecord] = []
         var taskIndex: [TaskKey: Int] = [:]
         var events: [ExecutionEvent] = []
+        var logs: [TaskLogBatch] = []
         /// The tasks of every execution the batch inserts, in one statement after the executions.
         var insertedTasks: [TaskRecord] = []
         for write in writes {
@@ -288,6 +290,8 @@ extension PostgresExecutionStore {
                 }
             case .appendEvent(let event):
                 events.append(event)
+            case .appendLogs(let batch):
+                logs.append(batch)
             }
         }
         if !insertedTasks.isEmpty {
@@ -341,6 +345,63 @@ extension PostgresExecutionStore {
                 )
             )
         }
+        statements += logStatements(logs, token: token)
+        return statements
+    }
+
+    /// All the batch's log lines in one `INSERT`, in order, and the dropped counts in one `UPDATE` (when any).
+    private func logStatements(_ logs: [TaskLogBatch], token: Int64) -> [PostgresStatement] {
+        var statements: [PostgresStatement] = []
+        let entries = logs.reduce(0) { $0 + $1.entries.count }
+        if entries > 0 {
+            var executions: [String] = []
+            var tasks: [String] = []
+            var attempts: [Int64?] = []
+            var levels: [String] = []
+            var messages: [String] = []
+            var times: [Int64?] = []
+            executions.reserveCapacity(entries)
+            tasks.reserveCapacity(entries)
+            messages.reserveCapacity(entries)
+            for batch in logs {
+                for entry in batch.entries {
+                    executions.append(batch.executionID)
+                    tasks.append(batch.taskID)
+                    attempts.append(Int64(batch.attempt))
+                    levels.append(entry.level.rawValue)
+                    messages.append(entry.message)
+                    times.append(entry.at.milliseconds)
+                }
+            }
+            statements.append(
+                PostgresStatement(
+                    batchSQL.insertLogsSQL,
+                    [
+                        .textArray(executions), .textArray(tasks), .integerArray(attempts), .textArray(levels),
+                        .textArray(messages), .integerArray(times), .integer(token),
+                    ],
+                    prepared: "cloacina_insert_logs"
+                )
+            )
+        }
+        // Summed per task first: an UPDATE … FROM changes a row once however many of its rows match.
+        var dropped: [TaskKey: Int] = [:]
+        for batch in logs where batch.dropped > 0 {
+            dropped[TaskKey(executionID: batch.executionID, taskID: batch.taskID), default: 0] += batch.dropped
+        }
+        if !dropped.isEmpty {
+            let keys = Array(dropped.keys)
+            statements.append(
+                PostgresStatement(
+                    batchSQL.addLogsDroppedSQL,
+                    [
+                        .textArray(keys.map(\.executionID)), .textArray(keys.map(\.taskID)),
+                        .integerArray(keys.map { dropped[$0].map(Int64.init) }), .integer(token),
+                    ],
+                    prepared: "cloacina_add_logs_dropped"
+                )
+            )
+        }
         return statements
     }
 
@@ -373,11 +434,16 @@ struct BatchSQL: Sendable {
     /// The events' rows in order (the rows of one INSERT … SELECT … ORDER BY take their identity values in the
     /// order sorted), those of executions the batch does not hold dropped.
     let insertEventsSQL: String
+    /// Log lines' rows in order, those of executions the batch does not hold dropped.
+    let insertLogsSQL: String
+    /// Adds lines dropped over the bound to their tasks' counts.
+    let addLogsDroppedSQL: String
 
     init(
         executions executionsTable: String,
         tasks tasksTable: String,
         events eventsTable: String,
+        logs logsTable: String,
         contexts contextsTable: String,
         definitions definitionsTable: String
     ) {
@@ -441,6 +507,22 @@ struct BatchSQL: Sendable {
                 AS v (execution_id, task_id, kind, attempt, detail, created_at, n)
             WHERE EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $7)
             ORDER BY v.n
+            """
+        insertLogsSQL =
+            """
+            INSERT INTO \(logsTable) (execution_id, task_id, attempt, level, message, created_at)
+            SELECT v.execution_id, v.task_id, v.attempt, v.level, v.message, v.created_at
+            FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY
+                AS v (execution_id, task_id, attempt, level, message, created_at, n)
+            WHERE EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $7)
+            ORDER BY v.n
+            """
+        addLogsDroppedSQL =
+            """
+            UPDATE \(tasksTable) AS t SET logs_dropped = t.logs_dropped + v.dropped
+            FROM unnest($1::text[], $2::text[], $3::int[]) AS v (execution_id, task_id, dropped)
+            WHERE t.execution_id = v.execution_id AND t.task_id = v.task_id
+                AND EXISTS (SELECT 1 FROM \(executionsTable) e WHERE e.id = v.execution_id AND e.write_token = $4)
             """
     }
 }

@@ -35,6 +35,7 @@ public final class PostgresExecutionStore: ExecutionStore {
     let executionsTable: String
     let tasksTable: String
     let eventsTable: String
+    let logsTable: String
     let contextsTable: String
     let definitionsTable: String
     /// Where ``executionColumns`` come from: an execution with its definition and contexts.
@@ -79,12 +80,14 @@ public final class PostgresExecutionStore: ExecutionStore {
         self.executionsTable = "\(identifier.quoted).executions"
         self.tasksTable = "\(identifier.quoted).task_executions"
         self.eventsTable = "\(identifier.quoted).execution_events"
+        self.logsTable = "\(identifier.quoted).task_logs"
         self.contextsTable = "\(identifier.quoted).execution_contexts"
         self.definitionsTable = "\(identifier.quoted).definitions"
         self.batchSQL = BatchSQL(
             executions: executionsTable,
             tasks: tasksTable,
             events: eventsTable,
+            logs: logsTable,
             contexts: contextsTable,
             definitions: definitionsTable
         )
@@ -267,6 +270,52 @@ public final class PostgresExecutionStore: ExecutionStore {
                 at: Timestamp(milliseconds: row.int64(6) ?? 0)
             )
         }
+    }
+
+    public func taskLogs(_ query: TaskLogQuery) throws(StoreError) -> TaskLogPage {
+        var filter = "execution_id = $1"
+        var values: [PostgresValue] = [.text(query.executionID)]
+        if let task = query.taskID {
+            values.append(.text(task))
+            filter += " AND task_id = $\(values.count)"
+        }
+        let (dropFilter, dropValues) = (filter, values)
+        if let attempt = query.attempt {
+            values.append(.integer(Int64(attempt)))
+            filter += " AND attempt = $\(values.count)"
+        }
+        values += [.integer(query.after), .integer(Int64(max(query.limit, 0)))]
+        let (rows, droppedRows) = try run { connection throws(PostgresError) in
+            let rows = try connection.query(
+                """
+                SELECT sequence, task_id, attempt, level, message, created_at FROM \(logsTable)
+                WHERE \(filter) AND sequence > $\(values.count - 1) ORDER BY sequence LIMIT $\(values.count)
+                """,
+                values
+            ).rows
+            let dropped = try connection.query(
+                "SELECT task_id, logs_dropped FROM \(tasksTable) WHERE \(dropFilter) AND logs_dropped > 0",
+                dropValues
+            ).rows
+            return (rows, dropped)
+        }
+        var page = TaskLogPage()
+        for row in droppedRows { page.dropped[row.text(0) ?? ""] = Int(row.int64(1) ?? 0) }
+        page.lines.reserveCapacity(rows.count)
+        for row in rows {
+            page.lines.append(
+                TaskLogLine(
+                    sequence: row.int64(0) ?? 0,
+                    executionID: query.executionID,
+                    taskID: row.text(1) ?? "",
+                    attempt: Int(row.int64(2) ?? 0),
+                    level: try TaskLogLine.Level(stored: row.text(3) ?? "", executionID: query.executionID),
+                    message: row.text(4) ?? "",
+                    at: Timestamp(milliseconds: row.int64(5) ?? 0)
+                )
+            )
+        }
+        return page
     }
 
     /// The `WHERE` clause of a query's filters (on `executions e`), with its parameters numbered from `$1`.

@@ -203,6 +203,8 @@ public final class SQLiteExecutionStore: ExecutionStore {
                     .integer(event.at.milliseconds),
                 ]
             )
+        case .appendLogs(let batch):
+            try Self.insertLogs(batch, into: connection)
         }
     }
 
@@ -342,6 +344,88 @@ public final class SQLiteExecutionStore: ExecutionStore {
             }
         }
         return try rows.map { row throws(StoreError) in try row.get() }
+    }
+
+    public func taskLogs(_ query: TaskLogQuery) throws(StoreError) -> TaskLogPage {
+        var filter = "execution_id = ?"
+        var values: [SQLiteValue] = [.text(query.executionID)]
+        if let task = query.taskID {
+            filter += " AND task_id = ?"
+            values.append(.text(task))
+        }
+        let (dropFilter, dropValues) = (filter, values)
+        if let attempt = query.attempt {
+            filter += " AND attempt = ?"
+            values.append(.integer(Int64(attempt)))
+        }
+        values += [.integer(query.after), .integer(Int64(max(query.limit, 0)))]
+        let (rows, dropped) = try withReader { connection throws(SQLiteError) in
+            let rows = try connection.query(
+                """
+                SELECT sequence, task_id, attempt, level, message, created_at FROM task_logs
+                WHERE \(filter) AND sequence > ? ORDER BY sequence LIMIT ?
+                """,
+                values
+            ) { row in
+                (row.int64(0), row.text(1), Int(row.int64(2)), row.text(3), row.text(4), row.int64(5))
+            }
+            let dropped = try connection.query(
+                "SELECT task_id, logs_dropped FROM task_executions WHERE \(dropFilter) AND logs_dropped > 0",
+                dropValues
+            ) { ($0.text(0), Int($0.int64(1))) }
+            return (rows, dropped)
+        }
+        var page = TaskLogPage(dropped: Dictionary(dropped) { $1 })
+        page.lines.reserveCapacity(rows.count)
+        for (sequence, task, attempt, level, message, at) in rows {
+            page.lines.append(
+                TaskLogLine(
+                    sequence: sequence,
+                    executionID: query.executionID,
+                    taskID: task,
+                    attempt: attempt,
+                    level: try TaskLogLine.Level(stored: level, executionID: query.executionID),
+                    message: message,
+                    at: Timestamp(milliseconds: at)
+                )
+            )
+        }
+        return page
+    }
+
+    /// The most log rows one insert carries: an attempt's lines go in statements of 256, 128, … 1 rows (its count
+    /// in binary), so they take a few statements, and the statement cache holds at most nine of them.
+    static let logRowsPerInsert = 256
+
+    /// Inserts `batch`'s lines in multi-row statements and adds its dropped lines to the task's count.
+    private static func insertLogs(_ batch: TaskLogBatch, into connection: SQLiteConnection) throws(SQLiteError) {
+        var remaining = batch.entries[...]
+        var rows = logRowsPerInsert
+        while !remaining.isEmpty {
+            while rows > remaining.count { rows /= 2 }
+            var values: [SQLiteValue] = []
+            values.reserveCapacity(rows * 6)
+            for entry in remaining.prefix(rows) {
+                values += [
+                    .text(batch.executionID), .text(batch.taskID), .integer(Int64(batch.attempt)),
+                    .text(entry.level.rawValue), .text(entry.message), .integer(entry.at.milliseconds),
+                ]
+            }
+            remaining = remaining.dropFirst(rows)
+            try connection.run(
+                """
+                INSERT INTO task_logs (execution_id, task_id, attempt, level, message, created_at)
+                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
+                """,
+                values
+            )
+        }
+        if batch.dropped > 0 {
+            try connection.run(
+                "UPDATE task_executions SET logs_dropped = logs_dropped + ? WHERE execution_id = ? AND task_id = ?",
+                [.integer(Int64(batch.dropped)), .text(batch.executionID), .text(batch.taskID)]
+            )
+        }
     }
 
     // MARK: Ownership

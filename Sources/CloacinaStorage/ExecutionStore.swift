@@ -44,6 +44,10 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// The history of an execution, oldest first.
     func events(of executionID: String) throws(StoreError) -> [ExecutionEvent]
 
+    /// The log lines of an execution's attempts matching `query` (at most `query.limit`, oldest first, after
+    /// `query.after`), with the lines its tasks (the query's task, when it names one) dropped over their bound.
+    func taskLogs(_ query: TaskLogQuery) throws(StoreError) -> TaskLogPage
+
     /// Claims, for `owner` until `leaseUntil`, the unfinished executions that no live runner owns, oldest first
     /// and at most `limit` of them when given: unowned ones, ones `owner` already owns, ones whose lease ended
     /// before `now`, and ones whose owner `ownerIsAlive` says is gone. Returns the claimed executions. Several

@@ -7,6 +7,9 @@ public enum StoreWrite: Sendable, Hashable {
     /// A task's new state, replacing every field of its record but identity and position.
     case updateTask(TaskRecord)
     case appendEvent(ExecutionEvent)
+    /// The log lines of an attempt, each a row, and the count of those dropped added to the task's; written in the
+    /// batch that records the attempt's end, and never for an attempt that logged nothing.
+    case appendLogs(TaskLogBatch)
 
     /// The execution the write is about.
     public var executionID: String {
@@ -15,16 +18,18 @@ public enum StoreWrite: Sendable, Hashable {
         case .updateExecution(let update): return update.id
         case .updateTask(let task): return task.executionID
         case .appendEvent(let event): return event.executionID
+        case .appendLogs(let batch): return batch.executionID
         }
     }
 
-    /// The bytes of context the write carries (inputs, outputs, final contexts), to tell large batches apart.
+    /// The bytes of context the write carries (inputs, outputs, final contexts, log lines), to tell large batches apart.
     public var contextBytes: Int {
         switch self {
         case .insertExecution(let record, _): return record.input.count
         case .updateExecution(let update): return update.finalContext?.count ?? 0
         case .updateTask(let task): return task.output?.count ?? 0
         case .appendEvent: return 0
+        case .appendLogs(let batch): return batch.messageBytes
         }
     }
 }

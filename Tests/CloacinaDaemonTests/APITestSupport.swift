@@ -16,6 +16,9 @@ struct APIHarness {
     static let package = WorkflowPackage(name: "http-api-tests", version: "1.0.0") {
         Workflow("greet") {
             WorkflowTask("hello") { ctx in
+                // Two lines for the task-log routes: one with a password to redact.
+                ctx.log("greeting \(ctx["name"]?.stringValue ?? "world")")
+                ctx.log("connecting with password=hunter2 host=db", level: .warning)
                 ctx["greeting"] = .string("hello \(ctx["name"]?.stringValue ?? "world")")
             }
             WorkflowTask("shout", dependsOn: "hello") { ctx in

@@ -124,6 +124,72 @@ struct HTTPAPITests {
         }
     }
 
+    @Test("GET …/tasks/{task}/logs pages a task's stored lines with level and attempt; 404 and 400 otherwise")
+    func taskLogs() async throws {
+        try await APIHarness("logs").run { client in
+            let answer = try await client.call(
+                .post,
+                "/tenants/acme/workflows?wait=true",
+                body: #"{"workflow_name": "greet", "context": {"name": "ada"}}"#
+            )
+            let id = try #require(answer.json?["execution_id"]?.stringValue)
+            let logs = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/hello/logs")
+            #expect(logs.status == .ok, "\(logs.text)")
+            let lines = logs.json?["lines"]?.arrayValue ?? []
+            #expect(
+                lines.compactMap { $0["message"]?.stringValue } == [
+                    "greeting ada", "connecting with password=*** host=db",
+                ]
+            )
+            #expect(lines.compactMap { $0["level"]?.stringValue } == ["info", "warning"])
+            #expect(lines.allSatisfy { $0["attempt"] == 1 && $0["task"] == "hello" && $0["at"]?.intValue != nil })
+            #expect(logs.json?["dropped"] == 0 && logs.json?["next_after"]?.isNull == true)
+            #expect(logs.json?["execution_id"]?.stringValue == id && logs.json?["task"] == "hello")
+
+            // Paged by sequence number, and filtered by attempt.
+            let first = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/hello/logs?limit=1")
+            #expect(first.json?["lines"]?.arrayValue?.count == 1)
+            let after = try #require(first.json?["next_after"]?.intValue)
+            let rest = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/hello/logs?after=\(after)")
+            #expect(rest.json?["lines"]?.arrayValue?.compactMap { $0["level"]?.stringValue } == ["warning"])
+            let none = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/hello/logs?attempt=2")
+            #expect(none.status == .ok && none.json?["lines"]?.arrayValue?.isEmpty == true)
+            // Followed as Server-Sent Events: an ended execution's lines, then the stream closes.
+            let stream = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/hello/logs?follow=true")
+            #expect(stream.status == .ok && stream.headers[.contentType] == "text/event-stream")
+            let frames = stream.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(frames.count == 2, "\(stream.text)")
+            #expect(frames.first?.hasPrefix("id: \(after)\nevent: log\ndata: {") == true, "\(stream.text)")
+            let resumed = try await client.call(
+                .get,
+                "/tenants/acme/executions/\(id)/tasks/hello/logs?follow=true",
+                headers: [HTTPField.Name("Last-Event-ID")!: "\(after)"]
+            )
+            #expect(resumed.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }.count == 1, "\(resumed.text)")
+            let unknownFollow = "/tenants/acme/executions/\(id)/tasks/nope/logs?follow=true"
+            #expect(try await client.call(.get, unknownFollow).status == .notFound)
+            // A task that logged nothing has no lines.
+            let quiet = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/shout/logs")
+            #expect(quiet.status == .ok && quiet.json?["lines"]?.arrayValue?.isEmpty == true)
+
+            for unknown in [
+                "/tenants/acme/executions/\(id)/tasks/nope/logs", "/tenants/acme/executions/nope/tasks/hello/logs",
+                "/tenants/globex/executions/\(id)/tasks/hello/logs",
+                "/tenants/nobody/executions/\(id)/tasks/hello/logs",
+            ] {
+                let refused = try await client.call(.get, unknown)
+                #expect(refused.status == .notFound, "\(unknown): \(refused.text)")
+            }
+            for (bad, name) in [
+                ("attempt=0", "attempt"), ("attempt=x", "attempt"), ("limit=0", "limit"), ("after=-1", "after"),
+            ] {
+                let refused = try await client.call(.get, "/tenants/acme/executions/\(id)/tasks/hello/logs?\(bad)")
+                #expect(refused.status == .badRequest, "\(bad): \(refused.text)")
+                #expect(refused.error?.hasPrefix(name) == true, "\(bad): \(refused.text)")
+            }
+        }
+    }
+
     @Test("POST …/pause and …/resume answer 202 with the execution, 409 once it ended, 404 for an unknown one")
     func pauseAndResume() async throws {
         try await APIHarness("pause").run { client in

@@ -183,6 +183,97 @@ struct ExecutionStoreConformanceTests {
         }
     }
 
+    @Test(
+        "log lines of attempts are stored in order with level, time and attempt, filtered, paged and counted as dropped",
+        arguments: StoreBackend.available
+    )
+    func taskLogs(_ backend: StoreBackend) throws {
+        try Self.with(backend, "logs") { (opened: OpenedStore) throws in
+            let store = opened.store
+            func entries(_ prefix: String, _ count: Int) -> [TaskLogBatch.Entry] {
+                (0..<count).map { n in
+                    TaskLogBatch.Entry(
+                        level: TaskLogLine.Level.allCases[n % TaskLogLine.Level.allCases.count],
+                        message: "\(prefix) \(n) héllo ✓ 'quoted' \"double\" {\\}",
+                        at: Timestamp(milliseconds: Int64(100 + n))
+                    )
+                }
+            }
+            // 300 lines take several multi-row statements; they come back in the order written.
+            _ = try store.write(
+                [
+                    .insertExecution(Self.execution("e1"), tasks: Self.tasks("e1")),
+                    .appendLogs(TaskLogBatch(executionID: "e1", taskID: "a", attempt: 1, entries: entries("a1", 300))),
+                    .appendLogs(
+                        TaskLogBatch(executionID: "e1", taskID: "b", attempt: 1, entries: entries("b1", 3), dropped: 7)
+                    ),
+                ],
+                owner: Self.owner
+            )
+            _ = try store.write(
+                [
+                    .appendLogs(
+                        TaskLogBatch(executionID: "e1", taskID: "a", attempt: 2, entries: entries("a2", 2), dropped: 5)
+                    ),
+                    .appendLogs(TaskLogBatch(executionID: "e1", taskID: "a", attempt: 3, entries: [], dropped: 1)),
+                ],
+                owner: Self.owner
+            )
+            for reader in [store, try opened.reopen()] {
+                let all = try reader.taskLogs(TaskLogQuery(executionID: "e1", limit: 10_000))
+                #expect(all.lines.count == 305)
+                #expect(zip(all.lines, all.lines.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+                #expect(
+                    all.lines.map(\.message).prefix(2) == [
+                        "a1 0 héllo ✓ 'quoted' \"double\" {\\}", "a1 1 héllo ✓ 'quoted' \"double\" {\\}",
+                    ]
+                )
+                #expect(all.lines[7].level == TaskLogLine.Level.allCases[0] && all.lines[1].level == .debug)
+                #expect(all.lines[299].at == Timestamp(milliseconds: 399) && all.lines[299].attempt == 1)
+                #expect(all.lines.allSatisfy { $0.executionID == "e1" })
+                #expect(all.dropped == ["a": 6, "b": 7])
+
+                let second = try reader.taskLogs(TaskLogQuery(executionID: "e1", taskID: "a", attempt: 2))
+                #expect(second.lines.map(\.message).map { $0.prefix(4) } == ["a2 0", "a2 1"])
+                #expect(second.lines.allSatisfy { $0.taskID == "a" && $0.attempt == 2 })
+                #expect(second.dropped == ["a": 6])
+                #expect(try reader.taskLogs(TaskLogQuery(executionID: "e1", taskID: "b")).dropped == ["b": 7])
+
+                // Paged by sequence: each page starts after the last line of the one before.
+                var query = TaskLogQuery(executionID: "e1", taskID: "a", limit: 128)
+                var paged: [TaskLogLine] = []
+                while true {
+                    let page = try reader.taskLogs(query).lines
+                    paged += page
+                    guard let last = page.last else { break }
+                    query.after = last.sequence
+                }
+                #expect(paged == all.lines.filter { $0.taskID == "a" })
+                #expect(try reader.taskLogs(TaskLogQuery(executionID: "none")) == TaskLogPage())
+                #expect(try reader.taskLogs(TaskLogQuery(executionID: "e1", taskID: "c")) == TaskLogPage())
+            }
+            // Lines of an execution the writer does not own are dropped with its other changes.
+            _ = try store.claim(
+                "e1",
+                owner: Self.other,
+                leaseUntil: .init(milliseconds: 90_000),
+                now: .init(milliseconds: 20_000),
+                ownerIsAlive: { _ in false }
+            )
+            let lost = try store.write(
+                [
+                    .appendLogs(
+                        TaskLogBatch(executionID: "e1", taskID: "b", attempt: 2, entries: entries("x", 1), dropped: 1)
+                    )
+                ],
+                owner: Self.owner
+            )
+            #expect(lost == ["e1"])
+            let after = try store.taskLogs(TaskLogQuery(executionID: "e1", taskID: "b"))
+            #expect(after.lines.count == 3 && after.dropped == ["b": 7])
+        }
+    }
+
     @Test("changes to executions the writer does not own are dropped and reported", arguments: StoreBackend.available)
     func ownership(_ backend: StoreBackend) throws {
         try Self.with(backend, "ownership") { (opened: OpenedStore) throws in

@@ -37,6 +37,7 @@ final class FlakyStore: ExecutionStore {
     }
     func statistics() throws(StoreError) -> TenantMetrics { try inner.statistics() }
     func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] { try inner.events(of: executionID) }
+    func taskLogs(_ query: TaskLogQuery) throws(StoreError) -> TaskLogPage { try inner.taskLogs(query) }
     func claimUnfinished(
         owner: String,
         leaseUntil: Timestamp,

@@ -33,8 +33,13 @@ let orders = WorkflowPackage(name: "orders", version: "1.0.0") {
             ),
             description: "Charge the card; the gateway is busy on the first attempt"
         ) { ctx in
+            // Stored with the attempt: `cloacina executions logs ID --task charge_card`.
+            ctx.log("charging \(ctx["reserved"]?.intValue ?? 0) items, attempt \(ctx.attempt)")
             if ctx["card"]?.stringValue == "declined" { throw TaskFailure.failed("card declined") }
-            guard ctx.attempt > 1 else { throw TaskFailure.retryable("payment gateway busy, try again") }
+            guard ctx.attempt > 1 else {
+                ctx.log("the payment gateway is busy", level: .warning)
+                throw TaskFailure.retryable("payment gateway busy, try again")
+            }
             ctx["charged"] = true
             ctx["charge_attempts"] = .int(ctx.attempt)
         }

@@ -16,6 +16,8 @@ let textAnalytics = WorkflowPackage(name: "text-analytics", version: "1.0.0") {
                 .split(whereSeparator: { !$0.isLetter && $0 != "'" })
                 .map(String.init)
             guard !words.isEmpty else { throw TaskFailure.badInput("\"text\" contains no words") }
+            // Kept with the attempt: `cloacina executions logs ID`, `GET …/tasks/split_words/logs`.
+            ctx.log("split \(text.count) characters into \(words.count) words")
             ctx["words"] = .array(words.map(JSONValue.string))
         }
 

@@ -71,6 +71,12 @@ extension DefaultRunner {
         public var shutdownTimeout: Duration
         /// The largest task output accepted, in bytes.
         public var maximumOutputBytes: Int
+        /// The most log lines (`host->log`, `ctx.log`) stored per attempt; later ones are counted as dropped, and
+        /// readers say how many (1,000 unless set).
+        public var maximumLogLines: Int
+        /// The longest log line stored, in bytes of UTF-8; a longer one is cut, with a marker saying so (8 KiB
+        /// unless set).
+        public var maximumLogLineBytes: Int
         /// How task attempts are run.
         public var invoker: any TaskInvoker
         public var logger: Logger
@@ -102,6 +108,8 @@ extension DefaultRunner {
             self.announcement = nil
             self.shutdownTimeout = .seconds(30)
             self.maximumOutputBytes = 64 << 20
+            self.maximumLogLines = 1000
+            self.maximumLogLineBytes = 8 << 10
             self.invoker = InProcessTaskInvoker()
             self.logger = Logger(label: "cloacina.runner")
             self.observer = nil
@@ -132,6 +140,15 @@ extension DefaultRunner {
             }
             guard maximumOutputBytes > 0 else {
                 throw CloacinaError(.configuration, "the maximum output size must be positive")
+            }
+            guard maximumLogLines >= 0 else {
+                throw CloacinaError(.configuration, "the maximum log lines per attempt must not be negative")
+            }
+            guard maximumLogLineBytes >= 64 else {
+                throw CloacinaError(
+                    .configuration,
+                    "the maximum log line size must be at least 64 bytes, got \(maximumLogLineBytes)"
+                )
             }
         }
 

@@ -87,6 +87,8 @@ public final class DefaultRunner: Sendable {
             invoker: configuration.invoker,
             defaultTimeout: configuration.taskTimeout,
             maximumOutputBytes: configuration.maximumOutputBytes,
+            maximumLogLines: configuration.maximumLogLines,
+            maximumLogLineBytes: configuration.maximumLogLineBytes,
             logger: configuration.logger,
             observer: configuration.observer
         )

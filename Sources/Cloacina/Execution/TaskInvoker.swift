@@ -40,6 +40,9 @@ public struct TaskRequest: Sendable {
     /// The largest output the runner accepts (its `maximumOutputBytes`); an invoker that carries the output across a
     /// process boundary refuses a larger one before reading it.
     public var maximumOutputBytes: Int
+    /// Where the attempt's log lines are kept for the store, besides the logger; nil keeps none (an invoker used
+    /// on its own, a worker process: its host keeps them).
+    var logRecorder: TaskLogRecorder?
 
     public init(
         workflow: String,

@@ -28,6 +28,8 @@ final class WorkerProcess: @unchecked Sendable {
     private var outputSeen = false
     /// Where the worker's output goes: the running call's logger, else ``logger``.
     private var currentLogger = WorkerProcess.logger
+    /// Where the running call's log lines are kept for the store, besides its logger.
+    private var currentRecorder: TaskLogRecorder?
 
     /// How a worker ended other than by the host stopping it while idle.
     enum Ending: Sendable, Error {
@@ -227,7 +229,8 @@ final class WorkerProcess: @unchecked Sendable {
             .init(
                 id: id,
                 attempt: UInt32(clamping: request.attempt),
-                logLevel: logger.logLevel,
+                // Every line, when they are kept for the store; else only those the logger shows.
+                logLevel: request.logRecorder == nil ? logger.logLevel : .trace,
                 maximumOutputBytes: UInt32(clamping: request.maximumOutputBytes),
                 cancelled: cancelled,
                 workflow: request.workflow,
@@ -250,9 +253,11 @@ final class WorkerProcess: @unchecked Sendable {
                 WorkerMessage.longestMessage(outputLimit: request.maximumOutputBytes)
             ) + 64
         currentLogger = logger
+        currentRecorder = request.logRecorder
         defer {
             flushOutput(to: logger)
             currentLogger = Self.logger
+            currentRecorder = nil
         }
         if let error = WorkerFrames.send(frame, to: socket) { return .failure(ended(afterWriteError: error)) }
         switch next(
@@ -322,7 +327,10 @@ final class WorkerProcess: @unchecked Sendable {
                 while let message = try frames.next() {
                     switch message {
                     case .log(let id, let level, let text):
-                        if id == call { logger.log(level: level, "\(text)") }
+                        if id == call {
+                            logger.log(level: level, "\(text)")
+                            currentRecorder?.record(level, text)
+                        }
                     case .result(_, .succeeded(let output?)) where output.count > maximumOutputBytes:
                         return .failure(
                             broke("an output of \(output.count) bytes, over the \(maximumOutputBytes)-byte limit")
@@ -387,7 +395,9 @@ final class WorkerProcess: @unchecked Sendable {
         while frames.read(from: socket, waiting: false) > 0 {}
         while let message = try? frames.next() {
             switch message {
-            case .log(let id, let level, let text) where id == call: logger.log(level: level, "\(text)")
+            case .log(let id, let level, let text) where id == call:
+                logger.log(level: level, "\(text)")
+                currentRecorder?.record(level, text)
             case .log: continue
             case .result where call != nil, .ready where call == nil, .loadFailed where call == nil:
                 return .success(message)

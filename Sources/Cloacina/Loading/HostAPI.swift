@@ -176,8 +176,10 @@ final class TaskCallState: Sendable {
     /// The call's logger with its metadata set (for the rare lines logged outside ``log(level:_:metadata:)``).
     var logger: Logger { request.logger(from: base) }
 
-    /// Logs a line of the call, with its tenant, workflow, task, execution and attempt.
+    /// Logs a line of the call, with its tenant, workflow, task, execution and attempt, and keeps it for the
+    /// store (whatever the logger's level).
     func log(level: Logger.Level, _ text: String, metadata: Logger.Metadata = [:]) {
+        request.logRecorder?.record(level, text)
         base.log(
             level: level,
             "\(text)",

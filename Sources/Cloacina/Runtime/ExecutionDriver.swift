@@ -21,6 +21,8 @@ final class ExecutionDriver: Sendable {
     private struct RunningAttempt {
         var attempt: Int
         let cancellation: TaskCancellation
+        /// The attempt's log lines, until the write recording its end takes them.
+        let logs: TaskLogRecorder
         var job: UInt64?
         var timer: UInt64?
     }
@@ -206,13 +208,16 @@ final class ExecutionDriver: Sendable {
     /// Applies one event to the machine and carries out what it asks for. With `commitHere`, the caller's thread
     /// (a task thread, which may block) commits the writes itself when the store is idle, instead of waking a writer
     /// thread: one thread hand-off less per dependency hop.
+    /// `logs` are an ended attempt's lines: written with the event's writes (those recording the attempt's end),
+    /// dropped when the event writes nothing (the attempt's end was recorded before, at a timeout say).
     private func send(
         commitHere: Bool = false,
+        logs: StoreWrite? = nil,
         _ event: (inout ExecutionStateMachine) -> [ExecutionStateMachine.Action]
     ) {
         let effects: [Effect] = state.withLock { state in
             guard !state.stopped else { return [] }
-            var effects = handle(event(&state.machine), in: &state, commitHere: commitHere)
+            var effects = handle(event(&state.machine), in: &state, commitHere: commitHere, logs: logs)
             if state.machine.isSettled, !state.machine.status.isFinished {
                 let settled = state.waiters.filter(\.value.untilSettled)
                 for key in settled.keys { state.waiters[key] = nil }
@@ -228,10 +233,13 @@ final class ExecutionDriver: Sendable {
     private func handle(
         _ actions: [ExecutionStateMachine.Action],
         in state: inout State,
-        commitHere: Bool = false
+        commitHere: Bool = false,
+        logs: StoreWrite? = nil
     ) -> [Effect] {
         var effects: [Effect] = []
         var writes: [StoreWrite] = []
+        // Log lines of attempts whose end these actions record, after the writes that record it.
+        var logWrites: [StoreWrite] = []
         var ended: ExecutionStatus?
         for action in actions {
             switch action {
@@ -239,14 +247,19 @@ final class ExecutionDriver: Sendable {
                 writes.append(contentsOf: batch)
             case .run(let task, let attempt, let input):
                 let cancellation = TaskCancellation()
-                state.attempts[task] = RunningAttempt(attempt: attempt, cancellation: cancellation)
+                let logs = TaskLogRecorder(
+                    maximumLines: runtime.maximumLogLines,
+                    maximumLineBytes: runtime.maximumLogLineBytes
+                )
+                state.attempts[task] = RunningAttempt(attempt: attempt, cancellation: cancellation, logs: logs)
                 let job = job(
                     workflow: state.machine.plan.workflow.name,
                     definition: state.machine.plan.task(task),
                     task: task,
                     attempt: attempt,
                     input: input,
-                    cancellation: cancellation
+                    cancellation: cancellation,
+                    logs: logs
                 )
                 effects.append(.submit(job, task: task, attempt: attempt))
             case .retry(let task, let attempt, let at):
@@ -256,6 +269,11 @@ final class ExecutionDriver: Sendable {
                 }
             case .stop(let task, let attempt):
                 guard let running = state.attempts[task], running.attempt == attempt else { continue }
+                // Stopped (timed out, cancelled): its lines so far go with the write recording that.
+                let definition = state.machine.plan.task(task)
+                if let lines = running.logs.take(executionID: id, taskID: definition.id, attempt: attempt) {
+                    logWrites.append(lines)
+                }
                 running.cancellation.cancel()
                 if let timer = running.timer { runtime.timers.cancel(timer) }
                 if let job = running.job { runtime.taskPool.abandon(job) }
@@ -265,6 +283,10 @@ final class ExecutionDriver: Sendable {
                 for timer in state.retryTimers.values { runtime.timers.cancel(timer) }
                 state.retryTimers.removeAll()
             }
+        }
+        if !writes.isEmpty {
+            if let logs { writes.append(logs) }
+            writes += logWrites
         }
         var observed: [Effect] = []
         if runtime.observer != nil {
@@ -354,10 +376,11 @@ final class ExecutionDriver: Sendable {
         task: Int,
         attempt: Int,
         input: ContextSnapshot,
-        cancellation: TaskCancellation
+        cancellation: TaskCancellation,
+        logs: TaskLogRecorder
     ) -> WorkerPool.Job {
         let timeout = definition.timeout ?? runtime.defaultTimeout
-        let request = TaskRequest(
+        var request = TaskRequest(
             workflow: workflow,
             task: definition.id,
             tenant: runtime.tenant,
@@ -366,8 +389,9 @@ final class ExecutionDriver: Sendable {
             context: input.bytes,
             maximumOutputBytes: runtime.maximumOutputBytes
         )
+        request.logRecorder = logs
         return WorkerPool.Job(
-            run: { [self] in
+            run: { [self, request] in
                 defer { runtime.attemptEnded() }
                 let startedAt = Timestamp.now()
                 let timer = runtime.timers.schedule(after: timeout) { [self] in
@@ -387,7 +411,7 @@ final class ExecutionDriver: Sendable {
                 }
                 let result = runtime.invoker.invoke(request, in: package, cancellation: cancellation)
                 runtime.timers.cancel(timer)
-                report(result, task: task, attempt: attempt, input: input, startedAt: startedAt)
+                report(result, task: task, taskID: definition.id, attempt: attempt, input: input, startedAt: startedAt)
             },
             discarded: { [self] in
                 defer { runtime.attemptEnded() }
@@ -397,10 +421,21 @@ final class ExecutionDriver: Sendable {
         )
     }
 
-    private func report(_ result: TaskResult, task: Int, attempt: Int, input: ContextSnapshot, startedAt: Timestamp) {
-        state.withLock { state in
-            if state.attempts[task]?.attempt == attempt { state.attempts[task] = nil }
+    private func report(
+        _ result: TaskResult,
+        task: Int,
+        taskID: String,
+        attempt: Int,
+        input: ContextSnapshot,
+        startedAt: Timestamp
+    ) {
+        // The attempt's lines, unless it was stopped already (and they went with the write recording that).
+        let running: RunningAttempt? = state.withLock { state in
+            guard let running = state.attempts[task], running.attempt == attempt else { return nil }
+            state.attempts[task] = nil
+            return running
         }
+        let logs = running?.logs.take(executionID: id, taskID: taskID, attempt: attempt)
         let now = Timestamp.now()
         let event: (inout ExecutionStateMachine) -> [ExecutionStateMachine.Action]
         func failed(
@@ -441,6 +476,6 @@ final class ExecutionDriver: Sendable {
         case .retryable(let message): event = failed(.retryable, message)
         case .badInput(let message): event = failed(.badInput, message)
         }
-        send(commitHere: true, event)
+        send(commitHere: true, logs: logs, event)
     }
 }

@@ -21,6 +21,9 @@ final class RunnerRuntime: Sendable {
     let identity: RunnerIdentity
     let defaultTimeout: Duration
     let maximumOutputBytes: Int
+    /// The bound of an attempt's stored log lines (``DefaultRunner/Configuration/maximumLogLines``).
+    let maximumLogLines: Int
+    let maximumLogLineBytes: Int
     let logger: Logger
     let observer: (@Sendable (ExecutionEvent) -> Void)?
     private let attempts = Mutex(AttemptCount())
@@ -41,6 +44,8 @@ final class RunnerRuntime: Sendable {
         invoker: any TaskInvoker,
         defaultTimeout: Duration,
         maximumOutputBytes: Int,
+        maximumLogLines: Int = 1000,
+        maximumLogLineBytes: Int = 8192,
         logger: Logger,
         observer: (@Sendable (ExecutionEvent) -> Void)?
     ) {
@@ -67,6 +72,8 @@ final class RunnerRuntime: Sendable {
         self.invoker = invoker
         self.defaultTimeout = defaultTimeout
         self.maximumOutputBytes = maximumOutputBytes
+        self.maximumLogLines = maximumLogLines
+        self.maximumLogLineBytes = maximumLogLineBytes
         self.logger = logger
         self.observer = observer
     }
