@@ -60,7 +60,7 @@ extension Daemon {
                 // Schedules changed by another process (the CLI on SQLite files signals a reload) are read again,
                 // and executions it recorded for nobody (a backfill) are claimed.
                 for runner in state.withLock({ $0.served.values.map(\.runner) }) {
-                    runner.schedulesChanged()
+                    runner.packagesChanged()
                     runner.claimUnowned()
                 }
             }

@@ -37,7 +37,7 @@ struct CheckCommandTests {
         #expect(swift["error"] == .null)
         #expect(swift["package"]?["name"] == "text-analytics")
         #expect(swift["package"]?["version"] == "1.0.0")
-        #expect(swift["package"]?["abi"] == "1.0")
+        #expect(swift["package"]?["abi"] == "1.1")
         #expect(swift["package"]?["sha256"]?.stringValue?.count == 64)
         let workflow = try #require(swift["workflows"]?[0])
         #expect(workflow["name"] == "word_stats")

@@ -13,11 +13,13 @@ struct ScheduleCommandTests {
         var data: String { directory.file("data") }
         var invocations: String { directory.file("invocations") }
 
-        init(_ label: String) throws {
+        init(_ label: String, declaring schedule: String? = nil) throws {
             directory = try TemporaryDirectory(label)
             try FileManager.default.createDirectory(atPath: drop, withIntermediateDirectories: true)
             var package = CorpusPackage()
             package.name = "ticking"
+            package.abiMinor = schedule == nil ? 0 : 1
+            package.initEpilogue = schedule ?? ""
             package.extraDeclarations = "#include <fcntl.h>\n#include <unistd.h>"
             package.workflows = [("tick", [.init("a")])]
             package.taskPrologue = """
@@ -256,5 +258,69 @@ struct ScheduleCommandTests {
         for (fire, id) in byFire.sorted(by: { $0.key < $1.key }) where invoked[id] != nil {
             #expect(invoked[id] == 1, "fire time \(fire): execution \(id) ran \(invoked[id] ?? 0) times")
         }
+    }
+
+    @Test("a package declares a default schedule (ABI 1.1): created once per tenant as source package, and it fires")
+    func packageDefault() throws {
+        let declaration = """
+                {
+                    cloacina_schedule_def def = {0};
+                    def.struct_size = sizeof def;
+                    def.workflow = "tick";
+                    def.id = "from-package";
+                    def.cron = "* * * * * *";
+                    def.input_json = "{\\"source\\": \\"package\\"}";
+                    def.overlap = "skip";
+                    if (host->abi_minor >= 1) host->register_schedule(registrar, &def);
+                }
+
+            """
+        let fixture = try Fixture("schedules-package", declaring: declaration)
+        let host = try DaemonProcess(drop: fixture.drop, data: fixture.data)
+        #expect(host.waitForLog("created a package's default schedule"), "\(host.logText)")
+        #expect(host.waitForLog("schedule fired"), "\(host.logText)")
+        let (shown, shownJSON) = try fixture.cloacina(["schedules", "show", "from-package", "--output", "json"])
+        #expect(shown.exitStatus == 0, "\(shown.standardError)")
+        #expect(shownJSON["source"] == "package" && shownJSON["overlap"] == "skip")
+        #expect(shownJSON["input"]?["source"] == "package")
+        // The tenant's own change sticks: a paused default stays paused when the package loads again.
+        #expect(try fixture.cloacina(["schedules", "pause", "from-package"]).0.exitStatus == 0)
+        host.signal(SIGHUP)
+        #expect(host.waitForLog("checked the packages' default schedules", times: 3), "\(host.logText)")
+        let (again, againJSON) = try fixture.cloacina(["schedules", "show", "from-package", "--output", "json"])
+        #expect(again.exitStatus == 0 && againJSON["paused"] == true, "\(againJSON)")
+        // A deleted one comes back with the next load.
+        #expect(try fixture.cloacina(["schedules", "delete", "from-package"]).0.exitStatus == 0)
+        host.signal(SIGHUP)
+        #expect(host.waitForLog("created a package's default schedule", times: 2), "\(host.logText)")
+        #expect(try fixture.cloacina(["schedules", "show", "from-package", "--output", "json"]).1["paused"] == false)
+        host.signal(SIGTERM)
+        #expect(host.waitForExit() == 0)
+    }
+
+    @Test("a package declaring a bad schedule is rejected at load, naming the schedule and what is wrong")
+    func packageDefaultRejected() throws {
+        let declaration = """
+                {
+                    cloacina_schedule_def def = {0};
+                    def.struct_size = sizeof def;
+                    def.workflow = "tick";
+                    def.id = "broken";
+                    def.cron = "0 25 * * *";
+                    host->register_schedule(registrar, &def);
+                }
+
+            """
+        let fixture = try Fixture("schedules-package-bad", declaring: declaration)
+        let result = try runCommand(
+            TestEnvironment.cloacinaExecutable,
+            ["check", "\(fixture.drop)/libticking.so", "--output", "json"]
+        )
+        #expect(result.exitStatus == 1, "\(result.standardError)")
+        #expect(
+            result.standardOutput.contains("schedule \\\"broken\\\" of workflow \\\"tick\\\""),
+            "\(result.standardOutput)"
+        )
+        #expect(result.standardOutput.contains("hour"), "\(result.standardOutput)")
     }
 }

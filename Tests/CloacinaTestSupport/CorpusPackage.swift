@@ -46,6 +46,8 @@ public struct CorpusPackage: Sendable {
     public var taskPrologue = ""
     /// Extra top-level C declarations (custom sections, for example).
     public var extraDeclarations = ""
+    /// C statements run in init after the workflows and tasks are registered (`host` and `registrar` in scope).
+    public var initEpilogue = ""
     /// C statements run by a constructor when the library is opened (before the host can check anything), with
     /// `<unistd.h>`, `<fcntl.h>`, `<signal.h>`, `<sys/socket.h>` and `<sys/wait.h>` included.
     public var constructorBody: String?
@@ -145,6 +147,7 @@ public struct CorpusPackage: Sendable {
                 c += "    }\n"
             }
         }
+        c += initEpilogue
         c += "    return \(initStatus);\n}\n"
         return c
     }

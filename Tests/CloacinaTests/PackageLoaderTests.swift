@@ -29,9 +29,9 @@ struct PackageLoaderTests {
             ),
             (
                 "abi2.so", package("abi2") { $0.abiMajor = 2 }, "info",
-                "ABI major version mismatch: the package was built for ABI 2.0, this host implements 1.0"
+                "ABI major version mismatch: the package was built for ABI 2.0, this host implements 1.1"
             ),
-            ("abi1_5.so", package("abi15") { $0.abiMinor = 5 }, "info", "needs ABI 1.5, newer than this host's 1.0"),
+            ("abi1_5.so", package("abi15") { $0.abiMinor = 5 }, "info", "needs ABI 1.5, newer than this host's 1.1"),
             (
                 "nullinfo.so", package("nullinfo") { $0.infoReturnsNull = true }, "info",
                 "cloacina_package_info returned NULL"

@@ -70,7 +70,8 @@
  * ------------------------------------------------------------------------
  * - Task functions may be called from several threads at once, including
  *   the same task for different executions. They must be re-entrant.
- * - `register_workflow`, `register_task` and `report_error` may only be called
+ * - `register_workflow`, `register_task`, `register_schedule` (ABI 1.1) and
+ *   `report_error` may only be called
  *   from inside `cloacina_package_init`, on the thread that called it.
  * - `alloc`, `free`, `log` and `is_cancelled` are thread-safe.
  * - Packages must not install signal handlers, change signal masks of other
@@ -133,7 +134,7 @@ extern "C" {
 
 /* ABI version implemented by this header. */
 #define CLOACINA_ABI_MAJOR 1
-#define CLOACINA_ABI_MINOR 0
+#define CLOACINA_ABI_MINOR 1
 
 /* Names of the two exported entry points. */
 #define CLOACINA_INFO_SYMBOL "cloacina_package_info"
@@ -277,6 +278,23 @@ typedef struct cloacina_task_def {
     const char *description;          /* may be NULL */
 } cloacina_task_def;
 
+/* ABI 1.1: a cron schedule the package declares for one of its workflows, as
+ * a default. A host creates it in every tenant it serves that has no schedule
+ * with this id (source "package"); the tenant may pause, change or delete it
+ * like its own (a deleted one comes back when the package is loaded again).
+ * The host copies every string during the call. */
+typedef struct cloacina_schedule_def {
+    uint32_t struct_size;
+    const char *workflow;   /* a workflow registered earlier in the same init */
+    const char *id;         /* [A-Za-z_][A-Za-z0-9_.-]{0,127}, unique in the package */
+    const char *cron;       /* 5 fields, or 6 with leading seconds, or @hourly, @daily, ... */
+    const char *time_zone;  /* IANA name; NULL: "UTC" */
+    const char *input_json; /* the input context of each run, a JSON object; NULL: {} */
+    const char *catch_up;   /* "skip" (NULL), "all" or "none" */
+    const char *overlap;    /* "allow" (NULL), "skip", "queue" or "cancel-previous" */
+    uint32_t catch_up_cap;  /* 1..10000; 0: 100 */
+} cloacina_schedule_def;
+
 /* Opaque registration handle, valid only during cloacina_package_init. */
 typedef struct cloacina_registrar cloacina_registrar;
 
@@ -315,6 +333,12 @@ typedef struct cloacina_host_api {
      * `call` must be the current call: any other pointer (NULL included) is
      * refused, logged, and answered with 1. */
     int32_t (*is_cancelled)(const cloacina_task_call *call);
+
+    /* ABI 1.1. Declares a default schedule (cloacina_schedule_def); only during
+     * init, on the init thread, like register_task. A package built for 1.1
+     * may call it only when host->abi_minor >= 1 (a 1.0 host refuses such a
+     * package before init anyway). */
+    int32_t (*register_schedule)(cloacina_registrar *registrar, const cloacina_schedule_def *def);
 } cloacina_host_api;
 
 /* ------------------------------------------------------------------------

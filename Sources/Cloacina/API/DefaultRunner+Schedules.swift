@@ -254,6 +254,17 @@ extension DefaultRunner {
         lookSoon()
     }
 
+    /// Creates the default schedules of the packages served now (``WorkflowDefinition/schedules``) that the tenant
+    /// has no schedule of the same id for, then reads the schedules again: after packages were loaded.
+    public func packagesChanged() {
+        guard configuration.runsSchedules else { return }
+        scheduleState.state.withLock { state in
+            state.packagesChanged = true
+            state.stale = true
+        }
+        lookSoon()
+    }
+
     /// Claims the executions no live runner holds (a command recorded them), as a takeover sweep does.
     public func claimUnowned() {
         sweepSoon(always: true)
@@ -282,6 +293,9 @@ extension DefaultRunner {
     /// Fires what is due, then sleeps until the next fire time.
     private func lookAtSchedules() async {
         let now = Timestamp.now().milliseconds
+        if scheduleState.state.withLock({ $0.packagesChanged }) {
+            await createPackageSchedules()
+        }
         if scheduleState.state.withLock({ $0.stale }) {
             do {
                 let records = try await runtime.withStore(.read) { store throws(StoreError) in try store.schedules() }
@@ -296,6 +310,57 @@ extension DefaultRunner {
             await fire(entry, now: now)
         }
         armScheduleTimer()
+    }
+
+    /// Creates the served packages' default schedules that are missing (source `package`).
+    private func createPackageSchedules() async {
+        scheduleState.state.withLock { $0.packagesChanged = false }
+        let now = Timestamp.now()
+        let defaults = registry.entries.flatMap { entry in
+            entry.plan.workflow.schedules.map { (workflow: entry.plan.workflow.name, schedule: $0) }
+        }
+        guard !defaults.isEmpty else { return }
+        var created = 0
+        defer {
+            runtime.logger.info(
+                "checked the packages' default schedules",
+                metadata: ["declared": "\(defaults.count)", "created": "\(created)"]
+            )
+        }
+        for (workflow, schedule) in defaults {
+            guard let catchUp = CatchUpPolicy(rawValue: schedule.catchUp),
+                let overlap = OverlapPolicy(rawValue: schedule.overlap)
+            else { continue }
+            let record = ScheduleRecord(
+                id: schedule.id,
+                workflow: workflow,
+                cron: schedule.cron,
+                timeZone: schedule.timeZone,
+                input: Array(schedule.input.utf8),
+                catchUp: catchUp,
+                catchUpCap: schedule.catchUpCap,
+                overlap: overlap,
+                source: .package,
+                createdAt: now
+            )
+            do throws(CloacinaError) {
+                let isNew = try await runtime.withStore(.write) { store throws(StoreError) in
+                    try store.schedule(record.id) == nil ? try store.createSchedule(record) : false
+                }
+                if isNew {
+                    created += 1
+                    runtime.logger.notice(
+                        "created a package's default schedule",
+                        metadata: ["schedule": "\(schedule.id)", "workflow": "\(workflow)"]
+                    )
+                }
+            } catch {
+                runtime.logger.error(
+                    "could not create a package's default schedule",
+                    metadata: ["schedule": "\(schedule.id)", "error": "\(error)"]
+                )
+            }
+        }
     }
 
     private func reloadSchedules(_ records: [ScheduleRecord], now: Int64) {

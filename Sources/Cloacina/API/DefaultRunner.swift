@@ -107,7 +107,7 @@ public final class DefaultRunner: Sendable {
             if configuration.resumeUnfinished {
                 _ = try await resumeUnfinished()
             }
-            schedulesChanged()
+            packagesChanged()
         } catch {
             // Nothing may outlive a runner that failed to start: its threads and its store.
             await shutdown(timeout: .zero)

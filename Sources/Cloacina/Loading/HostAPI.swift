@@ -33,6 +33,12 @@ enum HostAPI {
             }
             return registrar.registerTask(def)
         }
+        api.register_schedule = { registrar, def in
+            guard let registrar = HostAPI.registrar(registrar, "register_schedule") else {
+                return CLOACINA_REGISTER_REJECTED
+            }
+            return registrar.registerSchedule(def)
+        }
         api.report_error = { registrar, message in
             HostAPI.registrar(registrar, "report_error")?.reportError(message)
         }

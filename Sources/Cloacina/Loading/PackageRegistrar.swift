@@ -1,5 +1,7 @@
 internal import CCloacinaABI
+internal import CloacinaJSON
 internal import CloacinaModel
+internal import CloacinaSchedule
 
 #if canImport(Glibc)
 internal import Glibc
@@ -15,6 +17,8 @@ final class PackageRegistrar {
     private var workflows: [(name: String, description: String?)] = []
     private var tasks: [String: [TaskDefinition]] = [:]
     private var entryPoints: [String: [String: TaskEntryPoint]] = [:]
+    /// Default schedules by workflow, in registration order.
+    private var schedules: [String: [ScheduleDefault]] = [:]
     private var closed = false
 
     /// The longest time limit a task may ask for.
@@ -41,7 +45,8 @@ final class PackageRegistrar {
             WorkflowDefinition(
                 name: workflow.name,
                 description: workflow.description,
-                tasks: tasks[workflow.name] ?? []
+                tasks: tasks[workflow.name] ?? [],
+                schedules: schedules[workflow.name] ?? []
             )
         }
         return Staged(workflows: definitions, entryPoints: entryPoints)
@@ -157,6 +162,74 @@ final class PackageRegistrar {
             )
         )
         entryPoints[workflow, default: [:]][id] = TaskEntryPoint(function: function, userData: task.user_data)
+        return CLOACINA_REGISTER_OK
+    }
+
+    /// ABI 1.1: a default schedule of a workflow registered earlier, checked as a tenant's own would be (name,
+    /// cron expression in its zone, input object, policies, cap).
+    func registerSchedule(_ def: UnsafePointer<cloacina_schedule_def>?) -> Int32 {
+        guard
+            let def = checkedStruct(
+                def,
+                "register_schedule",
+                minimumSize: MemoryLayout<cloacina_schedule_def>.size
+            )
+        else { return CLOACINA_REGISTER_REJECTED }
+        let schedule = def.pointee
+        guard let workflow = requiredName(schedule.workflow, "workflow name", in: "register_schedule") else {
+            return CLOACINA_REGISTER_REJECTED
+        }
+        guard tasks[workflow] != nil else {
+            return reject("register_schedule names workflow \"\(workflow)\", which this package has not registered")
+        }
+        guard let id = requiredName(schedule.id, "schedule id", in: "register_schedule for workflow \"\(workflow)\"")
+        else { return CLOACINA_REGISTER_REJECTED }
+        let label = "schedule \"\(id)\" of workflow \"\(workflow)\""
+        guard !schedules.values.contains(where: { $0.contains { $0.id == id } }) else {
+            return reject("\(label) is registered twice")
+        }
+        guard let cronText = optionalText(schedule.cron, "cron expression of \(label)") else {
+            return CLOACINA_REGISTER_REJECTED
+        }
+        guard let cron = cronText else { return reject("\(label) has no cron expression") }
+        guard let zoneText = optionalText(schedule.time_zone, "time zone of \(label)"),
+            let inputText = optionalText(schedule.input_json, "input of \(label)"),
+            let catchUpText = optionalText(schedule.catch_up, "catch-up policy of \(label)"),
+            let overlapText = optionalText(schedule.overlap, "overlap policy of \(label)")
+        else { return CLOACINA_REGISTER_REJECTED }
+        let zone = zoneText ?? "UTC"
+        do throws(ScheduleError) {
+            _ = try CronSchedule(cron, timeZone: zone)
+        } catch {
+            return reject("\(label): \(error.message)")
+        }
+        let input = inputText ?? "{}"
+        guard (try? JSONValue(parsing: input))?.objectValue != nil else {
+            return reject("\(label): the input is not a JSON object")
+        }
+        let catchUp = catchUpText ?? CatchUpPolicy.defaultPolicy.rawValue
+        guard CatchUpPolicy(rawValue: catchUp) != nil else {
+            return reject("\(label): catch_up must be skip, all or none, not \"\(catchUp)\"")
+        }
+        let overlap = overlapText ?? OverlapPolicy.defaultPolicy.rawValue
+        guard OverlapPolicy(rawValue: overlap) != nil else {
+            return reject("\(label): overlap must be allow, skip, queue or cancel-previous, not \"\(overlap)\"")
+        }
+        let cap = schedule.catch_up_cap == 0 ? CatchUpPolicy.defaultCap : Int(schedule.catch_up_cap)
+        guard cap <= ScheduleSpec.maximumCap else {
+            return reject("\(label): catch_up_cap \(cap) is over \(ScheduleSpec.maximumCap)")
+        }
+        schedules[workflow, default: []].append(
+            ScheduleDefault(
+                id: id,
+                cron: cron,
+                timeZone: zone,
+                input: input,
+                catchUp: catchUp,
+                catchUpCap: cap,
+                overlap: overlap
+            )
+        )
         return CLOACINA_REGISTER_OK
     }
 

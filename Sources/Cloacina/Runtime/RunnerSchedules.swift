@@ -21,6 +21,8 @@ final class RunnerSchedules: Sendable {
         var entries: [String: Entry] = [:]
         /// The schedules must be read again before the next look.
         var stale = true
+        /// The packages' default schedules must be created where missing (packages were loaded) first.
+        var packagesChanged = true
         var timer: UInt64?
         var counters: [String: ScheduleCounters] = [:]
         var stopped = false
