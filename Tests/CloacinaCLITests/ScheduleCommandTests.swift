@@ -13,7 +13,7 @@ struct ScheduleCommandTests {
         var data: String { directory.file("data") }
         var invocations: String { directory.file("invocations") }
 
-        init(_ label: String, declaring schedule: String? = nil) throws {
+        init(_ label: String, declaring schedule: String? = nil, taskMilliseconds: Int = 0) throws {
             directory = try TemporaryDirectory(label)
             try FileManager.default.createDirectory(atPath: drop, withIntermediateDirectories: true)
             var package = CorpusPackage()
@@ -28,6 +28,9 @@ struct ScheduleCommandTests {
                     int n = snprintf(line, sizeof line, "%s %s %u\\n", call->execution_id, call->task_id, call->attempt);
                     int f = open("\(invocations)", O_WRONLY | O_APPEND | O_CREAT, 0600);
                     if (f >= 0) { (void)!write(f, line, (size_t)n); close(f); }
+                    for (int waited = 0; waited < \(taskMilliseconds) && !host->is_cancelled(call); waited += 10) {
+                        usleep(10000);
+                    }
                 }
                 """
             try package.build(in: drop, fileName: "libticking.so")
@@ -322,5 +325,51 @@ struct ScheduleCommandTests {
             "\(result.standardOutput)"
         )
         #expect(result.standardOutput.contains("hour"), "\(result.standardOutput)")
+    }
+
+    @Test(
+        "overlap policies with runs longer than the period: allow overlaps, skip and queue never do, cancel-previous cancels",
+        arguments: ["allow", "skip", "queue", "cancel-previous"]
+    )
+    func overlap(policy: String) throws {
+        let fixture = try Fixture("schedules-overlap-\(policy)", taskMilliseconds: 2_500)
+        let (created, _) = try fixture.cloacina([
+            "schedules", "create", "busy", "--workflow", "tick", "--cron", "* * * * * *", "--overlap", policy,
+        ])
+        #expect(created.exitStatus == 0, "\(created.standardError)")
+        let host = try DaemonProcess(drop: fixture.drop, data: fixture.data)
+        // Fire times pass while runs take 2.5 s each.
+        #expect(host.waitForLog("schedule fired", times: policy == "allow" || policy == "cancel-previous" ? 5 : 2))
+        if policy == "queue" || policy == "skip" {
+            // Two runs one after the other take five seconds; the fire times of that span were waited for or skipped.
+            #expect(host.waitForLog("schedule fired", times: 3), "\(host.logText)")
+        }
+        let metrics = try host.requestText("GET", "/metrics").body
+        host.signal(SIGTERM)
+        #expect(host.waitForExit() == 0)
+        let (list, json) = try fixture.cloacina(["executions", "list", "--limit", "1000", "--output", "json"])
+        #expect(list.exitStatus == 0)
+        let runs = (json.arrayValue ?? []).compactMap { run -> (start: Int, end: Int, status: String)? in
+            guard let start = run["started_at"]?.intValue, let status = run["status"]?.stringValue else { return nil }
+            return (start, run["completed_at"]?.intValue ?? Int.max, status)
+        }.sorted { $0.start < $1.start }
+        let overlapping = zip(runs, runs.dropFirst()).filter { $0.1.start < $0.0.end }.count
+        let skipped =
+            metrics.split(separator: "\n").first {
+                $0.hasPrefix(#"cloacina_schedule_skipped_total{tenant="default",schedule="busy",policy="overlap"}"#)
+            }.flatMap { $0.split(separator: " ").last.flatMap { Int($0) } } ?? 0
+        switch policy {
+        case "allow":
+            #expect(overlapping > 0, "\(runs)")
+            #expect(skipped == 0)
+        case "skip":
+            #expect(overlapping == 0, "\(runs)")
+            #expect(skipped > 0, "\(metrics)")
+        case "queue":
+            #expect(overlapping == 0, "\(runs)")
+            #expect(skipped == 0, "\(metrics)")
+        default:
+            #expect(runs.contains { $0.status == "Cancelled" }, "\(runs)")
+        }
     }
 }
