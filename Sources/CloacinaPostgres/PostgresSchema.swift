@@ -159,6 +159,23 @@ public enum PostgresSchema {
                 ALTER TABLE \(schema).task_executions ADD COLUMN logs_dropped INTEGER NOT NULL DEFAULT 0;
                 """
             ),
+            (
+                6,
+                // No foreign keys to executions: each adds row triggers to the table every transition and lease
+                // renewal updates, and a key-share lock and lookup per task, event, context and log row inserted;
+                // the one task_logs added in v5 cost about a tenth of the PostgreSQL throughput, all four together
+                // about a fifth (BENCHMARKS.md). What they guarded is guarded by the batches themselves: a row of
+                // those tables is inserted in the batch that inserts its execution or by a statement that requires
+                // the execution to be held by the batch (`write_token`), and executions are never deleted one by
+                // one (a tenant goes with its schema).
+                """
+                ALTER TABLE \(schema).task_logs DROP CONSTRAINT IF EXISTS task_logs_execution_id_fkey;
+                ALTER TABLE \(schema).task_executions DROP CONSTRAINT IF EXISTS task_executions_execution_id_fkey;
+                ALTER TABLE \(schema).execution_events DROP CONSTRAINT IF EXISTS execution_events_execution_id_fkey;
+                ALTER TABLE \(schema).execution_contexts
+                    DROP CONSTRAINT IF EXISTS execution_contexts_execution_id_fkey;
+                """
+            ),
         ]
     }
 

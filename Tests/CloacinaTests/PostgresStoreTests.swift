@@ -547,6 +547,12 @@ struct PostgresStoreTests {
         let admin = try PostgresConnection(url)
         let versions = try admin.query("SELECT version FROM \"\(schema)\".schema_migrations ORDER BY version")
         #expect(versions.rows.map { $0.int64(0) } == (1...PostgresSchema.latestVersion).map { Int64($0) })
+        // Nothing refers to executions by a foreign key: its row triggers would run on every transition (v6).
+        let references = try admin.query(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::regclass",
+            [.text("\"\(schema)\".executions")]
+        )
+        #expect(references.rows.first?.int64(0) == 0)
     }
 
     @Test("a role that may only use an existing schema opens it; missing privileges are named")
