@@ -21,6 +21,7 @@ public import Logging
 /// - `GET /tenants`: `{tenants: [{tenant, status: "serving"|"unavailable", ...}]}`.
 /// - `GET /hosts`: `{hosts: [{id, address, version, capacity, owned, tenants, last_heartbeat, live, ...}]}`.
 /// - `GET /workflows`, `POST /admin/reload`, `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text).
+/// - `GET /openapi.json`: the OpenAPI 3.1 document of every route, their parameters and answers (`openapi.json`).
 ///
 /// A 503 (shutting down, too many unfinished executions, a tenant out of service) carries `Retry-After`. Store
 /// failures answer a generic 500 and are logged.
