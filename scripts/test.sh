@@ -32,7 +32,7 @@ swift test "$@"
 
 if [ $# -eq 0 ]; then
     echo "==> scripts/api-check.sh"
-    scripts/api-check.sh "$work/workflows"
+    CLOACINA_API_CHECK_DATABASE="$CLOACINA_TEST_POSTGRES_API_URL" scripts/api-check.sh "$work/workflows"
 
     # The benchmark keeps building and running (tiny sizes; nothing is timed or asserted here: see BENCHMARKS.md).
     echo "==> cloacina-bench --smoke (SQLite, PostgreSQL)"

@@ -127,8 +127,8 @@ enum OpenAPIDocument {
                   {
                     "name": "workflow",
                     "in": "query",
-                    "description": "Only executions of this workflow.",
-                    "schema": { "type": "string", "minLength": 1 }
+                    "description": "Only executions of this workflow (a workflow name: letters, digits, `_`, `.` and `-`, starting with a letter or `_`, at most 128).",
+                    "schema": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_.-]{0,127}$" }
                   },
                   {
                     "name": "limit",
@@ -146,7 +146,7 @@ enum OpenAPIDocument {
                     "name": "cursor",
                     "in": "query",
                     "description": "The `next_cursor` of the page before (without `offset`): the creation time in milliseconds and the id of the last execution of that page, joined by a dot.",
-                    "schema": { "type": "string", "pattern": "^[0-9]{1,18}\\.[\\s\\S]{1,200}$" }
+                    "schema": { "type": "string", "pattern": "^[0-9]{1,18}\\.[^\\x00]{1,200}$" }
                   },
                   {
                     "name": "total",
@@ -622,8 +622,12 @@ enum OpenAPIDocument {
                 "name": "tenant",
                 "in": "path",
                 "required": true,
-                "description": "A tenant id: 1 to 64 letters, digits, `_` or `-`, not starting with `-` (SQLite); on PostgreSQL a schema name (a letter or `_` first, no `-`, at most 63). An invalid id is a 400, a tenant the host does not serve a 404.",
-                "schema": { "type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$" },
+                "description": "A tenant id. Every backend accepts 1 to 63 lower-case ASCII letters, digits and `_`, starting with a letter or `_`, other than `public`, `information_schema` and `pg_…` (the rule of PostgreSQL schema names, which this schema states); tenants in SQLite files may also use upper case, `-` (not first), a leading digit, and 64 characters. An invalid id is a 400, a tenant the host does not serve a 404.",
+                "schema": {
+                  "type": "string",
+                  "pattern": "^[a-z_][a-z0-9_]{0,62}$",
+                  "not": { "anyOf": [{ "enum": ["public", "information_schema"] }, { "pattern": "^pg_" }] }
+                },
                 "example": "default"
               },
               "ExecutionID": {

@@ -43,4 +43,24 @@ extension HTTPAPITests {
             #expect(answer.status == (valid ? .ok : .badRequest), "\(token): \(answer.text)")
         }
     }
+
+    @Test(
+        "a listing's workflow must be a workflow name and a cursor's id holds no NUL: 400 on every backend, never 500",
+        arguments: [
+            ("workflow=a%00b", "workflow"), ("workflow=-greet", "workflow"), ("workflow=gr%C3%A9et", "workflow"),
+            ("workflow=" + String(repeating: "g", count: 129), "workflow"), ("cursor=5.a%00b", "cursor"),
+        ]
+    )
+    func listingRefusesWhatNoStoreHolds(query: String, parameter: String) async throws {
+        try await APIHarness("listing-nul").run { client in
+            let answer = try await client.call(.get, "/tenants/acme/executions?\(query)")
+            #expect(answer.status == .badRequest, "\(answer.text)")
+            #expect(answer.error?.hasPrefix(parameter) == true, "\(answer.text)")
+            let valid = try await client.call(
+                .get,
+                "/tenants/acme/executions?workflow=" + String(repeating: "g", count: 128)
+            )
+            #expect(valid.status == .ok && valid.json?["executions"] == [])
+        }
+    }
 }
