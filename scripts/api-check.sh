@@ -77,10 +77,12 @@ check() {
     cmp "$directory/served.json" Sources/CloacinaHTTP/openapi.json ||
         { echo "GET /openapi.json is not Sources/CloacinaHTTP/openapi.json" >&2; exit 1; }
 
+    # One worker: with two threads, CPython before 3.11.8 and 3.12.2 can fail an ast.parse that hypothesis makes with
+    # "AST constructor recursion depth mismatch" (python/cpython#106905), an error of the tool, not of the API.
     local status=0
     (cd "$directory" && "$api_python_env/bin/schemathesis" --config-file "$OLDPWD/scripts/api/schemathesis.toml" \
         run "$base/openapi.json" --url "$base" --phases examples,coverage,fuzzing,stateful --mode all \
-        --checks all --workers 2 --request-timeout 5 --no-color --warnings off "${options[@]}") || status=$?
+        --checks all --workers 1 --request-timeout 5 --no-color --warnings off "${options[@]}") || status=$?
     if [ $status != 0 ]; then
         echo "==> schemathesis failed ($name, status $status); the host's log ends:" >&2
         tail -n 50 "$directory/serve.log" >&2
