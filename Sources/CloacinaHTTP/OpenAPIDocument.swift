@@ -12,11 +12,7 @@ enum OpenAPIDocument {
             "title": "Cloacina host API",
             "version": "0.1.0",
             "summary": "Start, follow and control workflow executions of a `cloacina serve` host, per tenant.",
-            "description": "The HTTP API of `cloacina serve`. Bodies are JSON unless noted. Every error is a JSON object `{\"error\": \"<message>\"}`. A 503 (starting, draining, too many unfinished executions, a tenant out of service) carries `Retry-After`. A store failure answers a generic 500 whose details are in the host's log only. Timestamps are milliseconds since 1970-01-01 UTC. The API does not authenticate: it listens on loopback by default.",
-            "license": {
-              "name": "Apache-2.0",
-              "identifier": "Apache-2.0"
-            }
+            "description": "The HTTP API of `cloacina serve`. Bodies are JSON unless noted. Every error is a JSON object `{\"error\": \"<message>\"}`. A 503 (starting, draining, too many unfinished executions, a tenant out of service) carries `Retry-After`. A store failure answers a generic 500 whose details are in the host's log only. Timestamps are milliseconds since 1970-01-01 UTC. The API does not authenticate: it listens on loopback by default."
           },
           "tags": [
             {
