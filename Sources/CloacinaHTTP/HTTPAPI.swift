@@ -23,8 +23,8 @@ public import Logging
 /// - `GET /workflows`, `POST /admin/reload`, `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text).
 /// - `GET /openapi.json`: the OpenAPI 3.1 document of every route, their parameters and answers (`openapi.json`).
 ///
-/// A 503 (shutting down, too many unfinished executions, a tenant out of service) carries `Retry-After`. Store
-/// failures answer a generic 500 and are logged.
+/// A 503 (shutting down, too many unfinished executions, a tenant out of service) carries `Retry-After`; a method a
+/// route's path does not answer is a 405 with `Allow`. Store failures answer a generic 500 and are logged.
 public enum HTTPAPI {
     /// The largest request body accepted by default: 1 MiB.
     public static let defaultMaxBodyBytes = 1 << 20
