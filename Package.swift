@@ -118,7 +118,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-            ]
+            ],
+            // The API's OpenAPI document; OpenAPIDocument.swift embeds it (scripts/embed-openapi.sh).
+            exclude: ["openapi.json"]
         ),
         .executableTarget(
             name: "CloacinaCLI",

@@ -6,6 +6,7 @@
 #   CLOACINA_TEST_POSTGRES_RESTART      a command for `/bin/sh -c` that restarts the second server (fast shutdown,
 #                                       then waits until it accepts connections again);
 #   CLOACINA_TEST_POSTGRES_LOG          the main server's log (it logs every DDL statement).
+#   CLOACINA_TEST_POSTGRES_API_URL      the main server's database cloacina_api, for scripts/api-check.sh alone.
 # `cloacina` logs in without a password; every other role must give its password (SCRAM-SHA-256), so tests of
 # tenants' credentials mean something. PostgreSQL refuses to run as root, so as root the servers run as `postgres`.
 
@@ -47,10 +48,12 @@ start_pg() {
     as_pg "$pg_bin/createdb" -h "$pg_root" -p "$2" -U cloacina cloacina_test
 }
 start_pg "$pg_root/data" "$pg_port" "$pg_root/server.log" "-c log_statement=ddl" || return 1
+as_pg "$pg_bin/createdb" -h "$pg_root" -p "$pg_port" -U cloacina cloacina_api || return 1
 start_pg "$pg_root/restart-data" "$pg_restart_port" "$pg_root/restart.log" || return 1
 
 export CLOACINA_TEST_POSTGRES_URL="postgresql://cloacina@/cloacina_test?host=$pg_root&port=$pg_port"
 export CLOACINA_TEST_POSTGRES_RESTART_URL="postgresql://cloacina@/cloacina_test?host=$pg_root&port=$pg_restart_port"
 export CLOACINA_TEST_POSTGRES_RESTART="${pg_as_prefix}$pg_bin/pg_ctl -D $pg_root/restart-data -l $pg_root/restart.log -m fast -w restart >/dev/null"
 export CLOACINA_TEST_POSTGRES_LOG="$pg_root/server.log"
+export CLOACINA_TEST_POSTGRES_API_URL="postgresql://cloacina@/cloacina_api?host=$pg_root&port=$pg_port"
 echo "==> PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on $pg_root:$pg_port (and :$pg_restart_port)"

@@ -152,6 +152,18 @@ extension Daemon.State {
         }
         admitting += 1
     }
+
+    /// Throws `unavailable` unless `count` more unfinished executions fit under `limit` now (a backfill's).
+    func room(for count: Int, limit: Int) throws(CloacinaError) {
+        let held = admitting + served.values.reduce(0) { $0 + $1.runner.activeExecutionCount }
+        guard held + count <= limit else {
+            throw CloacinaError(
+                .unavailable,
+                "the backfill would start \(count) executions; the host holds \(held) unfinished of its limit of "
+                    + "\(limit); try again later or backfill a shorter range"
+            )
+        }
+    }
 }
 
 extension Daemon {

@@ -30,8 +30,9 @@ extension Daemon {
         try await withRunner(tenant) { runner throws(CloacinaError) in try await runner.deleteSchedule(id) }
     }
 
-    /// Backfills `from` through `through` (``DefaultRunner/backfill(_:from:through:)``); a quarantined version of
-    /// the workflow is refused.
+    /// Backfills `from` through `through` (``DefaultRunner/backfill(_:from:through:admitting:)``), admitted like
+    /// that many submissions (`unavailable` when they would not fit under ``Configuration/maxPendingExecutions``);
+    /// a quarantined version of the workflow is refused.
     public func backfill(
         _ tenant: TenantName,
         id: String,
@@ -40,7 +41,10 @@ extension Daemon {
     ) async throws(CloacinaError) -> [String] {
         try await withRunner(tenant) { runner throws(CloacinaError) in
             try refuseIfQuarantined(try await runner.schedule(id).record.workflow)
-            return try await runner.backfill(id, from: from, through: through)
+            let limit = configuration.maxPendingExecutions
+            return try await runner.backfill(id, from: from, through: through) { count throws(CloacinaError) in
+                try state.withLock { state throws(CloacinaError) in try state.room(for: count, limit: limit) }
+            }
         }
     }
 

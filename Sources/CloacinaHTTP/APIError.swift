@@ -15,6 +15,8 @@ struct APIError: HTTPResponseError, Sendable {
     var logDetail: String?
     /// Seconds for `Retry-After`.
     var retryAfter: Int?
+    /// The methods for `Allow` (on a 405).
+    var allow: [HTTPRequest.Method] = []
 
     /// How long a client told 503 should wait before trying again.
     static let retryAfterSeconds = 1
@@ -39,7 +41,7 @@ struct APIError: HTTPResponseError, Sendable {
             }
         case let error as HTTPError:
             if error.status == .notFound && error.body == nil {
-                self.init(.notFound, "no route \(request.method.rawValue) \(request.uri.path)")
+                self.init(noRouteFor: request)
             } else {
                 self.init(error.status, error.body ?? error.status.reasonPhrase)
             }
@@ -49,6 +51,19 @@ struct APIError: HTTPResponseError, Sendable {
             self.init(.internalServerError, "internal error; the host's log has the details")
             logDetail = String(describing: error)
         }
+    }
+
+    /// The answer when no route has the request's method and path: 405 with the methods that path has, or 404
+    /// when it has none.
+    private init(noRouteFor request: Request) {
+        let methods = APIRoutes.methods(matching: request.uri.path)
+        guard !methods.isEmpty, !methods.contains(request.method) else {
+            self.init(.notFound, "no route \(request.method.rawValue) \(request.uri.path)")
+            return
+        }
+        let names = methods.map(\.rawValue).joined(separator: ", ")
+        self.init(.methodNotAllowed, "\(request.uri.path) does not answer \(request.method.rawValue) (only \(names))")
+        allow = methods
     }
 
     /// The status that answers an engine error with `code`, when its message is meant for clients; nil for errors
@@ -64,7 +79,7 @@ struct APIError: HTTPResponseError, Sendable {
         }
     }
 
-    /// The JSON answer, with `Retry-After` on a 503.
+    /// The JSON answer, with `Retry-After` on a 503 and `Allow` on a 405.
     func response(from request: Request, context: some RequestContext) -> Response {
         response
     }
@@ -73,6 +88,7 @@ struct APIError: HTTPResponseError, Sendable {
     var response: Response {
         var headers: HTTPFields = [:]
         if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
+        if !allow.isEmpty { headers[.allow] = allow.map(\.rawValue).joined(separator: ", ") }
         return .json(["error": .string(message)], status: status, headers: headers)
     }
 }

@@ -2,23 +2,8 @@ internal import Cloacina
 internal import CloacinaDaemon
 internal import Hummingbird
 
-/// The routes of a tenant's cron schedules, under `/tenants/{tenant}/schedules`.
+/// The handlers of a tenant's cron schedules, under `/tenants/{tenant}/schedules` (routed by ``table``).
 extension APIRoutes {
-    func addScheduleRoutes<Context: RequestContext>(to routes: RouteCollection<Context>) {
-        routes.post("/tenants/:tenant/schedules") { request, context in try await createSchedule(request, context) }
-        routes.get("/tenants/:tenant/schedules") { _, context in try await schedules(context) }
-        routes.get("/tenants/:tenant/schedules/:id") { _, context in try await schedule(context) }
-        routes.post("/tenants/:tenant/schedules/:id/pause") { _, context in try await pauseSchedule(true, context) }
-        routes.post("/tenants/:tenant/schedules/:id/resume") { _, context in try await pauseSchedule(false, context) }
-        routes.delete("/tenants/:tenant/schedules/:id") { _, context in
-            try await daemon.deleteSchedule(try tenant(context), id: try Self.parameter("id", context))
-            return Response(status: .noContent)
-        }
-        routes.post("/tenants/:tenant/schedules/:id/backfill") { request, context in
-            try await backfill(request, context)
-        }
-    }
-
     /// `POST /tenants/{tenant}/schedules`: 201 with the schedule (and its location); 400 naming what is wrong
     /// (cron, zone, bounds, policies, input), 404 for an unknown workflow, 409 when the id is taken.
     func createSchedule(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -41,6 +26,12 @@ extension APIRoutes {
     /// `GET /tenants/{tenant}/schedules/{id}`: the schedule; 404 for an unknown one.
     func schedule(_ context: some RequestContext) async throws -> Response {
         .json(try await daemon.schedule(try tenant(context), id: try Self.parameter("id", context)).json)
+    }
+
+    /// `DELETE /tenants/{tenant}/schedules/{id}`: 204; 404 for an unknown one. Its executions stay.
+    func deleteSchedule(_ context: some RequestContext) async throws -> Response {
+        try await daemon.deleteSchedule(try tenant(context), id: try Self.parameter("id", context))
+        return Response(status: .noContent)
     }
 
     /// `POST …/schedules/{id}/pause` and `…/resume`: 200 with the schedule; 404 for an unknown one.

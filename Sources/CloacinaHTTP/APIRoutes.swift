@@ -9,40 +9,14 @@ struct APIRoutes: Sendable {
     let daemon: Daemon
     let maxBodyBytes: Int
 
-    /// Every route, for `Router.addRoutes(_:)`.
+    /// Every route of ``table``, for `Router.addRoutes(_:)`.
     func collection<Context: RequestContext>(context: Context.Type = Context.self) -> RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
-        routes.post("/tenants/:tenant/workflows") { request, context in try await submit(request, context: context) }
-        routes.get("/tenants/:tenant/executions/:id") { request, context in
-            try await execution(request, context: context)
+        for route in Self.table {
+            routes.on(RouterPath(route.path), method: route.method) { request, context in
+                try await route.answer(self, request, context)
+            }
         }
-        routes.post("/tenants/:tenant/executions/:id/cancel") { _, context in try await cancel(context: context) }
-        routes.post("/tenants/:tenant/executions/:id/pause") { _, context in try await pause(context: context) }
-        routes.post("/tenants/:tenant/executions/:id/resume") { _, context in try await resume(context: context) }
-        routes.post("/tenants/:tenant/executions/:id/retry") { request, context in
-            try await start(.retry, request, context: context)
-        }
-        routes.post("/tenants/:tenant/executions/:id/rerun") { request, context in
-            try await start(.rerun, request, context: context)
-        }
-        routes.get("/tenants/:tenant/executions/:id/events") { request, context in
-            try await events(request, context: context)
-        }
-        routes.get("/tenants/:tenant/executions/:id/tasks/:task/logs") { request, context in
-            try await taskLogs(request, context: context)
-        }
-        routes.get("/tenants/:tenant/executions") { request, context in
-            try await executions(request, context: context)
-        }
-        routes.get("/workflows") { _, _ in workflows() }
-        routes.post("/admin/reload") { _, _ in try await reload() }
-        routes.delete("/admin/quarantine/:package") { _, context in try unquarantine(context) }
-        routes.get("/health") { _, _ in health() }
-        routes.get("/ready") { _, _ in ready() }
-        routes.get("/tenants") { _, _ in tenants() }
-        routes.get("/hosts") { _, _ in await hosts() }
-        routes.get("/metrics") { _, _ in await metrics() }
-        addScheduleRoutes(to: routes)
         return routes
     }
 
@@ -266,6 +240,15 @@ struct APIRoutes: Sendable {
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: daemon.metricsExposition()))
+        )
+    }
+
+    /// `GET /openapi.json`: the API's OpenAPI 3.1 document (``OpenAPIDocument``).
+    func openAPI() -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.text))
         )
     }
 

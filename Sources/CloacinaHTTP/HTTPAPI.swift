@@ -21,9 +21,10 @@ public import Logging
 /// - `GET /tenants`: `{tenants: [{tenant, status: "serving"|"unavailable", ...}]}`.
 /// - `GET /hosts`: `{hosts: [{id, address, version, capacity, owned, tenants, last_heartbeat, live, ...}]}`.
 /// - `GET /workflows`, `POST /admin/reload`, `GET /health`, `GET /ready`, `GET /metrics` (Prometheus text).
+/// - `GET /openapi.json`: the OpenAPI 3.1 document of every route, their parameters and answers (`openapi.json`).
 ///
-/// A 503 (shutting down, too many unfinished executions, a tenant out of service) carries `Retry-After`. Store
-/// failures answer a generic 500 and are logged.
+/// A 503 (shutting down, too many unfinished executions, a tenant out of service) carries `Retry-After`; a method a
+/// route's path does not answer is a 405 with `Allow`. Store failures answer a generic 500 and are logged.
 public enum HTTPAPI {
     /// The largest request body accepted by default: 1 MiB.
     public static let defaultMaxBodyBytes = 1 << 20

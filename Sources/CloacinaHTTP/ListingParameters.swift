@@ -2,7 +2,7 @@ internal import Cloacina
 internal import Hummingbird
 
 /// The query of `GET /tenants/{tenant}/executions`: `status` (repeated or comma-separated, case-insensitive),
-/// `workflow`, `limit` (1...1000, default 50), then either `cursor` (the `next_cursor` of the page before) or
+/// `workflow` (a name by ``NameRule``), `limit` (1...1000, default 50), then either `cursor` (the `next_cursor` of the page before) or
 /// `offset` (default 0), and `total`: `exact` (count every match), `none` (do not count), or by default an exact
 /// count up to ``countedTotal`` matches (null beyond), so that a page costs the same whatever the history's size.
 ///
@@ -35,6 +35,12 @@ struct ListingParameters: Sendable {
         var workflow: String?
         if let name = parameters["workflow"] {
             guard !name.isEmpty else { throw APIError(.badRequest, "workflow must not be empty") }
+            // No execution has another name; and a store may refuse some characters (PostgreSQL text holds no NUL).
+            do throws(DefinitionError) {
+                try NameRule.validate(String(name), as: "workflow name")
+            } catch {
+                throw APIError(.badRequest, "workflow: \(error.message)")
+            }
             workflow = String(name)
         }
         let limit = try Self.integer("limit", parameters, default: Self.defaultLimit)

@@ -14,7 +14,9 @@ struct TaskLogParameters: Sendable {
             return
         }
         let attempt = try ListingParameters.integer("attempt", parameters, default: 1)
-        guard attempt >= 1 else { throw APIError(.badRequest, "attempt must be at least 1, not \(attempt)") }
+        guard (1...Int(Int32.max)).contains(attempt) else {
+            throw APIError(.badRequest, "attempt must be 1 to \(Int32.max), not \(attempt)")
+        }
         self.attempt = attempt
     }
 }

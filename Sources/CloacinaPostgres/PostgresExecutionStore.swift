@@ -280,9 +280,12 @@ public final class PostgresExecutionStore: ExecutionStore {
             filter += " AND task_id = $\(values.count)"
         }
         let (dropFilter, dropValues) = (filter, values)
-        if let attempt = query.attempt {
+        if let attempt = query.attempt, attempt <= Int(Int32.max) {
             values.append(.integer(Int64(attempt)))
             filter += " AND attempt = $\(values.count)"
+        } else if query.attempt != nil {
+            // Attempts are stored as integers: a larger number names no attempt (and must not fail the query).
+            filter += " AND false"
         }
         values += [.integer(query.after), .integer(Int64(max(query.limit, 0)))]
         let (rows, droppedRows) = try run { connection throws(PostgresError) in

@@ -16,6 +16,9 @@ public struct CronSchedule: Sendable, Hashable {
     static let earliestSecond: Int64 = -62_135_596_800
     static let latestSecond: Int64 = 253_402_300_799
 
+    /// The instants (milliseconds since the epoch) a schedule's bounds and a backfill's range may name.
+    public static let supportedInstants: ClosedRange<Int64> = (earliestSecond * 1000)...(latestSecond * 1000 + 999)
+
     public let expression: CronExpression
     /// The time zone identifier as given (`Europe/London`, `UTC`).
     public let timeZoneIdentifier: String

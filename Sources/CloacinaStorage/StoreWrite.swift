@@ -113,13 +113,16 @@ public struct ExecutionCursor: Sendable, Hashable {
     /// The cursor as clients pass it back: `MILLISECONDS.ID`.
     public var token: String { "\(createdAt.milliseconds).\(id)" }
 
-    /// Reads a ``token``; nil when it is not one.
+    /// Reads a ``token`` (1 to 18 ASCII digits, a dot, an id of 1 to 200 Unicode scalars other than NUL, which
+    /// PostgreSQL text cannot hold: the pattern the API's document gives); nil when it is not one.
     public init?(token: String) {
-        guard let dot = token.firstIndex(of: "."), let milliseconds = Int64(token[..<dot]), milliseconds >= 0 else {
-            return nil
-        }
+        guard let dot = token.utf8.firstIndex(of: UInt8(ascii: ".")) else { return nil }
+        let digits = token.utf8[..<dot]
+        guard (1...18).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }),
+            let milliseconds = Int64(String(token[..<dot]))
+        else { return nil }
         let id = String(token[token.index(after: dot)...])
-        guard !id.isEmpty, id.utf8.count <= 200 else { return nil }
+        guard (1...200).contains(id.unicodeScalars.count), !id.unicodeScalars.contains("\0") else { return nil }
         self.init(createdAt: Timestamp(milliseconds: milliseconds), id: id)
     }
 }

@@ -13,10 +13,11 @@ struct HTTPAPITests {
     static let resultKeys: Set<String> = [
         "execution_id", "tenant", "workflow", "status", "package", "input_context", "final_context", "error", "tasks",
         "duration_ms", "created_at", "started_at", "completed_at", "paused", "cancel_requested", "retry_of", "rerun_of",
+        "schedule_id", "scheduled_for",
     ]
     static let summaryKeys: Set<String> = [
         "execution_id", "tenant", "workflow", "status", "package", "error", "duration_ms", "created_at",
-        "started_at", "completed_at", "paused", "retry_of", "rerun_of",
+        "started_at", "completed_at", "paused", "retry_of", "rerun_of", "schedule_id", "scheduled_for",
     ]
 
     @Test("POST starts an execution (202 with its id); GET follows it until it ends, or waits with ?wait=true")
@@ -501,7 +502,10 @@ struct HTTPAPITests {
             #expect(execution.status == .notFound)
             #expect(execution.error != nil)
 
-            for (method, path) in [(HTTPRequest.Method.get, "/nope"), (.delete, "/health"), (.get, "/tenants/acme")] {
+            // (A known path with another method is a 405: see methodNotAllowed.)
+            for (method, path) in [
+                (HTTPRequest.Method.get, "/nope"), (.delete, "/health/now"), (.get, "/tenants/acme"),
+            ] {
                 let route = try await client.call(method, path)
                 #expect(route.status == .notFound)
                 #expect(route.contentType == "application/json")

@@ -109,3 +109,27 @@ struct ScheduleRoutesTests {
         }
     }
 }
+
+extension ScheduleRoutesTests {
+    @Test("an attempt number beyond what attempts are stored as is a 400 over HTTP, never a store failure")
+    func hugeAttempt() async throws {
+        try await APIHarness("logs-attempt").run { client in
+            let started = try await client.call(
+                .post,
+                "/tenants/acme/workflows?wait=true",
+                body: #"{"workflow_name": "greet"}"#
+            )
+            let id = try #require(started.json?["execution_id"]?.stringValue)
+            let huge = try await client.call(
+                .get,
+                "/tenants/acme/executions/\(id)/tasks/hello/logs?attempt=43423591633"
+            )
+            #expect(huge.status == .badRequest && huge.text.contains("attempt must be 1 to"), "\(huge.text)")
+            let largest = try await client.call(
+                .get,
+                "/tenants/acme/executions/\(id)/tasks/hello/logs?attempt=2147483647"
+            )
+            #expect(largest.status == .ok && largest.json?["lines"] == .array([]), "\(largest.text)")
+        }
+    }
+}

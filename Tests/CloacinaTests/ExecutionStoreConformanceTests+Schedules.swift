@@ -136,4 +136,20 @@ extension ExecutionStoreConformanceTests {
             #expect(Set(claimed.map(\.id)) == ["e1", "e2"])
         }
     }
+
+    @Test(
+        "log queries for attempt numbers beyond the stored range find nothing instead of failing",
+        arguments: StoreBackend.available
+    )
+    func hugeAttempt(_ backend: StoreBackend) throws {
+        try Self.with(backend, "huge-attempt") { (opened: OpenedStore) throws in
+            _ = try opened.store.write(
+                [.insertExecution(Self.execution("a"), tasks: Self.tasks("a"))],
+                owner: Self.owner
+            )
+            let beyond = TaskLogQuery(executionID: "a", taskID: "a", attempt: Int(Int32.max) + 1)
+            #expect(try opened.store.taskLogs(beyond).lines.isEmpty)
+            #expect(try opened.store.taskLogs(TaskLogQuery(executionID: "a", attempt: Int.max)).lines.isEmpty)
+        }
+    }
 }

@@ -292,7 +292,7 @@ typedef struct cloacina_schedule_def {
     const char *input_json; /* the input context of each run, a JSON object; NULL: {} */
     const char *catch_up;   /* "skip" (NULL), "all" or "none" */
     const char *overlap;    /* "allow" (NULL), "skip", "queue" or "cancel-previous" */
-    uint32_t catch_up_cap;  /* 1..10000; 0: 100 */
+    uint32_t catch_up_cap;  /* 1..1000; 0: 100 */
 } cloacina_schedule_def;
 
 /* Opaque registration handle, valid only during cloacina_package_init. */

@@ -104,12 +104,20 @@ extension DefaultRunner {
     /// Starts an execution for every fire time of schedule `id` from `from` through `through` (both inclusive)
     /// that has none yet, oldest first, and returns their ids. At most the schedule's cap of fire times: a longer
     /// range is refused (`invalidInput`, nothing started), as is one that ends before it starts; a paused schedule
-    /// is a `conflict`. The schedule's own firing is left as it is.
+    /// is a `conflict`. `admitting` hears how many executions are about to be recorded, and may refuse them by
+    /// throwing (a host's limit on unfinished executions). The schedule's own firing is left as it is.
     public func backfill(
         _ id: String,
         from: Timestamp,
-        through: Timestamp
+        through: Timestamp,
+        admitting: (Int) throws(CloacinaError) -> Void = { _ in }
     ) async throws(CloacinaError) -> [String] {
+        for instant in [from, through] where !CronSchedule.supportedInstants.contains(instant.milliseconds) {
+            throw CloacinaError(
+                .invalidInput,
+                "backfill of \(id): \(instant.milliseconds) ms lies outside the years 1 to 9999"
+            )
+        }
         guard from <= through else {
             throw CloacinaError(.invalidInput, "backfill of \(id): the range ends before it starts")
         }
@@ -137,6 +145,7 @@ extension DefaultRunner {
         let done = Set(existing.compactMap { $0.scheduledFor?.milliseconds })
         let fire = try scheduledFire(of: record, at: fires.filter { !done.contains($0) }, firedThrough: nil)
         guard !fire.executions.isEmpty else { return [] }
+        try admitting(fire.executions.count)
         try checkStoreWritable()
         let owner = runtime.identity.value
         let fired = try await runtime.withStore(.write) { store throws(StoreError) in

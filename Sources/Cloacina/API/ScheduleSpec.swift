@@ -22,7 +22,7 @@ public struct ScheduleSpec: Sendable, Hashable {
     public var paused: Bool
 
     /// The largest cap accepted: the most executions one catch-up, queue or backfill starts.
-    public static let maximumCap = 10_000
+    public static let maximumCap = 1_000
 
     public init(
         id: String,
