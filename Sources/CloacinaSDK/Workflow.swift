@@ -15,10 +15,18 @@ public struct Workflow: Sendable {
     public let description: String?
     /// Tasks in declaration order, which breaks ties when the host orders them.
     public let tasks: [WorkflowTask]
+    /// Default schedules of the workflow (``Schedule``).
+    public let schedules: [Schedule]
 
-    public init(_ name: String, description: String? = nil, @TaskListBuilder tasks: () -> [WorkflowTask]) {
+    public init(
+        _ name: String,
+        description: String? = nil,
+        schedules: [Schedule] = [],
+        @TaskListBuilder tasks: () -> [WorkflowTask]
+    ) {
         self.name = name
         self.description = description
+        self.schedules = schedules
         self.tasks = tasks()
     }
 }

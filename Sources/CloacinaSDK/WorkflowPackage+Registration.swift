@@ -42,8 +42,50 @@ extension WorkflowPackage {
                     return 1
                 }
             }
+            for schedule in workflow.schedules {
+                // A host before ABI 1.1 has no register_schedule (and refuses a 1.1 package before init anyway).
+                guard api.abi_minor >= 1, let registerSchedule = api.register_schedule else { return 1 }
+                let accepted = Self.withScheduleDef(schedule, workflow: workflow.name) { def in
+                    registerSchedule(registrar, &def)
+                }
+                guard accepted == CLOACINA_REGISTER_OK else { return 1 }
+            }
         }
         return CLOACINA_INIT_OK
+    }
+
+    /// Calls `body` with the C definition of `schedule`; every pointer in it is valid only during the call.
+    private static func withScheduleDef(
+        _ schedule: Schedule,
+        workflow: String,
+        _ body: (inout cloacina_schedule_def) -> Int32
+    ) -> Int32 {
+        let input = JSONValue.object(schedule.input).serializedString()
+        return withCString(workflow) { workflowName in
+            withCString(schedule.id) { id in
+                withCString(schedule.cron) { cron in
+                    withCString(schedule.timeZone) { zone in
+                        withCString(input) { inputJSON in
+                            withCString(schedule.catchUp.rawValue) { catchUp in
+                                withCString(schedule.overlap.rawValue) { overlap in
+                                    var def = cloacina_schedule_def()
+                                    def.struct_size = UInt32(MemoryLayout<cloacina_schedule_def>.size)
+                                    def.workflow = workflowName
+                                    def.id = id
+                                    def.cron = cron
+                                    def.time_zone = zone
+                                    def.input_json = inputJSON
+                                    def.catch_up = catchUp
+                                    def.overlap = overlap
+                                    def.catch_up_cap = UInt32(clamping: max(schedule.catchUpCap, 1))
+                                    return body(&def)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Calls `body` with the C definition of `task`; every pointer in it is valid only during the call.
