@@ -187,19 +187,10 @@ struct SchedulesCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a schedule.")
 
-        @Argument(help: "The schedule's id.")
-        var id: String
-
-        @Option(help: "Output format: text or json.")
-        var output: OutputFormat = .text
-
-        @OptionGroup var tenantOptions: TenantOptions
+        @OptionGroup var schedule: ScheduleOptions
 
         func run() async throws {
-            let info = try await SchedulesCommand.withRunner(tenantOptions) { runner throws(CloacinaError) in
-                try await runner.schedule(id)
-            }
-            SchedulesCommand.print(info, output)
+            try await schedule.show { runner, id throws(CloacinaError) in try await runner.schedule(id) }
         }
     }
 
@@ -208,38 +199,24 @@ struct SchedulesCommand: AsyncParsableCommand {
             abstract: "Pause a schedule: its fire times do not run until it is resumed (and are not caught up)."
         )
 
-        @Argument(help: "The schedule's id.")
-        var id: String
-
-        @Option(help: "Output format: text or json.")
-        var output: OutputFormat = .text
-
-        @OptionGroup var tenantOptions: TenantOptions
+        @OptionGroup var schedule: ScheduleOptions
 
         func run() async throws {
-            let info = try await SchedulesCommand.withRunner(tenantOptions, notify: true) {
-                runner throws(CloacinaError) in try await runner.setSchedulePaused(id, true)
+            try await schedule.show(notify: true) { runner, id throws(CloacinaError) in
+                try await runner.setSchedulePaused(id, true)
             }
-            SchedulesCommand.print(info, output)
         }
     }
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused schedule from its next fire time.")
 
-        @Argument(help: "The schedule's id.")
-        var id: String
-
-        @Option(help: "Output format: text or json.")
-        var output: OutputFormat = .text
-
-        @OptionGroup var tenantOptions: TenantOptions
+        @OptionGroup var schedule: ScheduleOptions
 
         func run() async throws {
-            let info = try await SchedulesCommand.withRunner(tenantOptions, notify: true) {
-                runner throws(CloacinaError) in try await runner.setSchedulePaused(id, false)
+            try await schedule.show(notify: true) { runner, id throws(CloacinaError) in
+                try await runner.setSchedulePaused(id, false)
             }
-            SchedulesCommand.print(info, output)
         }
     }
 
@@ -323,5 +300,27 @@ struct SchedulesCommand: AsyncParsableCommand {
         } catch {
             throw UsageError(message: error.message)
         }
+    }
+}
+
+/// What `schedules show|pause|resume` take: the schedule's id, the output format and the tenant.
+struct ScheduleOptions: ParsableArguments {
+    @Argument(help: "The schedule's id.")
+    var id: String
+
+    @Option(help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @OptionGroup var tenantOptions: TenantOptions
+
+    /// Runs `body` on the schedule and prints the schedule it returns.
+    func show(
+        notify: Bool = false,
+        _ body: (DefaultRunner, String) async throws(CloacinaError) -> ScheduleInfo
+    ) async throws {
+        let info = try await SchedulesCommand.withRunner(tenantOptions, notify: notify) {
+            runner throws(CloacinaError) in try await body(runner, id)
+        }
+        SchedulesCommand.print(info, output)
     }
 }

@@ -16,7 +16,7 @@ struct ScheduleRequest: Sendable {
     var spec: ScheduleSpec
 
     init(parsing body: [UInt8]) throws(APIError) {
-        let object = try Self.object(body, expecting: "id, workflow and cron")
+        let object = try SubmitRequest.object(body, expecting: "id, workflow and cron")
         if let unknown = object.keys.filter({ !Self.keys.contains($0) }).sorted().first {
             let expected = Self.keys.sorted().joined(separator: ", ")
             throw APIError(.badRequest, "unknown field \"\(unknown)\" (expected \(expected))")
@@ -62,7 +62,7 @@ struct ScheduleRequest: Sendable {
 
     /// The body of `POST …/schedules/{id}/backfill`: `{"from": instant, "through": instant}`.
     static func backfillRange(parsing body: [UInt8]) throws(APIError) -> (from: Timestamp, through: Timestamp) {
-        let object = try object(body, expecting: "from and through")
+        let object = try SubmitRequest.object(body, expecting: "from and through")
         if let unknown = object.keys.filter({ $0 != "from" && $0 != "through" }).sorted().first {
             throw APIError(.badRequest, "unknown field \"\(unknown)\" (expected from and through)")
         }
@@ -70,22 +70,6 @@ struct ScheduleRequest: Sendable {
             throw APIError(.badRequest, "from and through are required")
         }
         return (from, through)
-    }
-
-    private static func object(_ body: [UInt8], expecting fields: String) throws(APIError) -> [String: JSONValue] {
-        guard !body.isEmpty else {
-            throw APIError(.badRequest, "the request body is empty; expected a JSON object with \(fields)")
-        }
-        let value: JSONValue
-        do {
-            value = try JSONValue(parsing: body)
-        } catch {
-            throw APIError(.badRequest, "malformed JSON: \(error)")
-        }
-        guard let object = value.objectValue else {
-            throw APIError(.badRequest, "the request body must be a JSON object, not \(value.kindName)")
-        }
-        return object
     }
 
     private static func string(

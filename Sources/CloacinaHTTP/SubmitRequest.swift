@@ -15,18 +15,7 @@ struct SubmitRequest: Sendable {
 
     /// Parses `body`; throws a 400 ``APIError`` naming what is wrong.
     init(parsing body: [UInt8]) throws(APIError) {
-        guard !body.isEmpty else {
-            throw APIError(.badRequest, "the request body is empty; expected a JSON object with workflow_name")
-        }
-        let value: JSONValue
-        do {
-            value = try JSONValue(parsing: body)
-        } catch {
-            throw APIError(.badRequest, "malformed JSON: \(error)")
-        }
-        guard let object = value.objectValue else {
-            throw APIError(.badRequest, "the request body must be a JSON object, not \(value.kindName)")
-        }
+        let object = try Self.object(body, expecting: "workflow_name")
         if let unknown = object.keys.filter({ !Self.keys.contains($0) }).sorted().first {
             throw APIError(.badRequest, "unknown field \"\(unknown)\" (expected workflow_name and context)")
         }
@@ -48,5 +37,25 @@ struct SubmitRequest: Sendable {
         case let context?:
             throw APIError(.badRequest, "context must be a JSON object, not \(context.kindName)")
         }
+    }
+}
+
+extension SubmitRequest {
+    /// A request body that must be a JSON object (one with `fields`, the message says when it is empty); a 400
+    /// naming what is wrong otherwise. The one reader of the API's JSON bodies.
+    static func object(_ body: [UInt8], expecting fields: String) throws(APIError) -> [String: JSONValue] {
+        guard !body.isEmpty else {
+            throw APIError(.badRequest, "the request body is empty; expected a JSON object with \(fields)")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: body)
+        } catch {
+            throw APIError(.badRequest, "malformed JSON: \(error)")
+        }
+        guard let object = value.objectValue else {
+            throw APIError(.badRequest, "the request body must be a JSON object, not \(value.kindName)")
+        }
+        return object
     }
 }
