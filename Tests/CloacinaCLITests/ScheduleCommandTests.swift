@@ -229,11 +229,6 @@ struct ScheduleCommandTests {
         let fixture = try Fixture("schedules-two-hosts")
         let (tenant, _) = try fixture.cloacina(["tenant", "create", schema], database: url)
         #expect(tenant.exitStatus == 0, "\(tenant.standardError)")
-        let (created, _) = try fixture.cloacina(
-            ["schedules", "create", "tick", "--workflow", "tick", "--cron", "* * * * * *", "--tenant", schema],
-            database: url
-        )
-        #expect(created.exitStatus == 0, "\(created.standardError)")
         func host(_ name: String) throws -> DaemonProcess {
             try DaemonProcess(
                 drop: fixture.drop,
@@ -243,6 +238,12 @@ struct ScheduleCommandTests {
         }
         let a = try host("a")
         let b = try host("b")
+        // Created while both serve: the store's notification tells them, no restart or reload needed.
+        let (created, _) = try fixture.cloacina(
+            ["schedules", "create", "tick", "--workflow", "tick", "--cron", "* * * * * *", "--tenant", schema],
+            database: url
+        )
+        #expect(created.exitStatus == 0, "\(created.standardError)")
         // Both watch it; fire times pass (each fired by one of them).
         #expect(a.waitForLog("schedule fired", times: 3) || b.waitForLog("schedule fired", times: 3))
         #expect((a.count("schedule fired") + b.count("schedule fired")) >= 3)
@@ -371,5 +372,25 @@ struct ScheduleCommandTests {
         default:
             #expect(runs.contains { $0.status == "Cancelled" }, "\(runs)")
         }
+    }
+
+    @Test("SQLite: a schedule created and paused with the CLI while serve runs takes effect without a restart")
+    func changedWhileServing() throws {
+        let fixture = try Fixture("schedules-live")
+        let host = try DaemonProcess(drop: fixture.drop, data: fixture.data)
+        let (created, _) = try fixture.cloacina([
+            "schedules", "create", "live", "--workflow", "tick", "--cron", "* * * * * *",
+        ])
+        #expect(created.exitStatus == 0, "\(created.standardError)")
+        #expect(host.waitForLog("schedule fired", times: 2), "\(host.logText)")
+        #expect(try fixture.cloacina(["schedules", "pause", "live"]).0.exitStatus == 0)
+        // The pause reached the host by a reload (the command's SIGHUP), after which no fire time runs.
+        #expect(host.waitForLog("reloaded", times: 2), "\(host.logText)")
+        host.signal(SIGTERM)
+        #expect(host.waitForExit() == 0)
+        let fired = try fixture.scheduled()
+        #expect(fired.count >= 2)
+        let (shown, shownJSON) = try fixture.cloacina(["schedules", "show", "live", "--output", "json"])
+        #expect(shown.exitStatus == 0 && shownJSON["paused"] == true)
     }
 }
