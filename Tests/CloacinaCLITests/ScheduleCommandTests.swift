@@ -4,8 +4,9 @@ import Foundation
 import Testing
 
 /// `cloacina schedules` and the host firing them, through real processes: a compiled package whose task body
-/// appends `<execution> <task> <attempt>` to a file, so what ran is counted, not inferred from statuses.
-@Suite("cloacina schedules")
+/// appends `<execution> <task> <attempt>` to a file, so what ran is counted, not inferred from statuses. One test at a
+/// time: each runs hosts for seconds, and many at once would slow every other suite's hosts.
+@Suite("cloacina schedules", .serialized)
 struct ScheduleCommandTests {
     struct Fixture {
         let directory: TemporaryDirectory
