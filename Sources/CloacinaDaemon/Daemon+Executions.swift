@@ -143,7 +143,6 @@ extension Daemon.State {
     /// Counts one more submission in progress, if the host holds fewer than `limit` unfinished executions
     /// (the tenants' runners' and the submissions in progress); throws `unavailable` otherwise.
     mutating func admit(limit: Int) throws(CloacinaError) {
-        let held = admitting + served.values.reduce(0) { $0 + $1.runner.activeExecutionCount }
         guard held < limit else {
             throw CloacinaError(
                 .unavailable,
@@ -153,9 +152,15 @@ extension Daemon.State {
         admitting += 1
     }
 
+    /// The unfinished executions held now: the runners' and the submissions in progress.
+    var held: Int { admitting + served.values.reduce(0) { $0 + $1.runner.activeExecutionCount } }
+
+    /// How many more unfinished executions fit under `limit` now.
+    func room(limit: Int) -> Int { max(limit - held, 0) }
+
     /// Throws `unavailable` unless `count` more unfinished executions fit under `limit` now (a backfill's).
     func room(for count: Int, limit: Int) throws(CloacinaError) {
-        let held = admitting + served.values.reduce(0) { $0 + $1.runner.activeExecutionCount }
+        let held = self.held
         guard held + count <= limit else {
             throw CloacinaError(
                 .unavailable,

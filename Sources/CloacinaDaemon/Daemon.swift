@@ -106,12 +106,19 @@ public final class Daemon: Sendable {
         )
         var template = configuration.runner
         template.registry = registry
-        // The host fires its tenants' schedules.
+        // The host fires its tenants' schedules, under its limit of unfinished executions.
         template.runsSchedules = true
+        let admission = HostAdmission()
+        template.scheduleAdmission = { admission.admits($0) }
         template.embeddedPackages = []
         template.packages = []
         self.tenants = TenantManager(storage: configuration.storage, template: template) { tenant, event in
             metrics.record(event, tenant: tenant)
+        }
+        let limit = configuration.maxPendingExecutions
+        admission.answer { [weak self] count in
+            guard let self else { return count }
+            return state.withLock { state in min(count, state.room(limit: limit)) }
         }
         let onDisk = configuration.quarantineDirectory.map { QuarantineFiles(directory: $0).load() }
         state.withLock { $0.quarantine = Quarantine(rule: configuration.quarantine, entries: onDisk?.entries ?? []) }

@@ -394,4 +394,30 @@ struct ScheduleCommandTests {
         let (shown, shownJSON) = try fixture.cloacina(["schedules", "show", "live", "--output", "json"])
         #expect(shown.exitStatus == 0 && shownJSON["paused"] == true)
     }
+
+    @Test("scheduled fires wait while the host holds its limit of unfinished executions, then run")
+    func admission() throws {
+        let fixture = try Fixture("schedules-admission", taskMilliseconds: 2_500)
+        let (created, _) = try fixture.cloacina([
+            "schedules", "create", "busy", "--workflow", "tick", "--cron", "* * * * * *", "--overlap", "allow",
+        ])
+        #expect(created.exitStatus == 0, "\(created.standardError)")
+        let host = try DaemonProcess(
+            drop: fixture.drop,
+            data: fixture.data,
+            arguments: ["--max-pending-executions", "1"]
+        )
+        #expect(host.waitForLog("schedule fire waits"), "\(host.logText)")
+        #expect(host.waitForLog("schedule fired", times: 2), "\(host.logText)")
+        host.signal(SIGTERM)
+        #expect(host.waitForExit() == 0)
+        let (list, json) = try fixture.cloacina(["executions", "list", "--limit", "1000", "--output", "json"])
+        #expect(list.exitStatus == 0)
+        let runs = (json.arrayValue ?? []).compactMap { run -> (start: Int, end: Int)? in
+            guard let start = run["started_at"]?.intValue else { return nil }
+            return (start, run["completed_at"]?.intValue ?? Int.max)
+        }.sorted { $0.start < $1.start }
+        // One unfinished execution at a time: allow would overlap them otherwise (see the overlap test).
+        #expect(zip(runs, runs.dropFirst()).allSatisfy { $0.1.start >= $0.0.end }, "\(runs)")
+    }
 }

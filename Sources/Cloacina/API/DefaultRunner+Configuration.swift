@@ -82,6 +82,10 @@ extension DefaultRunner {
         public var logger: Logger
         /// Called with every event the runner records (from its own threads; keep it quick).
         public var observer: (@Sendable (ExecutionEvent) -> Void)?
+        /// Asked before a schedule starts executions, with how many: answers how many of them may start now. The
+        /// oldest that many start; the others stay due and are looked at again each second. A host uses it to keep
+        /// scheduled executions under its limit of unfinished executions; nil admits every fire.
+        public var scheduleAdmission: (@Sendable (Int) -> Int)?
 
         /// The defaults for a database: concurrency of twice the processors (at least 4), a 300-second task time
         /// limit, 4 database connections, packages cached under `$XDG_CACHE_HOME/cloacina/packages`.
@@ -113,6 +117,7 @@ extension DefaultRunner {
             self.invoker = InProcessTaskInvoker()
             self.logger = Logger(label: "cloacina.runner")
             self.observer = nil
+            self.scheduleAdmission = nil
         }
 
         /// The tenant name results report.

@@ -415,8 +415,25 @@ extension DefaultRunner {
             )
             return
         }
-        guard let plan = entry.timeline.plan(now: now, watchingSince: entry.watchingSince, running: running.count)
+        guard var plan = entry.timeline.plan(now: now, watchingSince: entry.watchingSince, running: running.count)
         else { return }
+        if !plan.run.isEmpty, let admission = configuration.scheduleAdmission {
+            let admitted = min(max(admission(plan.run.count), 0), plan.run.count)
+            if admitted < plan.run.count {
+                // The host is at its limit of unfinished executions: the fire times left stay due (dealt with only
+                // through the last that starts), looked at again each second.
+                runtime.logger.warning(
+                    "schedule fire waits: the host holds as many unfinished executions as it may",
+                    metadata: ["schedule": "\(id)", "due": "\(plan.run.count)", "starting": "\(admitted)"]
+                )
+                guard admitted > 0 else { return }
+                plan.run = Array(plan.run.prefix(admitted))
+                plan.firedThrough = plan.run[admitted - 1]
+                plan.skipped = 0
+                plan.dropped = 0
+                plan.missed = 0
+            }
+        }
         if plan.cancelPrevious {
             for previous in running {
                 _ = try? await cancel(
