@@ -33,10 +33,16 @@ extension Daemon {
         }
     }
 
-    /// `tenant`'s execution `id`'s recorded history, oldest first; `notFound` for an unknown execution.
-    public func events(_ tenant: TenantName, id: String) async throws(CloacinaError) -> [ExecutionEvent] {
+    /// `tenant`'s execution `id`'s recorded history after sequence number `after`, oldest first, at most `limit`
+    /// events when given; `notFound` for an unknown execution.
+    public func events(
+        _ tenant: TenantName,
+        id: String,
+        after: Int64 = 0,
+        limit: Int? = nil
+    ) async throws(CloacinaError) -> [ExecutionEvent] {
         try await withRunner(tenant, intake: false) { runner throws(CloacinaError) in
-            let events = try await runner.events(of: id)
+            let events = try await runner.events(of: id, after: after, limit: limit)
             // An execution has at least its creation event; none means there is no such execution.
             if events.isEmpty { _ = try await runner.executionStatus(id) }
             return events

@@ -112,7 +112,8 @@ struct APIRoutes: Sendable {
         if try Self.flag("follow", request) {
             return try await EventStream.response(daemon, tenant, id: id, after: page.after, request: request)
         }
-        let later = try await daemon.events(tenant, id: id).drop { $0.sequence <= page.after }
+        // One event more than the page, to know whether another page follows.
+        let later = try await daemon.events(tenant, id: id, after: page.after, limit: page.limit + 1)
         let events = later.prefix(page.limit)
         let next = later.count > page.limit ? events.last.map { JSONValue.int(Int($0.sequence)) } : nil
         return .json([

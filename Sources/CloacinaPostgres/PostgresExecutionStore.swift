@@ -249,14 +249,14 @@ public final class PostgresExecutionStore: ExecutionStore {
         return statistics
     }
 
-    public func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] {
+    public func events(of executionID: String, after: Int64, limit: Int?) throws(StoreError) -> [ExecutionEvent] {
         let rows = try run { connection throws(PostgresError) in
             try connection.query(
                 """
                 SELECT sequence, execution_id, task_id, kind, attempt, detail, created_at
-                FROM \(eventsTable) WHERE execution_id = $1 ORDER BY sequence
+                FROM \(eventsTable) WHERE execution_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3
                 """,
-                [.text(executionID)]
+                [.text(executionID), .integer(after), limit.map { .integer(Int64(max($0, 0))) } ?? .null]
             ).rows
         }
         return try rows.map { row throws(StoreError) in

@@ -320,14 +320,14 @@ public final class SQLiteExecutionStore: ExecutionStore {
         return statistics
     }
 
-    public func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] {
+    public func events(of executionID: String, after: Int64, limit: Int?) throws(StoreError) -> [ExecutionEvent] {
         let rows = try withReader { connection throws(SQLiteError) in
             try connection.query(
                 """
                 SELECT sequence, execution_id, task_id, kind, attempt, detail, created_at
-                FROM execution_events WHERE execution_id = ? ORDER BY sequence
+                FROM execution_events WHERE execution_id = ? AND sequence > ? ORDER BY sequence LIMIT ?
                 """,
-                [.text(executionID)]
+                [.text(executionID), .integer(after), .integer(Int64(max(limit ?? -1, -1)))]
             ) { row in
                 // A kind this code does not know is reported as corrupt data once the rows are read.
                 Result { () throws(StoreError) in

@@ -41,8 +41,9 @@ public protocol ExecutionStore: AnyObject, Sendable {
     /// Counts by status and the average duration of ended executions.
     func statistics() throws(StoreError) -> TenantMetrics
 
-    /// The history of an execution, oldest first.
-    func events(of executionID: String) throws(StoreError) -> [ExecutionEvent]
+    /// The history of an execution after sequence number `after`, oldest first, at most `limit` events when given:
+    /// found by the (execution, sequence) index, so a page costs the same however long the history is.
+    func events(of executionID: String, after: Int64, limit: Int?) throws(StoreError) -> [ExecutionEvent]
 
     /// The log lines of an execution's attempts matching `query` (at most `query.limit`, oldest first, after
     /// `query.after`), with the lines its tasks (the query's task, when it names one) dropped over their bound.
@@ -147,6 +148,11 @@ extension ExecutionStore {
         ownerIsAlive: (String) -> Bool
     ) throws(StoreError) -> [ExecutionRecord] {
         try claimUnfinished(owner: owner, leaseUntil: leaseUntil, now: now, limit: nil, ownerIsAlive: ownerIsAlive)
+    }
+
+    /// The whole history of an execution, oldest first.
+    public func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] {
+        try events(of: executionID, after: 0, limit: nil)
     }
 
     /// No signals: runners rely on their timers.

@@ -152,4 +152,37 @@ extension ExecutionStoreConformanceTests {
             #expect(try opened.store.taskLogs(TaskLogQuery(executionID: "a", attempt: Int.max)).lines.isEmpty)
         }
     }
+
+    @Test(
+        "events page by sequence: after a sequence number, at most a limit, oldest first",
+        arguments: StoreBackend.available
+    )
+    func eventPages(_ backend: StoreBackend) throws {
+        try Self.with(backend, "event-pages") { (opened: OpenedStore) throws in
+            let store = opened.store
+            let events = (0..<5).map { index in
+                StoreWrite.appendEvent(
+                    ExecutionEvent(executionID: "a", kind: .taskStarted, attempt: index + 1, at: .init(milliseconds: 1))
+                )
+            }
+            _ = try store.write(
+                [.insertExecution(Self.execution("a"), tasks: Self.tasks("a"))] + events,
+                owner: Self.owner
+            )
+            _ = try store.write(
+                [
+                    .insertExecution(Self.execution("b"), tasks: []),
+                    .appendEvent(ExecutionEvent(executionID: "b", kind: .executionCreated, at: .init(milliseconds: 1))),
+                ],
+                owner: Self.owner
+            )
+            let all = try store.events(of: "a")
+            #expect(all.map(\.attempt) == [1, 2, 3, 4, 5])
+            let page = try store.events(of: "a", after: all[1].sequence, limit: 2)
+            #expect(page.map(\.attempt) == [3, 4])
+            #expect(try store.events(of: "a", after: all[4].sequence, limit: 10).isEmpty)
+            #expect(try store.events(of: "a", after: 0, limit: 0).isEmpty)
+            #expect(try store.events(of: "b", after: 0, limit: nil).map(\.kind) == [.executionCreated])
+        }
+    }
 }

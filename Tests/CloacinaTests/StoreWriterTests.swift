@@ -36,7 +36,9 @@ final class FlakyStore: ExecutionStore {
         try inner.countExecutions(query, upTo: limit)
     }
     func statistics() throws(StoreError) -> TenantMetrics { try inner.statistics() }
-    func events(of executionID: String) throws(StoreError) -> [ExecutionEvent] { try inner.events(of: executionID) }
+    func events(of executionID: String, after: Int64, limit: Int?) throws(StoreError) -> [ExecutionEvent] {
+        try inner.events(of: executionID, after: after, limit: limit)
+    }
     func taskLogs(_ query: TaskLogQuery) throws(StoreError) -> TaskLogPage { try inner.taskLogs(query) }
     func claimUnfinished(
         owner: String,

@@ -56,9 +56,26 @@ extension DefaultRunner {
         try await runtime.withStore(.read) { store throws(StoreError) in try store.statistics() }
     }
 
-    /// An execution's recorded history, oldest first.
-    public func events(of id: String) async throws(CloacinaError) -> [ExecutionEvent] {
-        try await runtime.withStore(.read) { store throws(StoreError) in try store.events(of: id) }
+    /// An execution's recorded history after sequence number `after`, oldest first, at most `limit` events when
+    /// given (a page costs the same however long the history is).
+    public func events(
+        of id: String,
+        after: Int64 = 0,
+        limit: Int? = nil
+    ) async throws(CloacinaError) -> [ExecutionEvent] {
+        try await runtime.withStore(.read) { store throws(StoreError) in
+            try store.events(of: id, after: after, limit: limit)
+        }
+    }
+
+    /// Whether execution `id` has ended, read from its row alone (no tasks, contexts or definition); throws
+    /// `notFound` for an unknown execution.
+    func isFinished(_ id: String) async throws(CloacinaError) -> Bool {
+        let found = try await runtime.withStore(.read) { store throws(StoreError) in
+            try store.executions(ExecutionQuery(idPrefix: id, limit: 1)).first { $0.id == id }?.status
+        }
+        guard let status = found else { throw CloacinaError(.notFound, "no execution \(id) in tenant \(tenant)") }
+        return status.isFinished
     }
 
     /// Execution `id`'s history from after sequence number `after`, as it is recorded: see ``ExecutionEventFeed``.

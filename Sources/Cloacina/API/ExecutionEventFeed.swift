@@ -34,13 +34,14 @@ public struct ExecutionEventFeed: AsyncSequence, Sendable {
                     }
                 }
                 first = false
-                // The status is read before the events, so the batch read after an end includes the end.
-                ended = try await feed.runner.executionStatus(feed.id).status.isFinished
-                let after = self.after
-                let events = try await feed.runner.events(of: feed.id).drop { $0.sequence <= after }
+                // The status is read before the events, so the batch read after an end includes the end. Both reads
+                // cost the same however large the execution's contexts and history are (its row alone, the events
+                // after the last one delivered).
+                ended = try await feed.runner.isFinished(feed.id)
+                let events = try await feed.runner.events(of: feed.id, after: after)
                 if let last = events.last {
                     self.after = last.sequence
-                    return Array(events)
+                    return events
                 }
             }
             return nil

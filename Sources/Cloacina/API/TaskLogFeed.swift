@@ -25,7 +25,7 @@ public struct TaskLogFeed: AsyncSequence, Sendable {
         public mutating func next() async throws(CloacinaError) -> TaskLogPage? {
             while true {
                 // The status is read before the lines, so the lines read after an end include the last ones.
-                if !ended { ended = try await feed.runner.executionStatus(query.executionID).status.isFinished }
+                if !ended { ended = try await feed.runner.isFinished(query.executionID) }
                 let page = try await feed.runner.taskLogs(query)
                 if let last = page.lines.last {
                     query.after = last.sequence
