@@ -39,6 +39,9 @@ struct ExecutionsCommand: AsyncParsableCommand {
         @Option(help: "Only this workflow.")
         var workflow: String?
 
+        @Option(help: "Only executions this schedule started.")
+        var schedule: String?
+
         @Option(help: "At most this many.")
         var limit = 50
 
@@ -80,6 +83,7 @@ struct ExecutionsCommand: AsyncParsableCommand {
                 let query = ExecutionQuery(
                     statuses: Set(statuses.compactMap(ExecutionsCommand.status)),
                     workflow: workflow,
+                    scheduleID: schedule,
                     after: after.flatMap(ExecutionCursor.init(token:)),
                     limit: limit,
                     offset: offset

@@ -2,7 +2,7 @@ internal import Cloacina
 internal import Hummingbird
 
 /// The query of `GET /tenants/{tenant}/executions`: `status` (repeated or comma-separated, case-insensitive),
-/// `workflow` (a name by ``NameRule``), `limit` (1...1000, default 50), then either `cursor` (the `next_cursor` of the page before) or
+/// `workflow` and `schedule` (names by ``NameRule``: only executions of that workflow, or started by that schedule), `limit` (1...1000, default 50), then either `cursor` (the `next_cursor` of the page before) or
 /// `offset` (default 0), and `total`: `exact` (count every match), `none` (do not count), or by default an exact
 /// count up to ``countedTotal`` matches (null beyond), so that a page costs the same whatever the history's size.
 ///
@@ -32,17 +32,10 @@ struct ListingParameters: Sendable {
                 statuses.insert(status)
             }
         }
-        var workflow: String?
-        if let name = parameters["workflow"] {
-            guard !name.isEmpty else { throw APIError(.badRequest, "workflow must not be empty") }
-            // No execution has another name; and a store may refuse some characters (PostgreSQL text holds no NUL).
-            do throws(DefinitionError) {
-                try NameRule.validate(String(name), as: "workflow name")
-            } catch {
-                throw APIError(.badRequest, "workflow: \(error.message)")
-            }
-            workflow = String(name)
-        }
+        // No execution has names of another form; and a store may refuse some characters (PostgreSQL text holds no
+        // NUL).
+        let workflow = try Self.name("workflow", parameters, as: "workflow name")
+        let schedule = try Self.name("schedule", parameters, as: "schedule id")
         let limit = try Self.integer("limit", parameters, default: Self.defaultLimit)
         guard Self.limits.contains(limit) else {
             throw APIError(
@@ -66,7 +59,26 @@ struct ListingParameters: Sendable {
         case "none": total = .none
         case let other?: throw APIError(.badRequest, "total must be exact or none, not \"\(other)\"")
         }
-        query = ExecutionQuery(statuses: statuses, workflow: workflow, after: after, limit: limit, offset: offset)
+        query = ExecutionQuery(
+            statuses: statuses,
+            workflow: workflow,
+            scheduleID: schedule,
+            after: after,
+            limit: limit,
+            offset: offset
+        )
+    }
+
+    /// The query parameter `key`, a name by ``NameRule``; nil when absent, a 400 naming it when not a name.
+    private static func name(_ key: String, _ parameters: Parameters, as what: String) throws(APIError) -> String? {
+        guard let name = parameters[key[...]] else { return nil }
+        guard !name.isEmpty else { throw APIError(.badRequest, "\(key) must not be empty") }
+        do throws(DefinitionError) {
+            try NameRule.validate(String(name), as: what)
+        } catch {
+            throw APIError(.badRequest, "\(key): \(error.message)")
+        }
+        return String(name)
     }
 
     static func integer(

@@ -211,6 +211,15 @@ enum OpenAPIDocument {
                     }
                   },
                   {
+                    "name": "schedule",
+                    "in": "query",
+                    "description": "Only executions this schedule started.",
+                    "schema": {
+                      "type": "string",
+                      "pattern": "^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
+                    }
+                  },
+                  {
                     "name": "limit",
                     "in": "query",
                     "description": "The most executions on the page.",

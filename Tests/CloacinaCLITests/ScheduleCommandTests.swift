@@ -212,6 +212,13 @@ struct ScheduleCommandTests {
                 && list.standardOutput.contains("Europe/Paris")
         )
         _ = listText
+        let (listed, listedJSON) = try fixture.cloacina([
+            "executions", "list", "--schedule", "hourly", "--output", "json",
+        ])
+        #expect(listed.exitStatus == 0 && listedJSON.arrayValue?.count == 3, "\(listed.standardError)")
+        #expect(
+            try fixture.cloacina(["executions", "list", "--schedule", "other", "--output", "json"]).1 == .array([])
+        )
         let (deleted, _) = try fixture.cloacina(["schedules", "delete", "hourly"])
         #expect(deleted.exitStatus == 0, "\(deleted.standardError)")
         let (show, _) = try fixture.cloacina(["schedules", "show", "hourly"])

@@ -48,6 +48,14 @@ struct ScheduleRoutesTests {
                 #expect(ended["status"] == "Completed" && ended["schedule_id"] == "nightly", "\(ended)")
                 #expect(ended["final_context"]?["greeting"] == "hello cron")
             }
+            let listed = try await client.call(.get, "/tenants/acme/executions?schedule=nightly")
+            #expect(
+                Set(listed.json?["executions"]?.arrayValue?.compactMap { $0["execution_id"]?.stringValue } ?? [])
+                    == Set(ids)
+            )
+            #expect(try await client.call(.get, "/tenants/acme/executions?schedule=other").json?["total"] == 0)
+            #expect(try await client.call(.get, "/tenants/acme/executions?schedule=").status == .badRequest)
+            #expect(try await client.call(.get, "/tenants/acme/executions?schedule=a%20b").status == .badRequest)
             let again = try await client.call(
                 .post,
                 "/tenants/acme/schedules/nightly/backfill",
