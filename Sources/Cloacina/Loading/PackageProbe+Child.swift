@@ -13,10 +13,13 @@ extension PackageProbe {
     /// Nothing is written to standard output. This is the first phase of a worker process too: a worker loads its
     /// package the same way before it takes task calls, so up to its first report a loading process and a worker
     /// look the same to the package.
+    /// The exit status of a loading process that found no channel to its parent (it loaded nothing).
+    static let noChannelStatus: Int32 = 2
+
     public static func runLoadingProcess(logger: Logger) -> Int32 {
         guard let channel = ProbeChannel.findInChild() else {
             PackageProbe.forward(Array("cloacina worker: started without its channel; it is run by the host\n".utf8))
-            return 2
+            return noChannelStatus
         }
         var session: (loader: PackageLoader, directory: String)?
         defer { if let session { removeFlatDirectory(session.directory) } }

@@ -116,6 +116,12 @@ final class ProbeRun: @unchecked Sendable {
     let control = Control()
     /// Set when a loading process cannot even be started: every file not decided gets this error.
     private var startFailure: PackageLoadError?
+    /// Loading processes that found no channel and were started again (at most ``channelRestarts``).
+    private var restarted = 0
+    /// Seen under heavy load (a few times in hundreds of runs, cause not yet found): a loading process that exits
+    /// with ``PackageProbe/noChannelStatus`` before it reported any stage never ran package code, so its file is
+    /// tried again in a new process rather than blamed.
+    private static let channelRestarts = 3
 
     init(probe: PackageProbe, files: [String]) {
         self.probe = probe
@@ -211,8 +217,8 @@ final class ProbeRun: @unchecked Sendable {
         lane.phase = .loading(job: job, started: .now)
         let request: JSONValue = ["file": .string(files[job.index]), "cache": .string(probe.cacheDirectory)]
         if !lane.session.channel.send(.load, Array(request.serializedString().utf8), wait: false) {
-            // The process is gone or not reading: its end says why.
-            lane.session.kill()
+            // The process is gone or not reading: its end says why (its own exit status when it ended by itself).
+            if !lane.session.reapIfEnding() { lane.session.kill() }
         }
     }
 
@@ -413,6 +419,13 @@ final class ProbeRun: @unchecked Sendable {
             for job in others + (lane.job.map { [$0] } ?? []) {
                 reject(job, PackageLoadError(.isolation, "cancelled: the loading process was stopped"))
             }
+            return
+        }
+        if violation == nil, termination == .exited(PackageProbe.noChannelStatus), lane.stage == .read,
+            lane.reported.isEmpty, let job = lane.job, restarted < Self.channelRestarts
+        {
+            restarted += 1
+            queue.insert(job, at: 0)
             return
         }
         let reason = violation ?? describe(termination) + Self.lastLine(of: lane.session.outputTail)

@@ -154,6 +154,19 @@ final class ProbeSession: @unchecked Sendable {
         return true
     }
 
+    /// Reaps the child if it ended or is ending: its descriptors close a moment before its exit can be waited for,
+    /// so a child whose channel just closed gets that moment (its exit watch, at most 200 ms). False when it still
+    /// runs after it; a child that ended on its own keeps its own exit status as its end (not a time-out).
+    @discardableResult
+    func reapIfEnding() -> Bool {
+        if termination != nil || reap(wait: false) { return true }
+        if exitWatch >= 0 {
+            var watch = pollfd(fd: exitWatch, events: Int16(POLLIN), revents: 0)
+            _ = poll(&watch, 1, 200)
+        }
+        return reap(wait: false)
+    }
+
     /// Kills the child and its process group (what the package forked); its end is then recorded as a time-out.
     /// Thread-safe; idempotent; does nothing once the child was reaped.
     func kill() {
@@ -168,7 +181,7 @@ final class ProbeSession: @unchecked Sendable {
     /// Ends the session: kills and reaps the child if it still runs, collects the rest of its output (without
     /// waiting for processes that keep the pipe open), and closes every descriptor.
     func finish() {
-        if termination == nil {
+        if termination == nil, !reapIfEnding() {
             kill()
             reap(wait: true)
         }
