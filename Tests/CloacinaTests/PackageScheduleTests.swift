@@ -1,5 +1,6 @@
 import Cloacina
 import CloacinaSDK
+import CloacinaSQLite
 import CloacinaTestSupport
 import Testing
 
@@ -60,5 +61,39 @@ struct PackageScheduleTests {
         let report = PackageLoader(cacheDirectory: directory.file("cache")).load(embedded: package)
         #expect(!report.isLoaded)
         #expect(report.error?.description.contains(message) == true, "\(String(describing: report.error))")
+    }
+}
+
+/// Schedule rows are tenant data: a tenant whose role writes its schedules table directly is held to the same cap.
+@Suite("Schedule rows written past the runner")
+struct ScheduleRowTrustTests {
+    @Test("a cap stored beyond the maximum is held to it: a backfill over the maximum is refused")
+    func capHeld() async throws {
+        let directory = try TemporaryDirectory("schedule-row-cap")
+        let package = WorkflowPackage(name: "rows", version: "1.0.0") {
+            Workflow("report") { WorkflowTask("publish") { _ in } }
+        }
+        let url = "sqlite://\(directory.file("state.db"))"
+        let store = try SQLiteExecutionStore(path: directory.file("state.db"))
+        let row = ScheduleRecord(
+            id: "greedy",
+            workflow: "report",
+            cron: "* * * * * *",
+            catchUp: .all,
+            catchUpCap: 1_000_000,
+            createdAt: Timestamp(milliseconds: 0)
+        )
+        #expect(try store.createSchedule(row))
+        store.close()
+        var configuration = DefaultRunner.Configuration(databaseURL: url)
+        configuration.packageCacheDirectory = directory.file("packages")
+        configuration.embeddedPackages = [package]
+        let runner = try await DefaultRunner.Builder(configuration: configuration).build()
+        // An hour of every-second fire times: 3,601, over the maximum cap of 1,000 whatever the row says.
+        let from = Timestamp(milliseconds: try CronSchedule.instant("2026-01-01T00:00:00Z"))
+        let through = Timestamp(milliseconds: try CronSchedule.instant("2026-01-01T01:00:00Z"))
+        await #expect(throws: CloacinaError.self) { try await runner.backfill("greedy", from: from, through: through) }
+        #expect(try await runner.listExecutions(ExecutionQuery(scheduleID: "greedy")).isEmpty)
+        await runner.shutdown()
     }
 }

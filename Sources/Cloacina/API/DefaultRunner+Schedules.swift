@@ -127,15 +127,12 @@ extension DefaultRunner {
             throw CloacinaError(.conflict, "schedule \(id) is paused; resume it to backfill")
         }
         let cron = try Self.cron(of: record)
-        let fires = cron.fires(
-            after: from.milliseconds - 1,
-            through: through.milliseconds,
-            limit: record.catchUpCap + 1
-        )
-        guard fires.count <= record.catchUpCap else {
+        let cap = Self.cap(of: record)
+        let fires = cron.fires(after: from.milliseconds - 1, through: through.milliseconds, limit: cap + 1)
+        guard fires.count <= cap else {
             throw CloacinaError(
                 .invalidInput,
-                "backfill of \(id): the range holds more than \(record.catchUpCap) fire times (the schedule's "
+                "backfill of \(id): the range holds more than \(cap) fire times (the schedule's "
                     + "catch-up cap); backfill a shorter range"
             )
         }
@@ -191,11 +188,17 @@ extension DefaultRunner {
         }
     }
 
+    /// The record's cap, within 1...``ScheduleSpec/maximumCap`` whatever the row says: a tenant whose role may
+    /// write its schedules table directly must not make one fire or backfill start more executions than that.
+    static func cap(of record: ScheduleRecord) -> Int {
+        min(max(record.catchUpCap, 1), ScheduleSpec.maximumCap)
+    }
+
     static func timeline(of record: ScheduleRecord) throws(CloacinaError) -> ScheduleTimeline {
         ScheduleTimeline(
             schedule: try cron(of: record),
             catchUp: record.catchUp,
-            cap: record.catchUpCap,
+            cap: cap(of: record),
             overlap: record.overlap,
             firedThrough: record.firedThrough?.milliseconds,
             since: record.updatedAt.milliseconds
