@@ -60,10 +60,18 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .systemLibrary(
+            name: "CFFI",
+            pkgConfig: "libffi",
+            providers: [.apt(["libffi-dev"])]
+        ),
+        .systemLibrary(
             name: "CPostgreSQL",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // Calls to C functions whose signature is known only at run time (libffi): native-signature tasks and foreign
+        // libraries. Converts context values to C arguments and results to JSON; parses and writes no context.
+        .target(name: "CloacinaNative", dependencies: ["CFFI", "CloacinaJSON", "CloacinaModel"]),
         // The storage protocol, its records, and the backend registry (stores chosen by URL scheme).
         .target(name: "CloacinaStorage", dependencies: ["CCrypto", "CloacinaSchedule"]),
         // Cron expressions and schedules: fire times in a time zone across daylight saving changes, and catch-up
@@ -189,6 +197,10 @@ let package = Package(
         .testTarget(name: "CloacinaJSONTests", dependencies: ["CloacinaJSON"]),
         .testTarget(name: "CloacinaModelTests", dependencies: ["CloacinaModel", "CloacinaJSON"]),
         .testTarget(name: "CloacinaScheduleTests", dependencies: ["CloacinaSchedule"]),
+        .testTarget(
+            name: "CloacinaNativeTests",
+            dependencies: ["CloacinaNative", "CloacinaJSON", "CloacinaTestSupport"]
+        ),
         .testTarget(
             name: "CloacinaTests",
             dependencies: [
