@@ -94,6 +94,7 @@ let package = Package(
                 "CCrypto",
                 "CloacinaJSON",
                 "CloacinaModel",
+                "CloacinaNative",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

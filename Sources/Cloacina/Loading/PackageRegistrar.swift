@@ -233,6 +233,29 @@ final class PackageRegistrar {
         return CLOACINA_REGISTER_OK
     }
 
+    // MARK: Registrations made by the host (foreign library manifests)
+
+    /// A workflow declared by a manifest the host read and checked itself (names, duplicates).
+    func registerWorkflow(name: String, description: String?) {
+        workflows.append((name, description))
+        tasks[name] = []
+    }
+
+    /// A task declared by a manifest, with the entry point the host built for it; a duplicate id or an unknown
+    /// workflow is a problem, as for a package's own registration.
+    func register(_ definition: TaskDefinition, of workflow: String, entryPoint: TaskEntryPoint) {
+        guard !closed, tasks[workflow] != nil else {
+            problems.append("task \"\(definition.id)\" names workflow \"\(workflow)\", which is not declared")
+            return
+        }
+        guard entryPoints[workflow]?[definition.id] == nil else {
+            problems.append("duplicate task id \"\(definition.id)\" in workflow \"\(workflow)\"")
+            return
+        }
+        tasks[workflow, default: []].append(definition)
+        entryPoints[workflow, default: [:]][definition.id] = entryPoint
+    }
+
     // MARK: Checking what the package passed
 
     private func reject(_ message: String) -> Int32 {
