@@ -123,6 +123,22 @@ final class Bench: Sendable {
         case .single: return try await latency(workload, "bench_single", tasks: 1, n: n ?? (smoke ? 5 : 2000))
         case .chain10: return try await latency(workload, "bench_chain10", tasks: 10, n: n ?? (smoke ? 5 : 1000))
         case .fan10: return try await latency(workload, "bench_fan10", tasks: 10, n: n ?? (smoke ? 5 : 1000))
+        case .nativeSingle:
+            return try await latency(
+                workload,
+                "bench_native_single",
+                tasks: 1,
+                n: n ?? (smoke ? 5 : 2000),
+                input: Array(#"{"n":0}"#.utf8)
+            )
+        case .nativeChain10:
+            return try await latency(
+                workload,
+                "bench_native_chain10",
+                tasks: 10,
+                n: n ?? (smoke ? 5 : 1000),
+                input: Array(#"{"n":0}"#.utf8)
+            )
         case .wide: return try await latency(workload, "bench_wide", tasks: 102, n: n ?? (smoke ? 3 : 200))
         case .throughput: return try await throughput(n: n ?? (smoke ? 64 : 5000), callers: smoke ? 8 : 64)
         case .dag10k: return try await dag10k(n: n ?? (smoke ? 1 : 5))

@@ -157,7 +157,13 @@ extension PackageLoader {
         let slot = String(imagePath[..<(imagePath.lastIndex(of: "/") ?? imagePath.startIndex)])
 
         progress(.dlopen)
-        let library = try DynamicLibrary.open(files.library.map { "\(slot)/\($0.name)" } ?? manifest.soname!)
+        let libraryName = files.library?.name ?? manifest.soname ?? ""
+        let library: DynamicLibrary
+        do {
+            library = try DynamicLibrary.open(files.library.map { "\(slot)/\($0.name)" } ?? libraryName)
+        } catch {
+            throw PackageLoadError(.dlopen, "\(libraryName): \(error.reason)")
+        }
 
         progress(.initialization)
         let registrar = PackageRegistrar()
@@ -190,8 +196,7 @@ extension PackageLoader {
         }
         registrar.close()
         guard unresolved.isEmpty else {
-            let where_ = files.library?.name ?? manifest.soname ?? "the library"
-            throw PackageLoadError(.symbols, "\(where_) has no symbol \(unresolved.joined(separator: ", "))")
+            throw PackageLoadError(.symbols, "\(libraryName) has no symbol \(unresolved.joined(separator: ", "))")
         }
         guard registrar.problems.isEmpty else {
             throw PackageLoadError(.initialization, registrar.problems.joined(separator: "; "))
