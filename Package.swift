@@ -53,10 +53,18 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .systemLibrary(
+            name: "CFFI",
+            pkgConfig: "libffi",
+            providers: [.apt(["libffi-dev"])]
+        ),
+        .systemLibrary(
             name: "CPostgreSQL",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // Calls to C functions whose signature is known only at run time (libffi): native-signature tasks and foreign
+        // libraries. Converts context values to C arguments and results to JSON; parses and writes no context.
+        .target(name: "CloacinaNative", dependencies: ["CFFI", sdkJSON, sdkModel]),
         // The storage protocol, its records, and the backend registry (stores chosen by URL scheme).
         .target(name: "CloacinaStorage", dependencies: ["CCrypto", "CloacinaSchedule"]),
         // Cron expressions and schedules: fire times in a time zone across daylight saving changes, and catch-up
@@ -79,6 +87,7 @@ let package = Package(
                 "CCrypto",
                 sdkJSON,
                 sdkModel,
+                "CloacinaNative",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -167,6 +176,10 @@ let package = Package(
         .testTarget(name: "CloacinaJSONTests", dependencies: [sdkJSON]),
         .testTarget(name: "CloacinaModelTests", dependencies: [sdkModel, sdkJSON]),
         .testTarget(name: "CloacinaScheduleTests", dependencies: ["CloacinaSchedule"]),
+        .testTarget(
+            name: "CloacinaNativeTests",
+            dependencies: ["CloacinaNative", sdkJSON, "CloacinaTestSupport"]
+        ),
         .testTarget(
             name: "CloacinaTests",
             dependencies: [

@@ -123,23 +123,41 @@ final class Bench: Sendable {
         case .single: return try await latency(workload, "bench_single", tasks: 1, n: n ?? (smoke ? 5 : 2000))
         case .chain10: return try await latency(workload, "bench_chain10", tasks: 10, n: n ?? (smoke ? 5 : 1000))
         case .fan10: return try await latency(workload, "bench_fan10", tasks: 10, n: n ?? (smoke ? 5 : 1000))
+        case .nativeSingle:
+            return try await latency(
+                workload,
+                "bench_native_single",
+                tasks: 1,
+                n: n ?? (smoke ? 5 : 2000),
+                input: Array(#"{"n":0}"#.utf8)
+            )
+        case .nativeChain10:
+            return try await latency(
+                workload,
+                "bench_native_chain10",
+                tasks: 10,
+                n: n ?? (smoke ? 5 : 1000),
+                input: Array(#"{"n":0}"#.utf8)
+            )
         case .wide: return try await latency(workload, "bench_wide", tasks: 102, n: n ?? (smoke ? 3 : 200))
         case .throughput: return try await throughput(n: n ?? (smoke ? 64 : 5000), callers: smoke ? 8 : 64)
         case .dag10k: return try await dag10k(n: n ?? (smoke ? 1 : 5))
         case .tenants: return try await tenants(n: n ?? (smoke ? 5 : 1000))
         case .reload: return try await reload(packages: n ?? (smoke ? 3 : 50))
         case .invoke: return try await invoke(n: n ?? (smoke ? 20 : 20_000))
+        case .nativeInvoke:
+            return try await invoke(n: n ?? (smoke ? 20 : 20_000), .nativeInvoke, workflow: "bench_native_single")
         case .context: return try await context(n: n ?? (smoke ? 3 : 30))
         case .history: return try await history(size: n ?? (smoke ? 200 : 100_000))
         case .hosts: return try await hosts(n: n ?? (smoke ? 32 : 3000), callers: smoke ? 8 : 64, lease: hostsLease)
         }
     }
 
-    /// One no-op task call after another through the invoker alone (no store, no scheduling): what a call costs in
+    /// One no-op task call after another (a native-signature one for `native-invoke`) through the invoker alone (no store, no scheduling): what a call costs in
     /// each isolation mode, the process boundary's round trip included.
-    func invoke(n: Int) async throws -> JSONValue {
+    func invoke(n: Int, _ workload: Workload = .invoke, workflow: String = "bench_single") async throws -> JSONValue {
         let request = TaskRequest(
-            workflow: "bench_single",
+            workflow: workflow,
             task: "t0",
             tenant: "bench",
             executionID: "invoke",
@@ -161,7 +179,7 @@ final class Bench: Sendable {
             return (samples, (clock.now - started).seconds)
         }
         return line(
-            .invoke,
+            workload,
             n: n,
             samples: samples,
             perSecond: Double(n) / seconds,

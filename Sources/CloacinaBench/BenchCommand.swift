@@ -128,4 +128,7 @@ enum Isolation: String, ExpressibleByArgument, CaseIterable, Sendable {
 
 enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
     case single, chain10, fan10, throughput, wide, dag10k, tenants, reload, invoke, context, history, hosts
+    case nativeSingle = "native-single"
+    case nativeChain10 = "native-chain10"
+    case nativeInvoke = "native-invoke"
 }

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Cloacina
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `cloacina check FILE.so...`: load and validate packages without running anything.
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +17,9 @@ struct CheckCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Workflow package files (.so).")
+    @Argument(
+        help: "Workflow package files (.so), foreign library manifests (.workflow.json), or drop directories."
+    )
     var files: [String]
 
     @Option(help: "Output format: text or json.")
@@ -27,9 +33,23 @@ struct CheckCommand: ParsableCommand {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 
+    /// The files given, each directory replaced by its package files (as a host would load them).
+    private func expanded() throws -> [String] {
+        var paths: [String] = []
+        for file in files {
+            var isDirectory = stat()
+            if stat(file, &isDirectory) == 0 && (isDirectory.st_mode & S_IFMT) == S_IFDIR {
+                paths += try PackageLoader.files(in: file)
+            } else {
+                paths.append(file)
+            }
+        }
+        return paths
+    }
+
     func run() throws {
         let reports = try CommandPipeline.withTemporaryProbe(timeout: .seconds(timeout)) { pipeline in
-            PackageCatalog.resolveConflicts(pipeline.load(files: files))
+            PackageCatalog.resolveConflicts(pipeline.load(files: try expanded()))
         }
         try CommandPipeline.finish(reports, format: output)
     }

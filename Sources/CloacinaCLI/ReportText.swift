@@ -9,8 +9,12 @@ enum ReportText {
         for report in reports {
             out += "\(report.file): \(report.isLoaded ? "loaded" : "rejected")\n"
             if let info = report.info {
-                let language = info.isSwift ? "Swift" : "C"
-                out += "  package   \(info.name) \(info.version) (\(language), ABI \(info.abi))\n"
+                if let library = info.library {
+                    out += "  package   \(info.name) \(info.version) (foreign library \(library))\n"
+                } else {
+                    let language = info.isSwift ? "Swift" : "C"
+                    out += "  package   \(info.name) \(info.version) (\(language), ABI \(info.abi))\n"
+                }
             }
             if let sha256 = report.sha256 {
                 out += "  sha256    \(sha256)\n"
@@ -36,6 +40,7 @@ enum ReportText {
                         line += "  after \(task.dependencies.joined(separator: ", "))"
                     }
                     out += line + "\n"
+                    if let native = task.native { out += "      " + nativeLine(native) + "\n" }
                 }
             }
         }
@@ -43,5 +48,20 @@ enum ReportText {
         let rejected = reports.count - loaded
         out += "\(reports.count) file\(reports.count == 1 ? "" : "s"): \(loaded) loaded, \(rejected) rejected\n"
         return out
+    }
+
+    /// A native-signature task's call: `native double score(int64_t n, double w) ← n, w → score [fail_if zero]`,
+    /// with the symbol when the declaration names another function.
+    static func nativeLine(_ native: NativeCallDescription) -> String {
+        var line = "native \(native.signature)"
+        if let symbol = native.symbol, !native.signature.contains(" \(symbol)("),
+            !native.signature.contains("*\(symbol)(")
+        {
+            line += " as \(symbol)"
+        }
+        if !native.arguments.isEmpty { line += " ← \(native.arguments.joined(separator: ", "))" }
+        if let result = native.result { line += " → \(result)" }
+        if let failIf = native.failIf { line += " [fail_if \(failIf)]" }
+        return line
     }
 }

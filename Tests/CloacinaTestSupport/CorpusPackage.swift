@@ -203,6 +203,7 @@ public struct CorpusPackage: Sendable {
 /// A C compilation that failed.
 public struct CompilerError: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -8,11 +8,16 @@
  *   bench_dag10k   10,000 tasks in 100 layers of 100; each task depends on two of the layer before
  *   bench_context  t0 -> t1 -> t2 -> t3 -> t4: t0, t2 and t4 return their input with one key added (their own id),
  *                  t1 and t3 return a copy of their input; what a large context costs
+ *   bench_native_single, bench_native_chain10
+ *                  the same shapes as bench_single and bench_chain10, each task a plain C function
+ *                  `int64_t bench_step(int64_t n)` registered with register_native_task (ABI 1.1, argument key "n",
+ *                  result key "n"), called through libffi: what the native-signature path costs per call
  *
  * Every other task returns OK with no output (the context passes on unchanged), so what is measured is the engine.
  * Built like any C package: `swift package build-workflows --product BenchWorkflows`, or
  *   cc -std=c99 -O2 -shared -fPIC -I sdk/Sources/CCloacinaABI/include -o libBenchWorkflows.so workflows/bench/bench.c
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +76,30 @@ static int32_t mark(void *user_data, const cloacina_task_call *call, cloacina_ou
     output->data = copy;
     output->len = size;
     return CLOACINA_TASK_OK;
+}
+
+/* A native-signature task's function: no Cloacina types. */
+static int64_t bench_step(int64_t n) {
+    return n + 1;
+}
+
+/* Registers one native task calling bench_step with the context's "n", its result back into "n". */
+static int add_native(const cloacina_host_api *api, cloacina_registrar *registrar, const char *workflow,
+                      const char *id, const char *const *deps, size_t count) {
+    static const char *const keys[] = {"n"};
+    cloacina_native_task_def def;
+    memset(&def, 0, sizeof def);
+    def.struct_size = sizeof def;
+    def.workflow = workflow;
+    def.id = id;
+    def.dependencies = deps;
+    def.dependency_count = count;
+    def.function = (cloacina_native_fn)bench_step;
+    def.signature = "int64_t bench_step(int64_t n)";
+    def.argument_keys = keys;
+    def.argument_count = 1;
+    def.result_key = "n";
+    return api->register_native_task(registrar, &def) == CLOACINA_REGISTER_OK ? 0 : -1;
 }
 
 /* Registers one task running `function`; `id` and `deps` only need to live for the call (the host copies them). */
@@ -162,6 +191,20 @@ EXPORT int32_t cloacina_package_init(const cloacina_host_api *api, cloacina_regi
         snprintf(previous, sizeof previous, "t%d", i - 1);
         const char *deps[] = {previous};
         if (add_task(api, registrar, "bench_context", id, deps, i == 0 ? 0 : 1, i % 2 == 0 ? mark : echo) != 0) return 1;
+    }
+
+    /* Native-signature tasks need a host whose table has register_native_task. */
+    if (api->struct_size < offsetof(cloacina_host_api, register_native_task) + sizeof api->register_native_task)
+        return CLOACINA_INIT_OK;
+    if (workflow(api, registrar, "bench_native_single", "one native-signature task") != 0) return 1;
+    if (add_native(api, registrar, "bench_native_single", "t0", NULL, 0) != 0) return 1;
+    if (workflow(api, registrar, "bench_native_chain10", "ten native-signature tasks in a chain") != 0) return 1;
+    for (int i = 0; i < 10; i++) {
+        char id[8], previous[8];
+        snprintf(id, sizeof id, "t%d", i);
+        snprintf(previous, sizeof previous, "t%d", i - 1);
+        const char *deps[] = {previous};
+        if (add_native(api, registrar, "bench_native_chain10", id, deps, i == 0 ? 0 : 1) != 0) return 1;
     }
     return CLOACINA_INIT_OK;
 }

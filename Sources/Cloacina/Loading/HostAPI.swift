@@ -39,6 +39,12 @@ enum HostAPI {
             }
             return registrar.registerSchedule(def)
         }
+        api.register_native_task = { registrar, def in
+            guard let registrar = HostAPI.registrar(registrar, "register_native_task") else {
+                return CLOACINA_REGISTER_REJECTED
+            }
+            return registrar.registerNativeTask(def)
+        }
         api.report_error = { registrar, message in
             HostAPI.registrar(registrar, "report_error")?.reportError(message)
         }

@@ -47,6 +47,45 @@ struct PackageCache: Sendable {
         return path
     }
 
+    /// Where a package of several files lies (a foreign library's manifest and library), and its files.
+    struct Slot {
+        var directory: String
+        var paths: [String]
+    }
+
+    /// Stores `files` (names and bytes; their identity together is `sha256`) in the directory `<cache>/<sha256>`
+    /// under their own names, unless intact copies are already there; returns the directory and the paths.
+    func install(_ files: [(name: String, bytes: [UInt8])], sha256: String) throws(PackageLoadError) -> Slot {
+        let slot = "\(directory)/\(sha256)"
+        do {
+            try FileSystem.makeDirectory(directory, mode: 0o700, private: true)
+            try FileSystem.makeDirectory(slot, mode: 0o700, private: true)
+        } catch {
+            throw PackageLoadError(.cache, "cache directory: \(error)")
+        }
+        var paths: [String] = []
+        for file in files {
+            let path = "\(slot)/\(file.name)"
+            paths.append(path)
+            if FileSystem.exists(path), let existing = try? FileSystem.readFile(path), existing == file.bytes {
+                continue
+            }
+            do {
+                try FileSystem.writeAtomically(file.bytes, to: path, mode: 0o500, sync: durable == .immediate)
+            } catch {
+                throw PackageLoadError(.cache, "\(error)")
+            }
+        }
+        if durable == .immediate {
+            do {
+                try FileSystem.sync(slot)
+            } catch {
+                throw PackageLoadError(.cache, "\(error)")
+            }
+        }
+        return Slot(directory: slot, paths: paths + [slot])
+    }
+
     /// Forces `paths` (copies made with deferred durability) and the directory entry to disk.
     func sync(_ paths: [String]) throws(PackageLoadError) {
         do {

@@ -5,7 +5,7 @@ public struct PackageLoadError: Error, Sendable, Hashable, CustomStringConvertib
     /// A step of loading a package, in the order they run.
     public struct Stage: Sendable, Hashable, CustomStringConvertible {
         fileprivate enum Value: String, Sendable, Hashable {
-            case read, elf, symbols, toolchain, hash, cache, dlopen, info
+            case read, manifest, elf, symbols, toolchain, hash, cache, dlopen, info
             case initialization = "init"
             case validation = "validate"
             case conflict, isolation
@@ -15,6 +15,8 @@ public struct PackageLoadError: Error, Sendable, Hashable, CustomStringConvertib
 
         /// Reading the file.
         public static let read = Stage(value: .read)
+        /// Reading a foreign library's manifest: its fields, signatures and bindings.
+        public static let manifest = Stage(value: .manifest)
         /// Checking it is a complete shared object for this machine.
         public static let elf = Stage(value: .elf)
         /// Checking it exports the two entry points.

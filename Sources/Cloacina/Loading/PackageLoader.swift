@@ -22,7 +22,7 @@ internal import Glibc
 /// claim the same workflow name (see ``PackageCatalog``), or protect the process from code that crashes while it
 /// loads (see ``PackageProbe``).
 public final class PackageLoader: Sendable {
-    private let cache: PackageCache
+    let cache: PackageCache
     private let logger: Logger
     /// Every content (or embedded package) seen, loaded or being loaded.
     private let loaded = Mutex<[String: Entry]>([:])
@@ -68,6 +68,11 @@ public final class PackageLoader: Sendable {
 
     /// Where the loader keeps its copies of package images.
     public var cacheDirectory: String { cache.directory }
+
+    /// Remembers copies to force to disk at the next ``syncCache()``.
+    func noteUnsynced(_ paths: [String]) {
+        unsynced.withLock { $0.append(contentsOf: paths) }
+    }
 
     /// Forces the copies made since the last call to disk (with `deferSync`); call it before anything that must
     /// survive a crash depends on them.
@@ -122,17 +127,25 @@ public final class PackageLoader: Sendable {
             )
         }
         var report = candidate.report
-        let (bytes, image, sha256) = (candidate.bytes, candidate.image, candidate.sha256)
+        let sha256 = candidate.sha256
         let (outcome, fresh) = once(sha256) {
             var staged = report
-            let result = open(
-                bytes: bytes,
-                sha256: sha256,
-                file: file,
-                image: image,
-                report: &staged,
-                progress: progress
-            )
+            let result: Result<LoadedPackage, PackageLoadError>
+            switch candidate.content {
+            case .image(let bytes, let image):
+                result = open(
+                    bytes: bytes,
+                    sha256: sha256,
+                    file: file,
+                    image: image,
+                    report: &staged,
+                    progress: progress
+                )
+            case .foreign(let files):
+                result = Result { () throws(PackageLoadError) in
+                    try openForeign(files, report: &staged, progress: progress)
+                }
+            }
             return Outcome(file: file, info: staged.info, result: result)
         }
         report.info = outcome.info
@@ -196,9 +209,15 @@ public final class PackageLoader: Sendable {
     /// A file that passed every check that runs none of its code.
     struct Candidate {
         var report: PackageReport
-        var bytes: [UInt8]
-        var image: ELFImage
         var sha256: String
+        var content: Content
+
+        enum Content {
+            /// A workflow package: its bytes and ELF structure.
+            case image(bytes: [UInt8], image: ELFImage)
+            /// A manifest over an existing shared library.
+            case foreign(ForeignFiles)
+        }
     }
 
     enum Inspection {
@@ -207,9 +226,18 @@ public final class PackageLoader: Sendable {
     }
 
     /// The stages that run none of the package's code: read the file, check its ELF structure, hash it, find the
-    /// entry points, compare a Swift package's toolchain tag. Safe on any file.
+    /// entry points, compare a Swift package's toolchain tag; for a manifest, read it and its library (see
+    /// ``ForeignFiles``). Safe on any file.
     static func inspect(file: String, progress: (PackageLoadError.Stage) -> Void = { _ in }) -> Inspection {
         var report = PackageReport(file: file)
+        if ForeignFiles.isManifest(file) {
+            do throws(PackageLoadError) {
+                let files = try ForeignFiles.read(file, report: &report, progress: progress)
+                return .candidate(Candidate(report: report, sha256: files.sha256, content: .foreign(files)))
+            } catch {
+                return .rejected(report.rejected(error))
+            }
+        }
         progress(.read)
         let bytes: [UInt8]
         do {
@@ -252,7 +280,7 @@ public final class PackageLoader: Sendable {
                 return .rejected(report.rejected(toolchainMismatch(tag)))
             }
         }
-        return .candidate(Candidate(report: report, bytes: bytes, image: image, sha256: sha256))
+        return .candidate(Candidate(report: report, sha256: sha256, content: .image(bytes: bytes, image: image)))
     }
 
     /// Registers a package compiled into the host program (a CloacinaSDK `WorkflowPackage`), through the same
@@ -307,17 +335,20 @@ public final class PackageLoader: Sendable {
         let (outcome, fresh) = once("probed:\(sha256)") {
             let result: Result<LoadedPackage, PackageLoadError>
             do throws(PackageLoadError) {
-                let bytes: [UInt8]
-                do {
-                    bytes = try FileSystem.readFile(report.file, limit: Self.maximumPackageBytes)
-                } catch {
-                    throw PackageLoadError(.read, "\(error)")
-                }
-                guard SHA256.hex(bytes) == sha256 else {
+                let imagePath: String
+                switch Self.inspect(file: report.file) {
+                case .rejected(let rejected):
+                    throw rejected.error ?? PackageLoadError(.read, "the file cannot be read again")
+                case .candidate(let candidate) where candidate.sha256 != sha256:
                     throw PackageLoadError(.read, "the file changed after it was probed; it is loaded again on change")
+                case .candidate(let candidate):
+                    switch candidate.content {
+                    case .image(let bytes, _):
+                        imagePath = try cache.install(bytes, sha256: sha256)
+                        if cache.durable == .deferred { noteUnsynced([imagePath]) }
+                    case .foreign(let files): imagePath = try install(files)
+                    }
                 }
-                let imagePath = try cache.install(bytes, sha256: sha256)
-                if cache.durable == .deferred { unsynced.withLock { $0.append(imagePath) } }
                 result = .success(
                     LoadedPackage(
                         info: info,

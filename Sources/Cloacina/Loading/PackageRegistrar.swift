@@ -1,6 +1,7 @@
 internal import CCloacinaABI
 internal import CloacinaJSON
 internal import CloacinaModel
+internal import CloacinaNative
 internal import CloacinaSchedule
 
 #if canImport(Glibc)
@@ -79,36 +80,169 @@ final class PackageRegistrar {
             return CLOACINA_REGISTER_REJECTED
         }
         let task = def.pointee
-        guard let workflow = requiredName(task.workflow, "workflow name", in: "register_task") else {
+        guard
+            let (workflow, definition) = commonFields(
+                TaskFields(
+                    workflow: task.workflow,
+                    id: task.id,
+                    dependencies: task.dependencies,
+                    dependencyCount: task.dependency_count,
+                    retry: task.retry,
+                    timeoutMilliseconds: task.timeout_ms,
+                    triggerRule: task.trigger_rule_json,
+                    description: task.description
+                ),
+                in: "register_task"
+            )
+        else { return CLOACINA_REGISTER_REJECTED }
+        guard let function = task.function else {
+            return reject("task \"\(definition.id)\" of workflow \"\(workflow)\" has no function")
+        }
+        tasks[workflow, default: []].append(definition)
+        entryPoints[workflow, default: [:]][definition.id] = TaskEntryPoint(
+            function: function,
+            userData: task.user_data
+        )
+        return CLOACINA_REGISTER_OK
+    }
+
+    /// ABI 1.1: a task that is a plain C function of the signature it declares, called through libffi. The
+    /// signature, the argument keys, the result key and the result check are checked whole here, so a task that
+    /// registered can fail only on its input.
+    func registerNativeTask(_ def: UnsafePointer<cloacina_native_task_def>?) -> Int32 {
+        guard
+            let def = checkedStruct(
+                def,
+                "register_native_task",
+                minimumSize: MemoryLayout<cloacina_native_task_def>.size
+            )
+        else { return CLOACINA_REGISTER_REJECTED }
+        let task = def.pointee
+        guard
+            let (workflow, common) = commonFields(
+                TaskFields(
+                    workflow: task.workflow,
+                    id: task.id,
+                    dependencies: task.dependencies,
+                    dependencyCount: task.dependency_count,
+                    retry: task.retry,
+                    timeoutMilliseconds: task.timeout_ms,
+                    triggerRule: task.trigger_rule_json,
+                    description: task.description
+                ),
+                in: "register_native_task"
+            )
+        else { return CLOACINA_REGISTER_REJECTED }
+        let label = "task \"\(common.id)\" of workflow \"\(workflow)\""
+        guard let function = task.function else { return reject("\(label) has no function") }
+        guard let signaturePointer = task.signature else { return reject("\(label) has no signature") }
+        guard let signatureText = String(validatingCString: signaturePointer) else {
+            return reject("\(label): the signature is not valid UTF-8")
+        }
+        guard task.argument_count <= UInt32(NativeSignature.maximumParameters) else {
+            return reject(
+                "\(label): argument_count \(task.argument_count) is over \(NativeSignature.maximumParameters)"
+            )
+        }
+        var argumentTexts: [String] = []
+        if task.argument_count > 0 {
+            guard let keys = task.argument_keys else {
+                return reject("\(label) has argument_count \(task.argument_count) but no argument_keys array")
+            }
+            for index in 0..<Int(task.argument_count) {
+                guard let key = keys[index], let text = String(validatingCString: key) else {
+                    return reject("\(label): argument key \(index + 1) is NULL or not valid UTF-8")
+                }
+                argumentTexts.append(text)
+            }
+        }
+        guard let resultText = optionalText(task.result_key, "result key of \(label)") else {
             return CLOACINA_REGISTER_REJECTED
         }
+        let conditions: [UInt32: NativeBinding.FailureCondition?] = [
+            UInt32(CLOACINA_NATIVE_FAIL_NONE): nil, UInt32(CLOACINA_NATIVE_FAIL_NEGATIVE): .negative,
+            UInt32(CLOACINA_NATIVE_FAIL_ZERO): .zero, UInt32(CLOACINA_NATIVE_FAIL_NONZERO): .nonzero,
+            UInt32(CLOACINA_NATIVE_FAIL_NULL): .null,
+        ]
+        guard let failIf = conditions[task.fail_if] else {
+            return reject("\(label): unknown fail_if \(task.fail_if) (CLOACINA_NATIVE_FAIL_*)")
+        }
+        let known = UInt32(CLOACINA_NATIVE_READ_ERRNO | CLOACINA_NATIVE_RETRYABLE)
+        guard task.flags & ~known == 0 else {
+            return reject("\(label): unknown flag bits 0x\(String(task.flags & ~known, radix: 16))")
+        }
+        let native: NativeFunction
+        do throws(NativeError) {
+            let binding = try NativeBinding(
+                signature: try NativeSignature(parsing: signatureText),
+                arguments: try argumentTexts.map { text throws(NativeError) in try NativeBinding.Argument(parsing: text)
+                },
+                result: resultText,
+                failIf: failIf,
+                readsErrno: task.flags & UInt32(CLOACINA_NATIVE_READ_ERRNO) != 0,
+                retryable: task.flags & UInt32(CLOACINA_NATIVE_RETRYABLE) != 0,
+                freesResult: task.free_result != nil
+            )
+            native = try NativeFunction(
+                binding: binding,
+                function: unsafeBitCast(function, to: UnsafeMutableRawPointer.self),
+                release: task.free_result.map { unsafeBitCast($0, to: UnsafeMutableRawPointer.self) }
+            )
+        } catch {
+            return reject("\(label): \(error.message)")
+        }
+        var definition = common
+        definition.native = native.binding.description(symbol: nil)
+        tasks[workflow, default: []].append(definition)
+        entryPoints[workflow, default: [:]][definition.id] = .native(native)
+        return CLOACINA_REGISTER_OK
+    }
+
+    /// The members `cloacina_task_def` and `cloacina_native_task_def` share.
+    private struct TaskFields {
+        var workflow: UnsafePointer<CChar>?
+        var id: UnsafePointer<CChar>?
+        var dependencies: UnsafePointer<UnsafePointer<CChar>?>?
+        var dependencyCount: UInt32
+        var retry: UnsafePointer<cloacina_retry_policy>?
+        var timeoutMilliseconds: UInt64
+        var triggerRule: UnsafePointer<CChar>?
+        var description: UnsafePointer<CChar>?
+    }
+
+    /// Checks what every task registration carries (its workflow registered, its id new, dependencies, retry
+    /// policy, time limit, trigger rule, description) and returns the workflow and the definition; nil (with the
+    /// problem noted) when anything is wrong.
+    private func commonFields(_ task: TaskFields, in function: String) -> (String, TaskDefinition)? {
+        guard let workflow = requiredName(task.workflow, "workflow name", in: function) else { return nil }
         guard tasks[workflow] != nil else {
-            return reject("register_task names workflow \"\(workflow)\", which this package has not registered")
+            _ = reject("\(function) names workflow \"\(workflow)\", which this package has not registered")
+            return nil
         }
-        guard let id = requiredName(task.id, "task id", in: "register_task for workflow \"\(workflow)\"") else {
-            return CLOACINA_REGISTER_REJECTED
+        guard let id = requiredName(task.id, "task id", in: "\(function) for workflow \"\(workflow)\"") else {
+            return nil
         }
         let label = "task \"\(id)\" of workflow \"\(workflow)\""
         // Every registered task has an entry point: a dictionary lookup, not a scan, so large workflows load fast.
         guard entryPoints[workflow]?[id] == nil else {
-            return reject("duplicate task id \"\(id)\" in workflow \"\(workflow)\"")
+            _ = reject("duplicate task id \"\(id)\" in workflow \"\(workflow)\"")
+            return nil
         }
-        guard let function = task.function else { return reject("\(label) has no function") }
 
         var dependencies: [String] = []
-        if task.dependency_count > 0 {
-            guard Int(task.dependency_count) <= Self.maximumDependencies else {
-                return reject(
-                    "\(label) lists \(task.dependency_count) dependencies, the limit is \(Self.maximumDependencies)"
+        if task.dependencyCount > 0 {
+            guard Int(task.dependencyCount) <= Self.maximumDependencies else {
+                _ = reject(
+                    "\(label) lists \(task.dependencyCount) dependencies, the limit is \(Self.maximumDependencies)"
                 )
+                return nil
             }
             guard let list = task.dependencies else {
-                return reject("\(label) has dependency_count \(task.dependency_count) but no dependencies array")
+                _ = reject("\(label) has dependency_count \(task.dependencyCount) but no dependencies array")
+                return nil
             }
-            for index in 0..<Int(task.dependency_count) {
-                guard let dependency = requiredName(list[index], "dependency", in: label) else {
-                    return CLOACINA_REGISTER_REJECTED
-                }
+            for index in 0..<Int(task.dependencyCount) {
+                guard let dependency = requiredName(list[index], "dependency", in: label) else { return nil }
                 dependencies.append(dependency)
             }
         }
@@ -117,41 +251,45 @@ final class PackageRegistrar {
         if let pointer = task.retry {
             let size = UnsafeRawPointer(pointer).load(as: UInt32.self)
             guard size >= MemoryLayout<cloacina_retry_policy>.size else {
-                return reject(
+                _ = reject(
                     "\(label): cloacina_retry_policy.struct_size is \(size), expected at least \(MemoryLayout<cloacina_retry_policy>.size)"
                 )
+                return nil
             }
             do {
                 retry = try RetryPolicy(abi: pointer.pointee)
             } catch {
-                return reject("\(label): \(error.message)")
+                _ = reject("\(label): \(error.message)")
+                return nil
             }
         }
 
         var timeout: Duration?
-        if task.timeout_ms > 0 {
-            guard task.timeout_ms <= UInt64(Self.maximumTimeout.inMilliseconds) else {
-                return reject("\(label): timeout of \(task.timeout_ms) ms exceeds the 7-day limit")
+        if task.timeoutMilliseconds > 0 {
+            guard task.timeoutMilliseconds <= UInt64(Self.maximumTimeout.inMilliseconds) else {
+                _ = reject("\(label): timeout of \(task.timeoutMilliseconds) ms exceeds the 7-day limit")
+                return nil
             }
-            timeout = .milliseconds(Int64(task.timeout_ms))
+            timeout = .milliseconds(Int64(task.timeoutMilliseconds))
         }
 
         var trigger: TriggerRule?
-        if let json = task.trigger_rule_json {
+        if let json = task.triggerRule {
             guard let text = String(validatingCString: json) else {
-                return reject("\(label): the trigger rule is not valid UTF-8")
+                _ = reject("\(label): the trigger rule is not valid UTF-8")
+                return nil
             }
             do {
                 trigger = try TriggerRule(jsonText: text)
             } catch {
-                return reject("\(label): \(error.message)")
+                _ = reject("\(label): \(error.message)")
+                return nil
             }
         }
 
-        guard let description = optionalText(task.description, "description of \(label)") else {
-            return CLOACINA_REGISTER_REJECTED
-        }
-        tasks[workflow, default: []].append(
+        guard let description = optionalText(task.description, "description of \(label)") else { return nil }
+        return (
+            workflow,
             TaskDefinition(
                 id: id,
                 dependencies: dependencies,
@@ -161,8 +299,6 @@ final class PackageRegistrar {
                 description: description
             )
         )
-        entryPoints[workflow, default: [:]][id] = TaskEntryPoint(function: function, userData: task.user_data)
-        return CLOACINA_REGISTER_OK
     }
 
     /// ABI 1.1: a default schedule of a workflow registered earlier, checked as a tenant's own would be (name,
@@ -231,6 +367,29 @@ final class PackageRegistrar {
             )
         )
         return CLOACINA_REGISTER_OK
+    }
+
+    // MARK: Registrations made by the host (foreign library manifests)
+
+    /// A workflow declared by a manifest the host read and checked itself (names, duplicates).
+    func registerWorkflow(name: String, description: String?) {
+        workflows.append((name, description))
+        tasks[name] = []
+    }
+
+    /// A task declared by a manifest, with the entry point the host built for it; a duplicate id or an unknown
+    /// workflow is a problem, as for a package's own registration.
+    func register(_ definition: TaskDefinition, of workflow: String, entryPoint: TaskEntryPoint) {
+        guard !closed, tasks[workflow] != nil else {
+            problems.append("task \"\(definition.id)\" names workflow \"\(workflow)\", which is not declared")
+            return
+        }
+        guard entryPoints[workflow]?[definition.id] == nil else {
+            problems.append("duplicate task id \"\(definition.id)\" in workflow \"\(workflow)\"")
+            return
+        }
+        tasks[workflow, default: []].append(definition)
+        entryPoints[workflow, default: [:]][definition.id] = entryPoint
     }
 
     // MARK: Checking what the package passed

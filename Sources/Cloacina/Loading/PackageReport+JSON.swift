@@ -2,8 +2,9 @@ public import CloacinaJSON
 
 extension PackageReport {
     /// The report as JSON, the shape `cloacina check --output json` prints:
-    /// `{file, status, stage, error, duplicate_of, package: {name, version, sha256, abi, toolchain, language},
-    /// workflows}`. Fields not known for a rejected file are null.
+    /// `{file, status, stage, error, duplicate_of, package: {name, version, sha256, abi, toolchain, language,
+    /// library}, workflows}`. Fields not known for a rejected file are null; `language` is `foreign` (and `library`
+    /// names the library) for a package declared by a manifest.
     public var json: JSONValue {
         [
             "file": .string(file),
@@ -17,7 +18,8 @@ extension PackageReport {
                 "sha256": sha256.map(JSONValue.string) ?? .null,
                 "abi": info.map { .string($0.abi) } ?? .null,
                 "toolchain": info?.toolchain.map(JSONValue.string) ?? .null,
-                "language": info.map { .string($0.isSwift ? "swift" : "c") } ?? .null,
+                "language": info.map { .string($0.library != nil ? "foreign" : $0.isSwift ? "swift" : "c") } ?? .null,
+                "library": info?.library.map(JSONValue.string) ?? .null,
             ],
             "workflows": .array(workflows.map(\.json)),
         ]
@@ -41,7 +43,8 @@ extension PackageReport {
                 abiMajor: major,
                 abiMinor: minor,
                 toolchain: package["toolchain"]?.stringValue,
-                isSwift: package["language"]?.stringValue == "swift"
+                isSwift: package["language"]?.stringValue == "swift",
+                library: package["library"]?.stringValue
             )
         }
         if status != "loaded" {

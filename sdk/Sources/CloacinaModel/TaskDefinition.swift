@@ -13,6 +13,8 @@ public struct TaskDefinition: Sendable, Hashable {
     /// When the task runs once its dependencies finished; nil for "every dependency completed".
     public var trigger: TriggerRule?
     public var description: String?
+    /// How the task's C function is called, for a native-signature task; nil for a task of the JSON ABI.
+    public var native: NativeCallDescription?
 
     public init(
         id: String,
@@ -20,7 +22,8 @@ public struct TaskDefinition: Sendable, Hashable {
         retry: RetryPolicy = .none,
         timeout: Duration? = nil,
         trigger: TriggerRule? = nil,
-        description: String? = nil
+        description: String? = nil,
+        native: NativeCallDescription? = nil
     ) {
         self.id = id
         self.dependencies = dependencies
@@ -28,5 +31,6 @@ public struct TaskDefinition: Sendable, Hashable {
         self.timeout = timeout
         self.trigger = trigger
         self.description = description
+        self.native = native
     }
 }

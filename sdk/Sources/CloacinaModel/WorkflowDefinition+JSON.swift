@@ -58,9 +58,10 @@ extension WorkflowDefinition {
 }
 
 extension TaskDefinition {
-    /// The task as JSON: `{id, dependencies, description, retry, timeout_ms, trigger_rule}`.
+    /// The task as JSON: `{id, dependencies, description, retry, timeout_ms, trigger_rule}`, and `native:
+    /// {signature, arguments, result, symbol, fail_if}` for a native-signature task (left out otherwise).
     public var json: JSONValue {
-        [
+        var fields: JSONValue = [
             "id": .string(id),
             "dependencies": .array(dependencies.map(JSONValue.string)),
             "description": description.map(JSONValue.string) ?? .null,
@@ -68,6 +69,16 @@ extension TaskDefinition {
             "timeout_ms": timeout.map { .int(Int($0.inMilliseconds)) } ?? .null,
             "trigger_rule": trigger?.json ?? .null,
         ]
+        if let native {
+            fields["native"] = [
+                "signature": .string(native.signature),
+                "arguments": .array(native.arguments.map(JSONValue.string)),
+                "result": native.result.map(JSONValue.string) ?? .null,
+                "symbol": native.symbol.map(JSONValue.string) ?? .null,
+                "fail_if": native.failIf.map(JSONValue.string) ?? .null,
+            ]
+        }
+        return fields
     }
 
     /// Reads the form written by ``json``.
@@ -78,13 +89,27 @@ extension TaskDefinition {
         let retry = try json["retry"].map { value throws(DefinitionError) in try RetryPolicy(json: value) } ?? .none
         var trigger: TriggerRule?
         if let rule = json["trigger_rule"], !rule.isNull { trigger = try TriggerRule(json: rule) }
+        var native: NativeCallDescription?
+        if let call = json["native"], !call.isNull {
+            guard let signature = call["signature"]?.stringValue, let arguments = call["arguments"]?.arrayValue else {
+                throw DefinitionError(.invalidGraph, "task \(id): \"native\" needs a \"signature\" and \"arguments\"")
+            }
+            native = NativeCallDescription(
+                signature: signature,
+                arguments: arguments.compactMap(\.stringValue),
+                result: call["result"]?.stringValue,
+                symbol: call["symbol"]?.stringValue,
+                failIf: call["fail_if"]?.stringValue
+            )
+        }
         self.init(
             id: id,
             dependencies: dependencies.compactMap(\.stringValue),
             retry: retry,
             timeout: json["timeout_ms"]?.intValue.map { .milliseconds($0) },
             trigger: trigger,
-            description: json["description"]?.stringValue
+            description: json["description"]?.stringValue,
+            native: native
         )
     }
 }

@@ -70,8 +70,8 @@
  * ------------------------------------------------------------------------
  * - Task functions may be called from several threads at once, including
  *   the same task for different executions. They must be re-entrant.
- * - `register_workflow`, `register_task`, `register_schedule` (ABI 1.1) and
- *   `report_error` may only be called
+ * - `register_workflow`, `register_task`, `register_schedule` and
+ *   `register_native_task` (ABI 1.1) and `report_error` may only be called
  *   from inside `cloacina_package_init`, on the thread that called it.
  * - `alloc`, `free`, `log` and `is_cancelled` are thread-safe.
  * - Packages must not install signal handlers, change signal masks of other
@@ -295,6 +295,85 @@ typedef struct cloacina_schedule_def {
     uint32_t catch_up_cap;  /* 1..1000; 0: 100 */
 } cloacina_schedule_def;
 
+/* ABI 1.1: native-signature tasks.
+ *
+ * A native task is a plain C function of an ordinary signature, with no
+ * Cloacina types and no JSON, such as
+ *
+ *   double score(int64_t n, double weight, const char *label);
+ *
+ * registered with its C declaration as text and the context key that feeds
+ * each parameter. The host builds the call at run time with libffi: it reads
+ * each argument from the task's input context, converts it to the C type
+ * (checking that it fits: 300 is refused for int8_t, 1.5 for int64_t, a
+ * string for double, an integer beyond 2^53), calls the function, and stores
+ * the result as JSON under `result_key` in the task's output (the input with
+ * that one key added or replaced). A missing key or a value that does not
+ * fit fails the task as bad input (never retried), naming the key.
+ *
+ * Types, in the signature's C spelling:
+ *   void (result only); bool / _Bool; int8_t ... uint64_t and the C names
+ *   char types excepted (signed char, short, int, unsigned, long, long long,
+ *   size_t, ssize_t, intptr_t ...); float; double;
+ *   const char *   in: a JSON string, NUL-terminated (no NUL inside);
+ *                  result (char * or const char *): a JSON string, NULL as null;
+ *   const void *, const uint8_t *, const unsigned char *
+ *                  in: a byte buffer, from a JSON string's UTF-8 bytes or from
+ *                  {"base64": "..."}; give a length parameter the argument key
+ *                  "len(KEY)" to receive its byte count.
+ * Structs, mutable pointers (out-parameters), pointers to pointers, callbacks
+ * and variadic functions are refused when the task is registered.
+ *
+ * Result checks (`fail_if`) turn C error conventions into task failures:
+ * NEGATIVE, ZERO, NONZERO (numbers and bool) or NULL (string results). With
+ * CLOACINA_NATIVE_READ_ERRNO the message carries errno as the call left it;
+ * with CLOACINA_NATIVE_RETRYABLE such a failure is retryable (else it fails
+ * the attempt as CLOACINA_TASK_FAILED does).
+ *
+ * Ownership and threading: as for every task. The host copies the definition
+ * during the call; `function` and `free_result` stay valid for the life of the
+ * process (images are never unloaded). Arguments are borrowed for the call:
+ * a string or buffer pointer is valid only until the function returns. A
+ * string result is copied by the host, then passed to `free_result` when set
+ * (otherwise it is left alone, as for static text). The function may be
+ * called from several threads at once, and it cannot see is_cancelled: one
+ * that runs past its timeout is abandoned in process, and killed with its
+ * worker under process isolation. */
+#define CLOACINA_NATIVE_FAIL_NONE 0
+#define CLOACINA_NATIVE_FAIL_NEGATIVE 1
+#define CLOACINA_NATIVE_FAIL_ZERO 2
+#define CLOACINA_NATIVE_FAIL_NONZERO 3
+#define CLOACINA_NATIVE_FAIL_NULL 4
+
+/* Bits of cloacina_native_task_def.flags. Unknown bits are rejected. */
+#define CLOACINA_NATIVE_READ_ERRNO 1 /* a failure's message carries errno */
+#define CLOACINA_NATIVE_RETRYABLE 2  /* a failure by fail_if is retryable */
+
+/* Any C function, cast to this type for registration: (cloacina_native_fn)score. */
+typedef void (*cloacina_native_fn)(void);
+
+typedef struct cloacina_native_task_def {
+    uint32_t struct_size;
+    const char *workflow;             /* name of the workflow the task belongs to */
+    const char *id;                   /* [A-Za-z_][A-Za-z0-9_.-]{0,127}, unique in the workflow */
+    const char *const *dependencies;  /* ids of tasks this one runs after, in merge order */
+    uint32_t dependency_count;
+    cloacina_native_fn function;      /* required: the C function, of `signature` */
+    const char *signature;            /* required: its C declaration, e.g.
+                                         "double score(int64_t n, double weight, const char *label)";
+                                         names are optional, "(void)" for none */
+    const char *const *argument_keys; /* one per parameter: a top-level context key, or "len(KEY)" */
+    uint32_t argument_count;
+    const char *result_key;           /* the key that receives the result; NULL to keep none (void: NULL) */
+    uint32_t fail_if;                 /* CLOACINA_NATIVE_FAIL_* */
+    uint32_t flags;                   /* CLOACINA_NATIVE_READ_ERRNO | CLOACINA_NATIVE_RETRYABLE */
+    void (*free_result)(void *);      /* frees a string result once copied; NULL: never freed */
+    const cloacina_retry_policy *retry; /* NULL: no retries */
+    uint64_t timeout_ms;              /* 0: the host's default task timeout */
+    const char *trigger_rule_json;    /* as cloacina_task_def's; NULL for the default */
+    const char *description;          /* may be NULL */
+} cloacina_native_task_def;
+
 /* Opaque registration handle, valid only during cloacina_package_init. */
 typedef struct cloacina_registrar cloacina_registrar;
 
@@ -339,6 +418,13 @@ typedef struct cloacina_host_api {
      * may call it only when host->abi_minor >= 1 (a 1.0 host refuses such a
      * package before init anyway). */
     int32_t (*register_schedule)(cloacina_registrar *registrar, const cloacina_schedule_def *def);
+
+    /* ABI 1.1. Registers a native-signature task (cloacina_native_task_def);
+     * only during init, on the init thread, like register_task. A signature
+     * the host cannot read or build, a key outside the naming rule, a binding
+     * that does not fit the signature or an unsupported type rejects it (and
+     * the package) with the reason. */
+    int32_t (*register_native_task)(cloacina_registrar *registrar, const cloacina_native_task_def *def);
 } cloacina_host_api;
 
 /* ------------------------------------------------------------------------
