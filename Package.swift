@@ -1,6 +1,12 @@
 // swift-tools-version:6.2
 import PackageDescription
 
+// The products of the SDK package (sdk/Package.swift), as the host, the examples and the tests name them.
+let sdkABI = Target.Dependency.product(name: "CloacinaABI", package: "cloacina-sdk")
+let sdk = Target.Dependency.product(name: "CloacinaSDK", package: "cloacina-sdk")
+let sdkJSON = Target.Dependency.product(name: "CloacinaJSON", package: "cloacina-sdk")
+let sdkModel = Target.Dependency.product(name: "CloacinaModel", package: "cloacina-sdk")
+
 let package = Package(
     name: "cloacina",
     products: [
@@ -9,12 +15,8 @@ let package = Package(
         // The engine, for Swift programs that embed the runner, and PostgreSQL tenant administration
         // (`import CloacinaPostgresAdmin` for `DatabaseAdmin`).
         .library(name: "Cloacina", targets: ["Cloacina", "CloacinaPostgresAdmin"]),
-        // What a Swift workflow package links: the SDK over the C ABI, without the engine.
-        .library(name: "CloacinaSDK", targets: ["CloacinaSDK"]),
-        // The C ABI header alone, for C packages built with SwiftPM.
-        .library(name: "CloacinaABI", targets: ["CCloacinaABI"]),
-        // `swift package build-workflows`: builds workflow products and installs them into a drop directory.
-        .plugin(name: "BuildWorkflows", targets: ["BuildWorkflows"]),
+        // The SDK (`CloacinaSDK`, the header alone as `CloacinaABI`) and the build-workflows plugin are the products of
+        // the package in sdk/, which workflow packages depend on instead of this one.
 
         // Example workflow packages (sources under workflows/), built like any user's package.
         .library(name: "TextAnalytics", type: .dynamic, targets: ["TextAnalytics"]),
@@ -26,6 +28,8 @@ let package = Package(
         .executable(name: "cloacina-bench", targets: ["CloacinaBench"]),
     ],
     dependencies: [
+        // The ABI header, the SDK, JSON and the model, and the build-workflows plugin (no dependencies of its own).
+        .package(name: "cloacina-sdk", path: "sdk"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -36,17 +40,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.27.0"),
     ],
     targets: [
-        // MARK: ABI and SDK (what plugins link; no dependencies beyond the toolchain)
-
-        .target(name: "CCloacinaABI"),
-        .target(name: "CloacinaJSON"),
-        .target(name: "CloacinaModel", dependencies: ["CCloacinaABI", "CloacinaJSON"]),
-        .target(name: "CCloacinaSDKEntry", dependencies: ["CCloacinaABI"]),
-        .target(
-            name: "CloacinaSDK",
-            dependencies: ["CCloacinaABI", "CCloacinaSDKEntry", "CloacinaJSON", "CloacinaModel"]
-        ),
-
         // MARK: Host
 
         .systemLibrary(
@@ -71,7 +64,7 @@ let package = Package(
         ),
         // Calls to C functions whose signature is known only at run time (libffi): native-signature tasks and foreign
         // libraries. Converts context values to C arguments and results to JSON; parses and writes no context.
-        .target(name: "CloacinaNative", dependencies: ["CFFI", "CloacinaJSON", "CloacinaModel"]),
+        .target(name: "CloacinaNative", dependencies: ["CFFI", sdkJSON, sdkModel]),
         // The storage protocol, its records, and the backend registry (stores chosen by URL scheme).
         .target(name: "CloacinaStorage", dependencies: ["CCrypto", "CloacinaSchedule"]),
         // Cron expressions and schedules: fire times in a time zone across daylight saving changes, and catch-up
@@ -83,8 +76,8 @@ let package = Package(
         .target(
             name: "Cloacina",
             dependencies: [
-                "CCloacinaABI",
-                "CloacinaSDK",
+                sdkABI,
+                sdk,
                 "CloacinaSchedule",
                 "CloacinaStorage",
                 // Named in one file only (StoreRegistry+Builtin.swift): the stores `import Cloacina` users get by
@@ -92,8 +85,8 @@ let package = Package(
                 "CloacinaSQLite",
                 "CloacinaPostgres",
                 "CCrypto",
-                "CloacinaJSON",
-                "CloacinaModel",
+                sdkJSON,
+                sdkModel,
                 "CloacinaNative",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,7 +95,7 @@ let package = Package(
         // PostgreSQL tenant administration: schemas, login roles, the tenant registry, credentials.
         .target(
             name: "CloacinaPostgresAdmin",
-            dependencies: ["Cloacina", "CloacinaModel", "CloacinaPostgres", "CloacinaStorage"]
+            dependencies: ["Cloacina", sdkModel, "CloacinaPostgres", "CloacinaStorage"]
         ),
         // The host daemon: package generations and hot reload, tenants, services, metrics (no HTTP).
         .target(
@@ -139,7 +132,7 @@ let package = Package(
                 "CloacinaSQLite",
                 "CloacinaDaemon",
                 "CloacinaHTTP",
-                "CloacinaJSON",
+                sdkJSON,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -147,27 +140,12 @@ let package = Package(
             ]
         ),
 
-        // MARK: Tooling
-
-        .plugin(
-            name: "BuildWorkflows",
-            capability: .command(
-                intent: .custom(
-                    verb: "build-workflows",
-                    description: "Build workflow packages in release mode and install each .so into a drop directory"
-                ),
-                permissions: [
-                    .writeToPackageDirectory(reason: "Installs the built workflow packages into the drop directory")
-                ]
-            )
-        ),
-
         // MARK: Example workflow packages
 
-        .target(name: "TextAnalytics", dependencies: ["CloacinaSDK"], path: "workflows/text-analytics"),
-        .target(name: "CFingerprint", dependencies: ["CCloacinaABI"], path: "workflows/c-fingerprint"),
-        .target(name: "Orders", dependencies: ["CloacinaSDK"], path: "workflows/orders"),
-        .target(name: "BenchWorkflows", dependencies: ["CCloacinaABI"], path: "workflows/bench"),
+        .target(name: "TextAnalytics", dependencies: [sdk], path: "workflows/text-analytics"),
+        .target(name: "CFingerprint", dependencies: [sdkABI], path: "workflows/c-fingerprint"),
+        .target(name: "Orders", dependencies: [sdk], path: "workflows/orders"),
+        .target(name: "BenchWorkflows", dependencies: [sdkABI], path: "workflows/bench"),
 
         // MARK: Benchmark
 
@@ -188,27 +166,27 @@ let package = Package(
         .target(
             name: "CloacinaTestSupport",
             dependencies: [
-                "Cloacina", "CloacinaJSON",
+                "Cloacina", sdkJSON,
                 // The PostgreSQL fault proxy (PostgresFaultProxy.swift).
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/CloacinaTestSupport"
         ),
-        .testTarget(name: "CloacinaJSONTests", dependencies: ["CloacinaJSON"]),
-        .testTarget(name: "CloacinaModelTests", dependencies: ["CloacinaModel", "CloacinaJSON"]),
+        .testTarget(name: "CloacinaJSONTests", dependencies: [sdkJSON]),
+        .testTarget(name: "CloacinaModelTests", dependencies: [sdkModel, sdkJSON]),
         .testTarget(name: "CloacinaScheduleTests", dependencies: ["CloacinaSchedule"]),
         .testTarget(
             name: "CloacinaNativeTests",
-            dependencies: ["CloacinaNative", "CloacinaJSON", "CloacinaTestSupport"]
+            dependencies: ["CloacinaNative", sdkJSON, "CloacinaTestSupport"]
         ),
         .testTarget(
             name: "CloacinaTests",
             dependencies: [
                 "Cloacina",
-                "CloacinaJSON",
-                "CloacinaModel",
-                "CloacinaSDK",
+                sdkJSON,
+                sdkModel,
+                sdk,
                 "CloacinaSchedule",
                 "CloacinaStorage",
                 "CloacinaSQLite",
@@ -224,14 +202,14 @@ let package = Package(
                 "Cloacina",
                 "CloacinaDaemon",
                 "CloacinaHTTP",
-                "CloacinaSDK",
+                sdk,
                 "CloacinaTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(
             name: "CloacinaCLITests",
-            dependencies: ["CloacinaJSON", "CloacinaTestSupport"]
+            dependencies: [sdkJSON, "CloacinaTestSupport"]
         ),
     ]
 )

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
 
 echo "==> swift format lint"
-swift format lint --strict --recursive Package.swift Sources Tests Plugins workflows
+swift format lint --strict --recursive Package.swift Sources Tests Plugins workflows sdk
 
 echo "==> swift build"
 swift build

@@ -129,10 +129,10 @@ extension Bench {
         guard system(command) == 0 else { throw BenchError("cannot compile a reload package (is cc installed?)") }
     }
 
-    /// `Sources/CCloacinaABI/include` of this checkout.
+    /// `sdk/Sources/CCloacinaABI/include` of this checkout.
     static var headerDirectory: String {
         var path = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
         path.removeLast(3)
-        return path.joined(separator: "/") + "/Sources/CCloacinaABI/include"
+        return path.joined(separator: "/") + "/sdk/Sources/CCloacinaABI/include"
     }
 }

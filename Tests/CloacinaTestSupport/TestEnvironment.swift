@@ -22,7 +22,7 @@ public enum TestEnvironment {
     public static var cloacinaExecutable: String { "\(buildDirectory)/cloacina" }
 
     /// The directory holding `cloacina.h`.
-    public static var headerDirectory: String { "\(repositoryRoot)/Sources/CCloacinaABI/include" }
+    public static var headerDirectory: String { "\(repositoryRoot)/sdk/Sources/CCloacinaABI/include" }
 
     /// The debug build of an example workflow product, such as `TextAnalytics`.
     public static func exampleLibrary(_ product: String) -> String {

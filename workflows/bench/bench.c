@@ -15,7 +15,7 @@
  *
  * Every other task returns OK with no output (the context passes on unchanged), so what is measured is the engine.
  * Built like any C package: `swift package build-workflows --product BenchWorkflows`, or
- *   cc -std=c99 -O2 -shared -fPIC -I Sources/CCloacinaABI/include -o libBenchWorkflows.so workflows/bench/bench.c
+ *   cc -std=c99 -O2 -shared -fPIC -I sdk/Sources/CCloacinaABI/include -o libBenchWorkflows.so workflows/bench/bench.c
  */
 #include <stddef.h>
 #include <stdio.h>

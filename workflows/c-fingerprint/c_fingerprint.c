@@ -6,7 +6,7 @@
  *   checksum  adds "fnv1a": a 64-bit FNV-1a hash of the context it received (hex).
  *
  * Build it like any C shared library:
- *   cc -std=c99 -O2 -shared -fPIC -I Sources/CCloacinaABI/include \
+ *   cc -std=c99 -O2 -shared -fPIC -I sdk/Sources/CCloacinaABI/include \
  *      -o libCFingerprint.so workflows/c-fingerprint/c_fingerprint.c
  * or with `swift package build-workflows`, which does the same for C products.
  */

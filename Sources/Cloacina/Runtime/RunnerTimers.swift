@@ -1,4 +1,4 @@
-internal import CloacinaModel
+@_spi(CloacinaEngine) internal import CloacinaModel
 internal import Synchronization
 
 /// The runtime's timers: retry delays, attempt time limits, lease heartbeats, idle release, writer retries.

@@ -1,21 +1,22 @@
 /// A binary min-heap ordered by a comparison: the smallest element comes out first.
 ///
-/// Shared by the modules of this package (topological ordering, timers); not public API.
-package struct Heap<Element> {
+/// Shared by the model (topological ordering) and the engine (timers) through the `CloacinaEngine` SPI; not API
+/// for workflow authors.
+@_spi(CloacinaEngine) public struct Heap<Element> {
     private var storage: [Element] = []
     private let precedes: (Element, Element) -> Bool
 
     /// An empty heap where `precedes(a, b)` means `a` comes out before `b`.
-    package init(by precedes: @escaping (Element, Element) -> Bool) {
+    public init(by precedes: @escaping (Element, Element) -> Bool) {
         self.precedes = precedes
     }
 
-    package var isEmpty: Bool { storage.isEmpty }
-    package var count: Int { storage.count }
+    public var isEmpty: Bool { storage.isEmpty }
+    public var count: Int { storage.count }
     /// The element that comes out next.
-    package var first: Element? { storage.first }
+    public var first: Element? { storage.first }
 
-    package mutating func insert(_ element: Element) {
+    public mutating func insert(_ element: Element) {
         storage.append(element)
         var child = storage.count - 1
         while child > 0 {
@@ -26,7 +27,7 @@ package struct Heap<Element> {
         }
     }
 
-    package mutating func popMin() -> Element? {
+    public mutating func popMin() -> Element? {
         guard !storage.isEmpty else { return nil }
         storage.swapAt(0, storage.count - 1)
         let minimum = storage.removeLast()
@@ -34,12 +35,12 @@ package struct Heap<Element> {
         return minimum
     }
 
-    package mutating func removeAll() {
+    public mutating func removeAll() {
         storage.removeAll()
     }
 
     /// Removes every element for which `shouldRemove` is true, and restores the heap order (in linear time).
-    package mutating func removeAll(where shouldRemove: (Element) -> Bool) {
+    public mutating func removeAll(where shouldRemove: (Element) -> Bool) {
         storage.removeAll(where: shouldRemove)
         for start in stride(from: storage.count / 2 - 1, through: 0, by: -1) { siftDown(from: start) }
     }
