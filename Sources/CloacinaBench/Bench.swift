@@ -83,7 +83,7 @@ final class Bench: Sendable {
 
     /// A fresh, unique storage name (a PostgreSQL schema or a SQLite file stem) for `label`.
     func storageName(_ label: String) -> String {
-        let name = "bench_\(label)_\(UInt32.random(in: 0...UInt32.max))"
+        let name = "bench_\(String(label.map { $0 == "-" ? "_" : $0 }))_\(UInt32.random(in: 0...UInt32.max))"
         if backend == .postgres { schemas.withLock { $0.append(name) } }
         return name
     }
