@@ -83,7 +83,8 @@ public struct DirectoryWatchService: Service {
         }
     }
 
-    /// Whether the events in `bytes` concern a non-hidden `*.so` file, or the queue overflowed.
+    /// Whether the events in `bytes` concern a non-hidden `*.so` file or foreign library manifest
+    /// (`*.workflow.json`), or the queue overflowed.
     private static func relevant(_ bytes: ArraySlice<UInt8>) -> Bool {
         var offset = bytes.startIndex
         let header = MemoryLayout<inotify_event>.size
@@ -98,7 +99,7 @@ public struct DirectoryWatchService: Service {
             if mask & UInt32(IN_Q_OVERFLOW) != 0 { return true }
             let nameBytes = bytes[(offset + header)..<min(offset + header + length, bytes.endIndex)].prefix { $0 != 0 }
             let name = String(decoding: nameBytes, as: UTF8.self)
-            if name.hasSuffix(".so") && !name.hasPrefix(".") { return true }
+            if (name.hasSuffix(".so") || name.hasSuffix(".workflow.json")) && !name.hasPrefix(".") { return true }
             offset += header + length
         }
         return false

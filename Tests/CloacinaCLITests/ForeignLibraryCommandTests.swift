@@ -337,6 +337,23 @@ struct ForeignLibraryCommandTests {
         #expect(listed["packages"]?.arrayValue?.count == 1, "the library is not listed as a package of its own")
     }
 
+    @Test("serve --watch loads a manifest dropped in while it runs, without a signal")
+    func watch() throws {
+        let drop = try Drop("foreign-watch")
+        let daemon = try DaemonProcess(drop: drop.path, data: drop.data, arguments: ["--watch"])
+        try drop.write("libm_power.workflow.json", Self.libm)
+        #expect(daemon.waitForLog("reloaded", times: 2), "\(daemon.logText)")
+        let (status, created) = try daemon.request(
+            "POST",
+            "/tenants/default/workflows",
+            body: #"{"workflow_name": "power", "context": {"x": 3, "y": 2}}"#
+        )
+        #expect(status == 202, "\(created)")
+        let id = try #require(created["execution_id"]?.stringValue)
+        let result = try daemon.request("GET", "/tenants/default/executions/\(id)?wait=true").json
+        #expect(result["final_context"]?["power"] == 9.0, "\(result)")
+    }
+
     @Test("register_native_task: a C package's plain functions run through libffi; a bad signature rejects it")
     func registeredNativeTasks() throws {
         let drop = try Drop("native-abi")
