@@ -128,6 +128,22 @@ static int workflow(const cloacina_host_api *api, cloacina_registrar *registrar,
     return api->register_workflow(registrar, &def) == CLOACINA_REGISTER_OK ? 0 : -1;
 }
 
+/* t0 -> t1 -> ... -> t9, each task registered by `adder`. */
+static int chain10(const cloacina_host_api *api, cloacina_registrar *registrar, const char *name,
+                   const char *description,
+                   int (*adder)(const cloacina_host_api *, cloacina_registrar *, const char *, const char *,
+                                const char *const *, size_t)) {
+    if (workflow(api, registrar, name, description) != 0) return -1;
+    for (int i = 0; i < 10; i++) {
+        char id[8], previous[8];
+        snprintf(id, sizeof id, "t%d", i);
+        snprintf(previous, sizeof previous, "t%d", i - 1);
+        const char *deps[] = {previous};
+        if (adder(api, registrar, name, id, deps, i == 0 ? 0 : 1) != 0) return -1;
+    }
+    return 0;
+}
+
 /* root -> `width` parallel tasks named prefix0.. -> join */
 static int fan(const cloacina_host_api *api, cloacina_registrar *registrar, const char *name, const char *prefix,
                int width) {
@@ -172,14 +188,7 @@ EXPORT int32_t cloacina_package_init(const cloacina_host_api *api, cloacina_regi
     if (workflow(api, registrar, "bench_single", "one no-op task") != 0) return 1;
     if (add(api, registrar, "bench_single", "t0", NULL, 0) != 0) return 1;
 
-    if (workflow(api, registrar, "bench_chain10", "ten no-op tasks in a chain") != 0) return 1;
-    for (int i = 0; i < 10; i++) {
-        char id[8], previous[8];
-        snprintf(id, sizeof id, "t%d", i);
-        snprintf(previous, sizeof previous, "t%d", i - 1);
-        const char *deps[] = {previous};
-        if (add(api, registrar, "bench_chain10", id, deps, i == 0 ? 0 : 1) != 0) return 1;
-    }
+    if (chain10(api, registrar, "bench_chain10", "ten no-op tasks in a chain", add) != 0) return 1;
     if (fan(api, registrar, "bench_fan10", "b", 8) != 0) return 1;
     if (fan(api, registrar, "bench_wide", "w", 100) != 0) return 1;
     if (dag(api, registrar) != 0) return 1;
@@ -198,13 +207,7 @@ EXPORT int32_t cloacina_package_init(const cloacina_host_api *api, cloacina_regi
         return CLOACINA_INIT_OK;
     if (workflow(api, registrar, "bench_native_single", "one native-signature task") != 0) return 1;
     if (add_native(api, registrar, "bench_native_single", "t0", NULL, 0) != 0) return 1;
-    if (workflow(api, registrar, "bench_native_chain10", "ten native-signature tasks in a chain") != 0) return 1;
-    for (int i = 0; i < 10; i++) {
-        char id[8], previous[8];
-        snprintf(id, sizeof id, "t%d", i);
-        snprintf(previous, sizeof previous, "t%d", i - 1);
-        const char *deps[] = {previous};
-        if (add_native(api, registrar, "bench_native_chain10", id, deps, i == 0 ? 0 : 1) != 0) return 1;
-    }
+    if (chain10(api, registrar, "bench_native_chain10", "ten native-signature tasks in a chain", add_native) != 0)
+        return 1;
     return CLOACINA_INIT_OK;
 }

@@ -81,19 +81,7 @@ final class PackageRegistrar {
         }
         let task = def.pointee
         guard
-            let (workflow, definition) = commonFields(
-                TaskFields(
-                    workflow: task.workflow,
-                    id: task.id,
-                    dependencies: task.dependencies,
-                    dependencyCount: task.dependency_count,
-                    retry: task.retry,
-                    timeoutMilliseconds: task.timeout_ms,
-                    triggerRule: task.trigger_rule_json,
-                    description: task.description
-                ),
-                in: "register_task"
-            )
+            let (workflow, definition) = commonFields(TaskFields(task), in: "register_task")
         else { return CLOACINA_REGISTER_REJECTED }
         guard let function = task.function else {
             return reject("task \"\(definition.id)\" of workflow \"\(workflow)\" has no function")
@@ -119,19 +107,7 @@ final class PackageRegistrar {
         else { return CLOACINA_REGISTER_REJECTED }
         let task = def.pointee
         guard
-            let (workflow, common) = commonFields(
-                TaskFields(
-                    workflow: task.workflow,
-                    id: task.id,
-                    dependencies: task.dependencies,
-                    dependencyCount: task.dependency_count,
-                    retry: task.retry,
-                    timeoutMilliseconds: task.timeout_ms,
-                    triggerRule: task.trigger_rule_json,
-                    description: task.description
-                ),
-                in: "register_native_task"
-            )
+            let (workflow, common) = commonFields(TaskFields(task), in: "register_native_task")
         else { return CLOACINA_REGISTER_REJECTED }
         let label = "task \"\(common.id)\" of workflow \"\(workflow)\""
         guard let function = task.function else { return reject("\(label) has no function") }
@@ -208,6 +184,49 @@ final class PackageRegistrar {
         var timeoutMilliseconds: UInt64
         var triggerRule: UnsafePointer<CChar>?
         var description: UnsafePointer<CChar>?
+
+        init(_ task: cloacina_task_def) {
+            self.init(
+                task.workflow,
+                task.id,
+                task.dependencies,
+                task.dependency_count,
+                task.retry,
+                task.timeout_ms,
+                task.trigger_rule_json,
+                task.description
+            )
+        }
+
+        init(_ task: cloacina_native_task_def) {
+            self.init(
+                task.workflow,
+                task.id,
+                task.dependencies,
+                task.dependency_count,
+                task.retry,
+                task.timeout_ms,
+                task.trigger_rule_json,
+                task.description
+            )
+        }
+
+        private init(
+            _ workflow: UnsafePointer<CChar>?,
+            _ id: UnsafePointer<CChar>?,
+            _ dependencies: UnsafePointer<UnsafePointer<CChar>?>?,
+            _ dependencyCount: UInt32,
+            _ retry: UnsafePointer<cloacina_retry_policy>?,
+            _ timeoutMilliseconds: UInt64,
+            _ triggerRule: UnsafePointer<CChar>?,
+            _ description: UnsafePointer<CChar>?
+        ) {
+            (self.workflow, self.id, self.dependencies, self.dependencyCount) = (
+                workflow, id, dependencies, dependencyCount
+            )
+            (self.retry, self.timeoutMilliseconds) = (retry, timeoutMilliseconds)
+            (self.triggerRule, self.description) = (triggerRule, description)
+        }
     }
 
     /// Checks what every task registration carries (its workflow registered, its id new, dependencies, retry
