@@ -35,6 +35,13 @@ struct SDKPackageTests {
                     ctx["greeting"] = .string("hello, \\(try ctx.string("name"))")
                 }
             }
+            Workflow("nap", description: "An async task that awaits, within a time limit") {
+                WorkflowTask("nap", timeout: .milliseconds(500)) { ctx in
+                    let milliseconds = try ctx.int("ms")
+                    try await Task.sleep(for: .milliseconds(milliseconds))
+                    ctx["napped_ms"] = .int(milliseconds)
+                }
+            }
         }
 
         @c(cloacina_swift_package) func cloacinaSwiftPackage() -> UnsafeRawPointer { outside.exported }
@@ -97,6 +104,7 @@ struct SDKPackageTests {
         #expect(report["package"]?["language"] == "swift")
         #expect(report["workflows"]?[0]?["name"] == "greet")
         #expect(report["workflows"]?[0]?["tasks"]?.arrayValue?.map { $0["id"] } == ["hello"])
+        #expect(report["workflows"]?[1]?["name"] == "nap")
 
         let run = try runCommand(
             TestEnvironment.cloacinaExecutable,
@@ -109,5 +117,24 @@ struct SDKPackageTests {
         let result = try JSONValue(parsing: run.standardOutput)
         #expect(result["status"] == "Completed", "\(run.standardOutput)")
         #expect(result["final_context"]?["greeting"] == "hello, world")
+
+        // The async task awaits and completes, and is stopped at its time limit when it would sleep past it.
+        for (milliseconds, status) in [(20, "Completed"), (60_000, "Failed")] {
+            let napped = try runCommand(
+                TestEnvironment.cloacinaExecutable,
+                [
+                    "run", "nap", "--workflows", drop, "--data-dir", directory.file("data"), "--context",
+                    #"{"ms": \#(milliseconds)}"#, "--output", "json",
+                ]
+            )
+            let json = try JSONValue(parsing: napped.standardOutput)
+            #expect(json["status"] == .string(status), "\(napped.standardOutput)\(napped.standardError)")
+            if status == "Completed" {
+                #expect(json["final_context"]?["napped_ms"] == 20)
+            } else {
+                #expect(json["tasks"]?[0]?["error"]?.stringValue?.contains("timed out") == true, "\(json)")
+                #expect(json["final_context"]?["napped_ms"] == nil)
+            }
+        }
     }
 }

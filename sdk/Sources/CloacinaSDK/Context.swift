@@ -83,10 +83,22 @@ public struct Context: ~Copyable {
     /// throw soon after; the result of a cancelled call is discarded.
     public var isCancelled: Bool { (host.pointee.is_cancelled?(call) ?? 0) != 0 }
 
+    /// Asks the host whether this call should stop, without the context: what watches an `async` body while the
+    /// body holds the context.
+    var cancellationProbe: CancellationProbe { CancellationProbe(call: call, host: host) }
+
     /// Writes a message to the host's log, tagged with the execution and task.
     public func log(_ message: String, level: LogLevel = .info) {
         message.withCString { host.pointee.log?(call, level.rawValue, $0) }
     }
+}
+
+/// Asks the host whether one call should stop; valid for that call only.
+struct CancellationProbe {
+    let call: UnsafePointer<cloacina_task_call>
+    let host: UnsafePointer<cloacina_host_api>
+
+    var isCancelled: Bool { (host.pointee.is_cancelled?(call) ?? 0) != 0 }
 }
 
 /// Severity of a message passed to ``Context/log(_:level:)``.

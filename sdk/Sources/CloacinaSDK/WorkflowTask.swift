@@ -3,9 +3,16 @@
 /// The body receives the task's context and changes it in place; what it leaves in the context is the task's
 /// output. Throwing fails the task (see ``TaskFailure``). The body runs on a host thread outside Swift's
 /// concurrency pool and may block; it may run on several threads at once for different executions.
+///
+/// A body may also be `async`: it can `await` an HTTP client, a database driver or `Task.sleep`. It still runs on
+/// the host thread that called the task, start to end (see ``CallingThreadExecutor``), and the host's cancellation
+/// (a time limit, a cancelled execution, shutdown) cancels it, so `Task.checkCancellation()` and cancellable
+/// awaits stop; a body that ends with `CancellationError` fails the attempt.
 public struct WorkflowTask: Sendable {
     /// The code of a task.
     public typealias Body = @Sendable (inout Context) throws -> Void
+    /// The code of an `async` task.
+    public typealias AsyncBody = @Sendable (inout Context) async throws -> Void
 
     /// The task's id, dependencies and options, as the host will see them.
     public let definition: TaskDefinition
@@ -43,5 +50,29 @@ public struct WorkflowTask: Sendable {
             description: description
         )
         self.body = body
+    }
+
+    /// Declares a task whose body is `async`, with the same parameters as the synchronous form.
+    public init(
+        _ id: String,
+        dependsOn dependencies: String...,
+        retry: RetryPolicy? = nil,
+        timeout: Duration? = nil,
+        trigger: TriggerRule? = nil,
+        description: String? = nil,
+        _ body: @escaping AsyncBody
+    ) {
+        self.definition = TaskDefinition(
+            id: id,
+            dependencies: dependencies,
+            retry: retry ?? .none,
+            timeout: timeout,
+            trigger: trigger,
+            description: description
+        )
+        self.body = { context in
+            let probe = context.cancellationProbe
+            try CallingThreadExecutor.run(body, on: &context) { probe.isCancelled }
+        }
     }
 }

@@ -3,7 +3,8 @@
 // `nightly_report`: fetch ──┬─> totals ──┬─> publish
 //                           └─> upload ──┘
 // `upload` fails with a retryable error on its first attempt and succeeds on the next, under a retry policy that
-// retries only retryable failures.
+// retries only retryable failures. `report_status`: one async task that awaits (`Task.sleep` standing in for an HTTP
+// client), cancelled by the host at its time limit.
 import CloacinaSDK
 
 let reports = WorkflowPackage(name: "reports", version: "1.0.0") {
@@ -21,6 +22,13 @@ let reports = WorkflowPackage(name: "reports", version: "1.0.0") {
         }
         WorkflowTask("publish", dependsOn: "totals", "upload") { ctx in
             ctx["published"] = true
+        }
+    }
+    Workflow("report_status", description: "An async task: awaits, and stops at its time limit") {
+        WorkflowTask("poll", timeout: .seconds(5)) { ctx in
+            // An HTTP client or a database driver would be awaited here the same way.
+            try await Task.sleep(for: .milliseconds(try ctx.int("wait_ms")))
+            ctx["ready"] = true
         }
     }
 }
