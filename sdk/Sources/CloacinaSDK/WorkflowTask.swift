@@ -41,14 +41,21 @@ public struct WorkflowTask: Sendable {
         description: String? = nil,
         _ body: @escaping Body
     ) {
-        self.definition = TaskDefinition(
-            id: id,
-            dependencies: dependencies,
-            retry: retry ?? .none,
-            timeout: timeout,
-            trigger: trigger,
-            description: description
+        self.init(
+            definition: TaskDefinition(
+                id: id,
+                dependencies: dependencies,
+                retry: retry ?? .none,
+                timeout: timeout,
+                trigger: trigger,
+                description: description
+            ),
+            body: body
         )
+    }
+
+    private init(definition: TaskDefinition, body: @escaping Body) {
+        self.definition = definition
         self.body = body
     }
 
@@ -62,15 +69,13 @@ public struct WorkflowTask: Sendable {
         description: String? = nil,
         _ body: @escaping AsyncBody
     ) {
-        self.definition = TaskDefinition(
-            id: id,
-            dependencies: dependencies,
-            retry: retry ?? .none,
-            timeout: timeout,
-            trigger: trigger,
-            description: description
-        )
-        self.body = { context in
+        // The same declaration as the synchronous form, whose body runs the async one here.
+        let declared = WorkflowTask(id, retry: retry, timeout: timeout, trigger: trigger, description: description) {
+            _ in
+        }
+        var definition = declared.definition
+        definition.dependencies = dependencies
+        self.init(definition: definition) { context in
             let probe = context.cancellationProbe
             try CallingThreadExecutor.run(body, on: &context) { probe.isCancelled }
         }
