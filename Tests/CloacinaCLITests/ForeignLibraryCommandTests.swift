@@ -241,6 +241,18 @@ struct ForeignLibraryCommandTests {
             ),
             (#"{"cloacina_manifest": 2}"#, "manifest", "format 2 is not supported"),
             (
+                task(
+                    #""symbol": "greet", "signature": "char *greet(const char *)", "arguments": ["s"], "#
+                        + #""result": "g", "free": "no_such_free""#
+                ), "symbols", "does not export no_such_free"
+            ),
+            (
+                Self.manifest(
+                    workflows: #"{"name": "w", "tasks": [{"id": "t", "symbol": "touch", "signature": "void f(void)"}, "#
+                        + #"{"id": "t", "symbol": "touch", "signature": "void f(void)"}]}"#
+                ), "init", "duplicate task id \"t\""
+            ),
+            (
                 #"{"cloacina_manifest": 1, "name": "x", "version": "1", "workflows": []}"#, "manifest",
                 "names no library"
             ),

@@ -107,12 +107,7 @@ public enum TaskWorker {
         case .candidate:
             break
         }
-        // The cache the image lies in: its directory, or for a foreign library's manifest (in `<cache>/<sha256>/`)
-        // the one above, so the loader finds the copies already there.
-        var directory = String(hello.imagePath[..<(hello.imagePath.lastIndex(of: "/") ?? hello.imagePath.endIndex)])
-        if ForeignFiles.isManifest(hello.imagePath) {
-            directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)])
-        }
+        let directory = PackageCache.directory(holding: hello.imagePath)
         var logger = Logger(label: "cloacina.worker")
         logger.logLevel = .error
         let loader = PackageLoader(cacheDirectory: directory, durableCache: false, logger: logger)

@@ -23,6 +23,13 @@ struct PackageCache: Sendable {
         self.durable = durable
     }
 
+    /// The cache directory holding the image (or foreign library manifest) at `path`, a path this cache returned:
+    /// an image lies directly in it, a manifest in its `<sha256>/` slot.
+    static func directory(holding path: String) -> String {
+        func parent(_ path: String) -> String { String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) }
+        return ForeignFiles.isManifest(path) ? parent(parent(path)) : parent(path)
+    }
+
     /// The path of the image with digest `sha256`.
     func path(for sha256: String) -> String {
         "\(directory)/\(sha256).so"

@@ -123,10 +123,26 @@ extension PackageLoader {
     /// Copies the manifest and its library file into the cache, in `<cache>/<sha256>/` under their own names (so the
     /// copy of the manifest finds its library beside it, as in the drop directory); returns the manifest's copy.
     func install(_ files: ForeignFiles) throws(PackageLoadError) -> String {
-        let name = String(files.manifestPath.split(separator: "/").last ?? "")
-        var entries = [(name: name, bytes: files.manifestBytes)]
-        if let library = files.library { entries.append((library.name, library.bytes)) }
-        let slot = try cache.install(entries, sha256: files.sha256)
+        try installForeign(
+            manifestPath: files.manifestPath,
+            manifest: files.manifestBytes,
+            library: files.library.map { ($0.name, $0.bytes) },
+            sha256: files.sha256
+        )
+    }
+
+    /// ``install(_:)`` from the bytes alone (a manifest and its library file, whose identity is `sha256`), for a
+    /// package a loading probe already judged.
+    func installForeign(
+        manifestPath: String,
+        manifest: [UInt8],
+        library: (name: String, bytes: [UInt8])?,
+        sha256: String
+    ) throws(PackageLoadError) -> String {
+        let name = String(manifestPath.split(separator: "/").last ?? "")
+        var entries = [(name: name, bytes: manifest)]
+        if let library { entries.append(library) }
+        let slot = try cache.install(entries, sha256: sha256)
         if cache.durable == .deferred { noteUnsynced(slot.paths) }
         return "\(slot.directory)/\(name)"
     }

@@ -335,19 +335,31 @@ public final class PackageLoader: Sendable {
         let (outcome, fresh) = once("probed:\(sha256)") {
             let result: Result<LoadedPackage, PackageLoadError>
             do throws(PackageLoadError) {
+                // The bytes are read and hashed again (the probe judged them); nothing else is checked twice.
+                let changed = PackageLoadError(
+                    .read,
+                    "the file changed after it was probed; it is loaded again on change"
+                )
                 let imagePath: String
-                switch Self.inspect(file: report.file) {
-                case .rejected(let rejected):
-                    throw rejected.error ?? PackageLoadError(.read, "the file cannot be read again")
-                case .candidate(let candidate) where candidate.sha256 != sha256:
-                    throw PackageLoadError(.read, "the file changed after it was probed; it is loaded again on change")
-                case .candidate(let candidate):
-                    switch candidate.content {
-                    case .image(let bytes, _):
-                        imagePath = try cache.install(bytes, sha256: sha256)
-                        if cache.durable == .deferred { noteUnsynced([imagePath]) }
-                    case .foreign(let files): imagePath = try install(files)
+                if ForeignFiles.isManifest(report.file) {
+                    let files = try ForeignFiles.identity(of: report.file)
+                    guard files.sha256 == sha256 else { throw changed }
+                    imagePath = try installForeign(
+                        manifestPath: report.file,
+                        manifest: files.manifest,
+                        library: files.libraryName.map { ($0, files.library ?? []) },
+                        sha256: sha256
+                    )
+                } else {
+                    let bytes: [UInt8]
+                    do {
+                        bytes = try FileSystem.readFile(report.file, limit: Self.maximumPackageBytes)
+                    } catch {
+                        throw PackageLoadError(.read, "\(error)")
                     }
+                    guard SHA256.hex(bytes) == sha256 else { throw changed }
+                    imagePath = try cache.install(bytes, sha256: sha256)
+                    if cache.durable == .deferred { noteUnsynced([imagePath]) }
                 }
                 result = .success(
                     LoadedPackage(
